@@ -1,0 +1,36 @@
+// Appender: how scraping writes to the WAL. The only WAL header scrape/ includes.
+//
+// An Appender collects one scrape's samples and writes them to the WAL on Commit() as one
+// Series record (for series new to the store) followed by one Samples record. Until Commit()
+// nothing is visible to readers; Rollback() discards the batch (new series stay registered,
+// and their Series record is still written, as Prometheus does).
+// One caller at a time per Appender; several Appenders may be used concurrently.
+#pragma once
+
+#include <cstdint>
+
+#include "common/labels.h"
+#include "common/status.h"
+
+namespace petrel::wal {
+
+// Identifies a series in the WAL and the series store. 0 means "no ref yet".
+using SeriesRef = uint64_t;
+
+class Appender {
+ public:
+  virtual ~Appender() = default;
+
+  // Appends (t_ms, value) to the series `ref`, or, when ref is 0 or unknown, to the series with
+  // `labels` (sorted, non-empty; created if new). Returns the series ref to cache for next time.
+  // kInvalidArgument: empty labels, duplicate names, or t_ms not after the series' last sample
+  // (out of order); the sample is not appended and the caller may go on with the next one.
+  virtual Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
+                                   double value) = 0;
+
+  // Writes the batch to the WAL. kIo when the disk write failed (the batch is lost and counted).
+  virtual Status Commit() = 0;
+  virtual void Rollback() = 0;
+};
+
+}  // namespace petrel::wal

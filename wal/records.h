@@ -1,0 +1,63 @@
+// Logical WAL records, byte-compatible with Prometheus's tsdb/record package
+// (../shared/reference/wal-format.md §5): big-endian fixed ints, Go (zig-zag) varints.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/labels.h"
+#include "common/status.h"
+#include "wal/appender.h"
+
+namespace petrel::wal {
+
+enum class RecordType : uint8_t {
+  kUnknown = 255,
+  kSeries = 1,
+  kSamples = 2,
+  kTombstones = 3,
+  kExemplars = 4,
+  kMmapMarkers = 5,
+  kMetadata = 6,
+  kHistogramSamples = 7,
+  kFloatHistogramSamples = 8,
+  kCustomBucketsHistogramSamples = 9,
+  kCustomBucketsFloatHistogramSamples = 10,
+  kSamplesV2 = 11,
+  kHistogramSamplesV2 = 12,
+  kFloatHistogramSamplesV2 = 13,
+};
+
+struct RefSeries {
+  SeriesRef ref = 0;
+  Labels labels;
+};
+
+struct RefSample {
+  SeriesRef ref = 0;
+  int64_t t = 0;  // ms since epoch
+  double v = 0;
+};
+
+// Stale marker: the NaN bit pattern 0x7ff0000000000002, never produced by parsing.
+double StaleNaN();
+bool IsStaleNaN(double v);
+
+// The type of an encoded record (its first byte); kUnknown for empty or unknown.
+RecordType TypeOf(std::string_view record);
+// Lower-case Prometheus name of a type, as used in metric labels ("series", "samples", ...).
+const char* TypeName(RecordType type);
+
+// Appends the encoded record to *out (which is not cleared).
+void EncodeSeries(std::span<const RefSeries> series, std::string* out);
+void EncodeSamples(std::span<const RefSample> samples, std::string* out);
+
+// Decode, appending to *out. kCorruption with a reason on malformed input.
+Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out);
+Status DecodeSamples(std::string_view record, std::vector<RefSample>* out);
+
+}  // namespace petrel::wal

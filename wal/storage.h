@@ -1,0 +1,46 @@
+// Storage: the agent's WAL-only store (Prometheus tsdb/agent). Owns <dir>/wal, the series store
+// (one interned label set per ref, with its last timestamp) and the segment writer.
+//
+// Open replays existing segments (series records rebuild the store and the next ref; samples
+// restore each series' last timestamp), then always starts a fresh segment, as Prometheus does.
+// Thread-safe: any number of Appenders may commit concurrently; commits are serialized.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/fs.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "wal/appender.h"
+#include "wal/reader.h"
+
+namespace petrel::wal {
+
+enum class Compression { kNone, kSnappy };
+
+struct Options {
+  uint64_t segment_bytes = 128ull << 20;  // multiple of 32 KiB
+  Compression compression = Compression::kSnappy;
+};
+
+class Storage {
+ public:
+  // dir is --storage.agent.path; the WAL lives in dir/wal. Errors: kIo, kCorruption (with the
+  // segment and offset) when replay fails.
+  static Result<std::unique_ptr<Storage>> Open(Fs& fs, Registry& metrics, const std::string& dir,
+                                               Options options);
+  virtual ~Storage() = default;
+
+  virtual std::unique_ptr<Appender> NewAppender() = 0;
+  // Notified after every commit that wrote records.
+  virtual WriteNotifier& notifier() = 0;
+  virtual const std::string& wal_dir() const = 0;
+  virtual uint32_t CurrentSegment() const = 0;
+  virtual size_t ActiveSeries() const = 0;
+  // Pads the last page, fsyncs and closes the segment. Appenders must not be used after.
+  virtual Status Close() = 0;
+};
+
+}  // namespace petrel::wal
