@@ -1,1 +1,264 @@
-int main() { return 0; }
+// petrel: wiring and lifecycle. Parses flags, loads the config, opens the WAL, starts the
+// remote-write queues, the scrapers and the web server, and shuts them down in order on
+// SIGTERM/SIGINT. SIGHUP reloads the config.
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "agent/flags.h"
+#include "agent/web.h"
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/metrics.h"
+#include "common/version.h"
+#include "config/config.h"
+#include "remotewrite/queue_manager.h"
+#include "scrape/manager.h"
+#include "scrape/target.h"
+#include "wal/storage.h"
+
+namespace petrel::agent {
+namespace {
+
+void SetupLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("petrel");
+  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+}
+
+// Holds an exclusive flock on <dir>/lock for the process's lifetime, as Prometheus does.
+class DirLock {
+ public:
+  static Result<std::unique_ptr<DirLock>> Acquire(const std::string& dir) {
+    std::string path = JoinPath(dir, "lock");
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::Io("open " + path + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return Status::Unavailable("lock " + path + ": another process is using this data directory");
+    }
+    return std::unique_ptr<DirLock>(new DirLock(fd, path));
+  }
+  ~DirLock() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+
+ private:
+  DirLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+};
+
+std::string Hostname() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "";
+  return buf;
+}
+
+// Everything one config drives: the remote-write queues (rebuilt on reload when their config
+// or the external labels change) and the scrape targets (synced on reload).
+class Agent {
+ public:
+  Agent(const Flags& flags, Fs& fs, Clock& clock, Registry& registry, wal::Storage& storage)
+      : flags_(flags), fs_(fs), clock_(clock), registry_(registry), storage_(storage) {
+    reload_ok_ = registry.GetGauge("prometheus_config_last_reload_successful",
+                                   "Whether the last configuration reload attempt was successful.");
+    reload_time_ = registry.GetGauge("prometheus_config_last_reload_success_timestamp_seconds",
+                                     "Timestamp of the last successful configuration reload.");
+  }
+
+  Status Apply(const config::Config& cfg) {
+    StartQueues(cfg);
+    if (!scraper_) {
+      scrape::ManagerOptions opts;
+      opts.offset_seed = scrape::OffsetSeed(Hostname(), cfg.global.external_labels);
+      opts.user_agent = std::string("Petrel/") + kVersion;
+      scraper_ = std::make_unique<scrape::Manager>(
+          clock_, registry_, [this] { return storage_.NewAppender(); }, opts);
+    }
+    Status s = scraper_->ApplyConfig(cfg);
+    if (s.ok()) {
+      reload_ok_->Set(1);
+      reload_time_->Set(static_cast<double>(ToMillis(clock_.Now())) / 1000.0);
+    } else {
+      reload_ok_->Set(0);
+    }
+    return s;
+  }
+
+  void Stop() {
+    if (scraper_) scraper_->Stop();
+    for (auto& q : queues_) q->Stop(flags_.flush_deadline);
+    queues_.clear();
+  }
+
+ private:
+  void StartQueues(const config::Config& cfg) {
+    if (!queues_.empty() && SameRemoteWrite(cfg)) return;
+    for (auto& q : queues_) q->Stop(flags_.flush_deadline);
+    queues_.clear();
+    for (const auto& rw : cfg.remote_write) {
+      auto q = std::make_unique<remotewrite::QueueManager>(fs_, clock_, registry_,
+                                                           storage_.notifier(), storage_.wal_dir(),
+                                                           rw, cfg.global.external_labels);
+      q->Start();
+      spdlog::info("msg=\"Started remote write queue\" remote_name={} url={}", rw.name, rw.url);
+      queues_.push_back(std::move(q));
+    }
+    external_labels_ = cfg.global.external_labels;
+  }
+
+  bool SameRemoteWrite(const config::Config& cfg) const {
+    if (cfg.global.external_labels != external_labels_) return false;
+    if (cfg.remote_write.size() != queues_.size()) return false;
+    for (size_t i = 0; i < queues_.size(); ++i) {
+      const auto& a = queues_[i]->config();
+      const auto& b = cfg.remote_write[i];
+      if (a.url != b.url || a.name != b.name || a.remote_timeout != b.remote_timeout ||
+          a.headers != b.headers) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const Flags& flags_;
+  Fs& fs_;
+  Clock& clock_;
+  Registry& registry_;
+  wal::Storage& storage_;
+  Gauge* reload_ok_;
+  Gauge* reload_time_;
+  Labels external_labels_;
+  std::vector<std::unique_ptr<remotewrite::QueueManager>> queues_;
+  std::unique_ptr<scrape::Manager> scraper_;
+};
+
+int Run(const Flags& flags) {
+  SetupLogging(flags.log_level);
+  auto cfg = config::Load(flags.config_file);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "petrel: error loading config from \"%s\": %s\n",
+                 flags.config_file.c_str(), cfg.status().message().c_str());
+    return 1;
+  }
+  spdlog::info("msg=\"Starting Petrel\" version={} mode=agent", kVersion);
+
+  // Signals are taken synchronously by this thread; every thread started below inherits
+  // the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  PosixFs fs;
+  SystemClock clock;
+  Registry registry;
+  RegisterProcessMetrics(registry);
+  registry.GetGauge("petrel_build_info", "Petrel's version.", {"version"}, {kVersion})->Set(1);
+
+  if (Status s = fs.MkdirAll(flags.storage_path); !s.ok()) {
+    spdlog::error("msg=\"Cannot create storage directory\" err=\"{}\"", s.message());
+    return 1;
+  }
+  auto lock = DirLock::Acquire(flags.storage_path);
+  if (!lock.ok()) {
+    spdlog::error("msg=\"Cannot lock storage directory\" err=\"{}\"", lock.status().message());
+    return 1;
+  }
+
+  WebServer web(registry);
+  if (Status s = web.Start(flags.listen_address); !s.ok()) {
+    spdlog::error("msg=\"Cannot start web server\" err=\"{}\"", s.message());
+    return 1;
+  }
+  spdlog::info("msg=\"Listening\" address={}", flags.listen_address);
+
+  wal::Options wal_options;
+  wal_options.segment_bytes = flags.wal_segment_bytes;
+  wal_options.compression = flags.wal_compression ? wal::Compression::kSnappy
+                                                  : wal::Compression::kNone;
+  auto storage = wal::Storage::Open(fs, registry, flags.storage_path, wal_options);
+  if (!storage.ok()) {
+    spdlog::error("msg=\"Opening storage failed\" err=\"{}\"", storage.status().message());
+    return 1;
+  }
+  spdlog::info("msg=\"WAL opened\" dir={} segment={} series={}", (*storage)->wal_dir(),
+               (*storage)->CurrentSegment(), (*storage)->ActiveSeries());
+
+  Agent agent(flags, fs, clock, registry, **storage);
+  if (Status s = agent.Apply(*cfg); !s.ok()) {
+    spdlog::error("msg=\"Applying config failed\" err=\"{}\"", s.message());
+    agent.Stop();
+    (void)(*storage)->Close();
+    return 1;
+  }
+  web.SetReady(true);
+  spdlog::info("msg=\"Server is ready to receive web requests.\"");
+
+  while (true) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) {
+      spdlog::warn("msg=\"Received shutdown signal\" signal={}", strsignal(sig));
+      break;
+    }
+    auto next = config::Load(flags.config_file);
+    if (!next.ok()) {
+      spdlog::error("msg=\"Reloading config failed\" err=\"{}\"", next.status().message());
+      registry.GetGauge("prometheus_config_last_reload_successful", "")->Set(0);
+      continue;
+    }
+    if (Status s = agent.Apply(*next); !s.ok()) {
+      spdlog::error("msg=\"Reloading config failed\" err=\"{}\"", s.message());
+      continue;
+    }
+    spdlog::info("msg=\"Completed loading of configuration file\" filename={}",
+                 flags.config_file);
+  }
+
+  web.SetStopping(true);
+  agent.Stop();
+  if (Status s = (*storage)->Close(); !s.ok()) {
+    spdlog::error("msg=\"Closing WAL failed\" err=\"{}\"", s.message());
+  }
+  web.Stop();
+  curl_global_cleanup();
+  spdlog::info("msg=\"See you next time!\"");
+  return 0;
+}
+
+}  // namespace
+}  // namespace petrel::agent
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto flags = petrel::agent::ParseFlags(args);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "petrel: error: %s, try --help\n", flags.status().message().c_str());
+    return 2;
+  }
+  if (flags->show_help) {
+    std::fputs(petrel::agent::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (flags->show_version) {
+    std::printf("petrel, version %s\n", petrel::kVersion);
+    return 0;
+  }
+  return petrel::agent::Run(*flags);
+}

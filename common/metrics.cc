@@ -95,6 +95,12 @@ void Registry::AddGaugeFunc(const std::string& name, const std::string& help,
   GetFamily(name, Kind::kGaugeFunc, help, {}).fn = std::move(fn);
 }
 
+void Registry::AddCounterFunc(const std::string& name, const std::string& help,
+                              std::function<double()> fn) {
+  std::lock_guard lock(mu_);
+  GetFamily(name, Kind::kCounterFunc, help, {}).fn = std::move(fn);
+}
+
 std::string FormatFloat(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
@@ -143,11 +149,12 @@ std::string Registry::Render() const {
   std::lock_guard lock(mu_);
   std::string out;
   for (const auto& [name, fam] : families_) {
-    const char* type = fam.kind == Kind::kCounter     ? "counter"
+    const bool counter = fam.kind == Kind::kCounter || fam.kind == Kind::kCounterFunc;
+    const char* type = counter                        ? "counter"
                        : fam.kind == Kind::kHistogram ? "histogram"
                                                       : "gauge";
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(fam.help), name, type);
-    if (fam.kind == Kind::kGaugeFunc) {
+    if (fam.kind == Kind::kGaugeFunc || fam.kind == Kind::kCounterFunc) {
       out += fmt::format("{} {}\n", name, FormatFloat(fam.fn ? fam.fn() : 0));
       continue;
     }

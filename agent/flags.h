@@ -1,0 +1,35 @@
+// Command-line flags, named and defaulted as Prometheus agent mode's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace petrel::agent {
+
+struct Flags {
+  std::string config_file = "prometheus.yml";
+  std::string storage_path = "data-agent/";
+  bool wal_compression = true;
+  uint64_t wal_segment_bytes = 128ull << 20;
+  std::chrono::milliseconds flush_deadline = std::chrono::minutes(1);
+  std::string listen_address = "0.0.0.0:9090";
+  std::string log_level = "info";
+  bool show_version = false;
+  bool show_help = false;
+};
+
+// Parses argv (without argv[0]). kInvalidArgument names the flag; the caller prints it with
+// the usage and exits 2.
+Result<Flags> ParseFlags(const std::vector<std::string>& args);
+
+// The --help text.
+std::string Usage();
+
+// "128MB", "10MiB", "1GB" (base 2, as Prometheus's units.Base2Bytes) -> bytes.
+Result<uint64_t> ParseBytes(std::string_view text);
+
+}  // namespace petrel::agent

@@ -1,0 +1,98 @@
+// ScrapeLoop: turns one target's scrape results into WAL appends.
+//
+// Keeps the scrape cache (raw series bytes as written by the target -> series ref), so an
+// unchanged series costs a hash lookup instead of label parsing; writes stale markers for
+// series that vanished since the previous scrape (or all of them when the scrape failed); and
+// appends the automatic series up, scrape_duration_seconds, scrape_samples_scraped,
+// scrape_samples_post_metric_relabeling and scrape_series_added.
+//
+// One caller at a time (the manager never runs two scrapes of a target at once).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/metrics.h"
+#include "common/status.h"
+#include "scrape/target.h"
+#include "wal/appender.h"
+
+namespace petrel::scrape {
+
+using AppenderFactory = std::function<std::unique_ptr<wal::Appender>()>;
+
+// What one HTTP fetch produced.
+struct FetchResult {
+  int64_t timestamp_ms = 0;  // scrape time, the timestamp of samples without their own
+  Status status;             // transport error, timeout or non-200 status
+  std::string content_type;
+  std::string_view body;
+  std::chrono::nanoseconds duration{0};  // time spent fetching
+};
+
+// Process-wide scrape counters (prometheus_target_*). Thread-safe.
+struct ScrapeMetrics {
+  explicit ScrapeMetrics(Registry& r);
+  Counter* out_of_order;
+  Counter* duplicate_timestamp;
+  Counter* append_failed;
+};
+
+// The outcome of the most recent scrape, for status pages and tests.
+struct TargetHealth {
+  bool up = false;
+  int64_t last_scrape_ms = 0;
+  double last_duration_seconds = 0;
+  std::string last_error;
+  size_t samples = 0;
+};
+
+class ScrapeLoop {
+ public:
+  ScrapeLoop(Target target, AppenderFactory appenders, ScrapeMetrics& metrics);
+
+  const Target& target() const { return target_; }
+
+  // Parses the fetched body and commits its samples, stale markers and automatic series.
+  // Returns the scrape's error (transport, HTTP or parse), which also made up=0.
+  Status Process(const FetchResult& fetch);
+
+  // Writes stale markers for every series of the last scrape (target went away).
+  void MarkAllStale(int64_t timestamp_ms);
+
+  TargetHealth health() const;
+
+ private:
+  struct CacheEntry {
+    wal::SeriesRef ref = 0;
+    uint64_t last_iteration = 0;
+    bool explicit_timestamp = false;
+  };
+  struct Counts {
+    size_t scraped = 0;
+    size_t added = 0;
+  };
+
+  Status AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts);
+  Labels SeriesLabels(LabelsBuilder& scraped) const;
+  void AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bool all);
+  void AppendReport(wal::Appender& app, int64_t timestamp_ms, bool up, double duration_s,
+                    const Counts& counts);
+
+  Target target_;
+  AppenderFactory appenders_;
+  ScrapeMetrics& metrics_;
+  std::unordered_map<std::string, CacheEntry> cache_;
+  uint64_t iteration_ = 0;
+  std::array<wal::SeriesRef, 5> report_refs_{};
+  LabelsBuilder builder_;  // reused across samples
+  mutable std::mutex health_mu_;  // guards health_ (read by status pages on other threads)
+  TargetHealth health_;
+};
+
+}  // namespace petrel::scrape
