@@ -1,0 +1,194 @@
+#include "remotewrite/http_client.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <mutex>
+
+#ifndef PETREL_VERSION
+#define PETREL_VERSION "dev"
+#endif
+
+namespace petrel::remotewrite {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string BodyForMessage(std::string_view body) {
+  std::string out(Trim(body.substr(0, kMaxBodyInMessage)));
+  return out.empty() ? "(empty body)" : out;
+}
+
+}  // namespace
+
+const char* UserAgent() { return "Petrel/" PETREL_VERSION; }
+
+std::chrono::milliseconds ParseRetryAfter(std::string_view value,
+                                          std::chrono::system_clock::time_point now) {
+  using std::chrono::milliseconds;
+  value = Trim(value);
+  if (value.empty()) return milliseconds(0);
+  int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec == std::errc() && end == value.data() + value.size()) {
+    return seconds > 0 ? milliseconds(seconds * 1000) : milliseconds(0);
+  }
+  // curl_getdate understands the RFC 7231 IMF-fixdate and the obsolete forms.
+  time_t when = curl_getdate(std::string(value).c_str(), nullptr);
+  if (when == -1) return milliseconds(0);
+  auto delay =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::from_time_t(when) - now);
+  return delay > milliseconds(0) ? delay : milliseconds(0);
+}
+
+SendResult ClassifyResponse(long http_status, std::string_view body, std::string_view retry_after,
+                            bool retry_on_http_429, std::chrono::system_clock::time_point now) {
+  SendResult r;
+  r.http_status = http_status;
+  if (http_status / 100 == 2) return r;
+  std::string msg =
+      fmt::format("server returned HTTP status {}: {}", http_status, BodyForMessage(body));
+  if (http_status / 100 == 5 || (http_status == 429 && retry_on_http_429)) {
+    r.status = Status::Unavailable(std::move(msg));
+    r.retry_after = ParseRetryAfter(retry_after, now);
+  } else {
+    r.status = Status::InvalidArgument(std::move(msg));
+  }
+  return r;
+}
+
+HttpClient::HttpClient(const config::RemoteWriteConfig& config, Clock& clock)
+    : clock_(clock), retry_on_http_429_(config.queue_config.retry_on_http_429) {}
+
+Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWriteConfig& config,
+                                                       Clock& clock) {
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+
+  std::unique_ptr<HttpClient> c(new HttpClient(config, clock));
+  c->curl_ = curl_easy_init();
+  if (c->curl_ == nullptr) return Status::InvalidArgument("curl_easy_init failed");
+  c->body_prefix_.reserve(kMaxBodyInMessage);
+
+  const char* fixed[] = {
+      "Content-Encoding: snappy", "Content-Type: application/x-protobuf",
+      "X-Prometheus-Remote-Write-Version: 0.1.0",
+      "Expect:",  // no 100-continue round trip for large bodies
+  };
+  for (const char* h : fixed) c->headers_ = curl_slist_append(c->headers_, h);
+  for (const auto& [name, value] : config.headers) {
+    c->headers_ = curl_slist_append(c->headers_, fmt::format("{}: {}", name, value).c_str());
+  }
+  if (c->headers_ == nullptr) return Status::InvalidArgument("curl_slist_append failed");
+
+  CURL* h = c->curl_;
+  CURLcode rc = CURLE_OK;
+  auto set = [&rc](CURLcode r) {
+    if (rc == CURLE_OK) rc = r;
+  };
+  set(curl_easy_setopt(h, CURLOPT_URL, config.url.c_str()));
+  set(curl_easy_setopt(h, CURLOPT_POST, 1L));
+  set(curl_easy_setopt(h, CURLOPT_USERAGENT, UserAgent()));
+  set(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(config.remote_timeout.count())));
+  set(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
+  // Prometheus' remote-write client: follow redirects, HTTP/1.1 (enable_http2 defaults false).
+  set(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L));
+  set(curl_easy_setopt(h, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL)));
+  set(curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)));
+  set(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->error_));
+  set(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &HttpClient::OnBody));
+  set(curl_easy_setopt(h, CURLOPT_WRITEDATA, c.get()));
+  set(curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &HttpClient::OnHeader));
+  set(curl_easy_setopt(h, CURLOPT_HEADERDATA, c.get()));
+  set(curl_easy_setopt(h, CURLOPT_PRIVATE, c.get()));
+  if (rc != CURLE_OK) {
+    return Status::InvalidArgument(
+        fmt::format("remote write {}: curl setup: {}", config.url, curl_easy_strerror(rc)));
+  }
+  return c;
+}
+
+HttpClient::~HttpClient() {
+  if (curl_ != nullptr) curl_easy_cleanup(curl_);
+  curl_slist_free_all(headers_);
+  curl_slist_free_all(retry_headers_);
+}
+
+void HttpClient::Prepare(std::string_view body, int attempt) {
+  body_prefix_.clear();
+  retry_after_.clear();
+  error_[0] = '\0';
+  curl_slist* headers = headers_;
+  if (attempt > 0) {
+    // Rare (retries only), so rebuilding a copy of the list here is fine.
+    curl_slist_free_all(retry_headers_);
+    retry_headers_ = nullptr;
+    for (curl_slist* h = headers_; h != nullptr; h = h->next) {
+      retry_headers_ = curl_slist_append(retry_headers_, h->data);
+    }
+    retry_headers_ =
+        curl_slist_append(retry_headers_, fmt::format("Retry-Attempt: {}", attempt).c_str());
+    if (retry_headers_ != nullptr) headers = retry_headers_;
+  }
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+}
+
+SendResult HttpClient::Complete(CURLcode code) {
+  if (code != CURLE_OK) {
+    SendResult r;
+    r.status = Status::Unavailable(
+        fmt::format("transport error: {}", error_[0] != '\0' ? error_ : curl_easy_strerror(code)));
+    return r;
+  }
+  long http_status = 0;
+  curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &http_status);
+  return ClassifyResponse(http_status, body_prefix_, retry_after_, retry_on_http_429_,
+                          clock_.Now());
+}
+
+SendResult HttpClient::Send(std::string_view body, int attempt) {
+  Prepare(body, attempt);
+  return Complete(curl_easy_perform(curl_));
+}
+
+size_t HttpClient::OnBody(char* data, size_t size, size_t n, void* self) {
+  auto* c = static_cast<HttpClient*>(self);
+  size_t len = size * n;
+  size_t room = kMaxBodyInMessage - std::min(kMaxBodyInMessage, c->body_prefix_.size());
+  c->body_prefix_.append(data, std::min(room, len));
+  return len;  // the rest is read and discarded
+}
+
+size_t HttpClient::OnHeader(char* data, size_t size, size_t n, void* self) {
+  auto* c = static_cast<HttpClient*>(self);
+  std::string_view line(data, size * n);
+  // A redirect or 100-continue starts a new header block: forget the earlier response's value.
+  if (line.starts_with("HTTP/")) {
+    c->retry_after_.clear();
+    c->body_prefix_.clear();
+  }
+  constexpr std::string_view kRetryAfter = "retry-after:";
+  if (StartsWithNoCase(line, kRetryAfter)) c->retry_after_ = Trim(line.substr(kRetryAfter.size()));
+  return line.size();
+}
+
+}  // namespace petrel::remotewrite

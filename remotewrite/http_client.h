@@ -1,0 +1,88 @@
+// HttpClient: one remote-write POST at a time over a reused libcurl easy handle (which keeps its
+// connection alive). Drivable two ways: synchronously with Send(), or by a curl multi loop that
+// adds handle() after Prepare() and calls Complete() when the transfer is done.
+//
+// Requests carry Content-Encoding: snappy, Content-Type: application/x-protobuf,
+// X-Prometheus-Remote-Write-Version: 0.1.0, User-Agent: Petrel/<version>, Retry-Attempt: <n> on
+// retries, and the endpoint's configured headers; each attempt times out after remote_timeout.
+//
+// Outcomes (SendResult::status):
+//   ok               2xx.
+//   kUnavailable     5xx, transport error or timeout, and 429 when retry_on_http_429: retry
+//                    after backoff, or after retry_after when the server sent Retry-After.
+//   kInvalidArgument any other status (other 4xx, 429 without retry_on_http_429, unfollowed
+//                    3xx): do not retry; drop the batch and count it failed.
+// Messages hold the status and the first kMaxBodyInMessage bytes of the response body.
+//
+// One caller at a time.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "config/config.h"
+
+namespace petrel::remotewrite {
+
+inline constexpr size_t kMaxBodyInMessage = 256;
+
+// "Petrel/<version>"
+const char* UserAgent();
+
+struct SendResult {
+  Status status;
+  std::chrono::milliseconds retry_after{0};  // > 0 only when a usable Retry-After was sent
+  long http_status = 0;                      // 0 when no response arrived
+};
+
+// Retry-After as a delay from now: an integer number of seconds or an HTTP-date. 0 when empty,
+// unparsable, or not in the future.
+std::chrono::milliseconds ParseRetryAfter(std::string_view value,
+                                          std::chrono::system_clock::time_point now);
+
+// Maps a received response to a SendResult (see the table above).
+SendResult ClassifyResponse(long http_status, std::string_view body, std::string_view retry_after,
+                            bool retry_on_http_429, std::chrono::system_clock::time_point now);
+
+class HttpClient {
+ public:
+  // clock reads wall time for HTTP-date Retry-After values; it must outlive the client.
+  // kInvalidArgument when curl cannot be set up.
+  static Result<std::unique_ptr<HttpClient>> Create(const config::RemoteWriteConfig& config,
+                                                    Clock& clock);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Arms the handle to POST body, which must stay alive and unchanged until the transfer is
+  // complete. attempt 0 is the first try; attempt > 0 adds "Retry-Attempt: <attempt>".
+  void Prepare(std::string_view body, int attempt);
+  // The easy handle, for curl_multi_add_handle after Prepare. Owned by this client.
+  CURL* handle() const { return curl_; }
+  // Classifies the finished transfer; code is its CURLcode.
+  SendResult Complete(CURLcode code);
+  // Prepare, perform on this thread, Complete.
+  SendResult Send(std::string_view body, int attempt);
+
+ private:
+  HttpClient(const config::RemoteWriteConfig& config, Clock& clock);
+  static size_t OnBody(char* data, size_t size, size_t n, void* self);
+  static size_t OnHeader(char* data, size_t size, size_t n, void* self);
+
+  Clock& clock_;
+  bool retry_on_http_429_;
+  CURL* curl_ = nullptr;
+  curl_slist* headers_ = nullptr;        // fixed headers of every attempt
+  curl_slist* retry_headers_ = nullptr;  // headers_ plus Retry-Attempt, rebuilt per retry
+  std::string body_prefix_;              // first kMaxBodyInMessage bytes of the response
+  std::string retry_after_;              // the response's Retry-After value
+  char error_[CURL_ERROR_SIZE] = {};
+};
+
+}  // namespace petrel::remotewrite
