@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Petrel's build, tests, benchmarks and demo need.
+# Idempotent: only calls apt-get when something is missing. Run as root on Debian 12.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config git
+  libcurl4-openssl-dev libprotobuf-dev protobuf-compiler libsnappy-dev libyaml-cpp-dev
+  libfmt-dev libspdlog-dev libre2-dev libcpp-httplib-dev nlohmann-json3-dev libabsl-dev
+  libssl-dev zlib1g-dev
+  # tests and benchmarks
+  catch2 libbenchmark-dev curl jq ca-certificates procps
+  # real peers: receiver, agent baseline, promtool, target, second receiver and vmagent
+  prometheus prometheus-node-exporter victoria-metrics
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,118 @@
+# Shell helpers shared by the demo, the integration tests and the benchmarks.
+# Everything binds 127.0.0.1 on free ports and is stopped by PID. Source this file.
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  local p i
+  for i in $(seq 1 200); do
+    p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "free_port: no free port found" >&2
+  return 1
+}
+
+# wait_for <seconds> <command...>: runs the command every 0.2 s until it succeeds.
+wait_for() {
+  local seconds=$1; shift
+  local tries=$(( seconds * 5 )) i
+  for ((i = 0; i < tries; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+PIDS_TO_STOP=()
+
+# Stops every process started with start_bg, newest first: TERM, then KILL after 10 s.
+stop_all() {
+  local pid i
+  for ((i = ${#PIDS_TO_STOP[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS_TO_STOP[$i]}
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS_TO_STOP=()
+}
+
+# start_bg <logfile> <command...>: starts a background process and remembers its PID in
+# LAST_PID for stop_all.
+start_bg() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 &
+  LAST_PID=$!
+  PIDS_TO_STOP+=("$LAST_PID")
+}
+
+# start_receiver <workdir>: a Prometheus accepting remote write; sets RECEIVER_PORT/PID.
+start_receiver() {
+  local dir=$1 attempt
+  mkdir -p "$dir/receiver"
+  printf 'global:\n  scrape_interval: 1h\n' >"$dir/receiver/prometheus.yml"
+  for attempt in 1 2 3; do
+    RECEIVER_PORT=$(free_port)
+    start_bg "$dir/receiver/log" prometheus \
+      --config.file="$dir/receiver/prometheus.yml" \
+      --storage.tsdb.path="$dir/receiver/data" \
+      --web.listen-address="127.0.0.1:$RECEIVER_PORT" \
+      --web.enable-remote-write-receiver
+    RECEIVER_PID=$LAST_PID
+    if wait_for 30 curl -sf "http://127.0.0.1:$RECEIVER_PORT/-/ready"; then return 0; fi
+    kill "$RECEIVER_PID" 2>/dev/null || true
+  done
+  echo "start_receiver: Prometheus did not become ready; log:" >&2
+  cat "$dir/receiver/log" >&2
+  return 1
+}
+
+# start_node_exporter <workdir>: sets NODE_PORT/PID.
+start_node_exporter() {
+  local dir=$1 attempt
+  for attempt in 1 2 3; do
+    NODE_PORT=$(free_port)
+    start_bg "$dir/node_exporter.log" prometheus-node-exporter \
+      --web.listen-address="127.0.0.1:$NODE_PORT"
+    NODE_PID=$LAST_PID
+    if wait_for 20 curl -sf "http://127.0.0.1:$NODE_PORT/metrics"; then return 0; fi
+    kill "$NODE_PID" 2>/dev/null || true
+  done
+  echo "start_node_exporter: node_exporter did not start; log:" >&2
+  cat "$dir/node_exporter.log" >&2
+  return 1
+}
+
+# start_petrel <petrel binary> <workdir> <config> <port>: sets PETREL_PID; data in
+# <workdir>/data. The port is chosen by the caller (the config may scrape petrel itself).
+start_petrel() {
+  local bin=$1 dir=$2 cfg=$3 attempt
+  PETREL_PORT=$4
+  for attempt in 1 2 3; do
+    start_bg "$dir/petrel.log" "$bin" --config.file="$cfg" \
+      --storage.agent.path="$dir/data" --web.listen-address="127.0.0.1:$PETREL_PORT" \
+      --log.level=debug
+    PETREL_PID=$LAST_PID
+    if wait_for 20 curl -sf "http://127.0.0.1:$PETREL_PORT/-/ready"; then return 0; fi
+    kill "$PETREL_PID" 2>/dev/null || true
+    wait "$PETREL_PID" 2>/dev/null || true
+    grep -q "cannot listen" "$dir/petrel.log" || break
+  done
+  echo "start_petrel: petrel did not become ready; log:" >&2
+  cat "$dir/petrel.log" >&2
+  return 1
+}
+
+# prom_query <port> <promql>: prints the JSON result of an instant query.
+prom_query() {
+  curl -sf -G "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2"
+}
+
+# prom_value <port> <promql>: the first result's value, or empty.
+prom_value() {
+  prom_query "$1" "$2" | jq -r '.data.result[0].value[1] // empty'
+}
