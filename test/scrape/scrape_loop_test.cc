@@ -1,0 +1,228 @@
+#include "scrape/scrape_loop.h"
+
+#include <bit>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <map>
+
+#include "wal/records.h"
+
+namespace petrel::scrape {
+namespace {
+
+// A WAL stand-in: a series store (labels <-> ref) and the committed samples.
+struct FakeWal {
+  std::map<Labels, wal::SeriesRef> refs;
+  std::map<wal::SeriesRef, Labels> labels;
+  std::map<wal::SeriesRef, int64_t> last_ts;
+  struct Sample {
+    Labels labels;
+    int64_t t;
+    double v;
+  };
+  std::vector<Sample> committed;
+  int label_lookups = 0;  // appends that had to go through labels
+  int commits = 0;
+  int rollbacks = 0;
+};
+
+class FakeAppender : public wal::Appender {
+ public:
+  explicit FakeAppender(FakeWal& wal) : wal_(wal) {}
+  Result<wal::SeriesRef> Append(wal::SeriesRef ref, const Labels& l, int64_t t,
+                                double v) override {
+    if (wal_.labels.count(ref) == 0) {
+      if (l.empty()) return Status::InvalidArgument("empty labels");
+      ++wal_.label_lookups;
+      auto [it, inserted] = wal_.refs.try_emplace(l, wal_.refs.size() + 1);
+      ref = it->second;
+      wal_.labels[ref] = l;
+    }
+    auto last = wal_.last_ts.find(ref);
+    if (last != wal_.last_ts.end() && t <= last->second) {
+      return Status::InvalidArgument("out of order sample");
+    }
+    pending_.push_back({wal_.labels[ref], t, v});
+    return ref;
+  }
+  Status Commit() override {
+    for (auto& s : pending_) {
+      wal_.last_ts[wal_.refs[s.labels]] = s.t;
+      wal_.committed.push_back(s);
+    }
+    ++wal_.commits;
+    pending_.clear();
+    return Status::Ok();
+  }
+  void Rollback() override {
+    ++wal_.rollbacks;
+    pending_.clear();
+  }
+
+ private:
+  FakeWal& wal_;
+  std::vector<FakeWal::Sample> pending_;
+};
+
+Target NodeTarget() {
+  Target t;
+  t.job = "node";
+  t.url = "http://127.0.0.1:9100/metrics";
+  t.labels = Labels{{"job", "node"}, {"instance", "127.0.0.1:9100"}};
+  t.interval = std::chrono::seconds(15);
+  t.timeout = std::chrono::seconds(10);
+  return t;
+}
+
+FetchResult Body(int64_t t, std::string_view body) {
+  FetchResult r;
+  r.timestamp_ms = t;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = body;
+  r.duration = std::chrono::milliseconds(3);
+  return r;
+}
+
+std::vector<FakeWal::Sample> At(const FakeWal& wal, int64_t t) {
+  std::vector<FakeWal::Sample> out;
+  for (const auto& s : wal.committed) {
+    if (s.t == t) out.push_back(s);
+  }
+  return out;
+}
+
+const FakeWal::Sample* Find(const std::vector<FakeWal::Sample>& samples, std::string_view name,
+                            std::string_view label = "", std::string_view value = "") {
+  for (const auto& s : samples) {
+    if (s.labels.Get("__name__") == name && (label.empty() || s.labels.Get(label) == value)) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+struct Fixture {
+  Registry registry;
+  ScrapeMetrics metrics{registry};
+  FakeWal wal;
+  ScrapeLoop loop{NodeTarget(), [this] { return std::make_unique<FakeAppender>(wal); }, metrics};
+};
+
+TEST_CASE("a scrape appends samples with target labels and the automatic series", "[scrape]") {
+  Fixture f;
+  const char* body =
+      "# TYPE a counter\na{x=\"1\"} 5\nb 2.5\n";
+  REQUIRE(f.loop.Process(Body(1000, body)).ok());
+  auto s = At(f.wal, 1000);
+  REQUIRE(s.size() == 2 + 5);
+  const auto* a = Find(s, "a");
+  REQUIRE(a != nullptr);
+  CHECK(a->labels == Labels{{"__name__", "a"}, {"x", "1"}, {"job", "node"},
+                            {"instance", "127.0.0.1:9100"}});
+  CHECK(a->v == 5);
+  CHECK(Find(s, "up")->v == 1);
+  CHECK(Find(s, "up")->labels.Get("job") == "node");
+  CHECK(Find(s, "scrape_samples_scraped")->v == 2);
+  CHECK(Find(s, "scrape_samples_post_metric_relabeling")->v == 2);
+  CHECK(Find(s, "scrape_series_added")->v == 2);
+  CHECK(Find(s, "scrape_duration_seconds")->v == Approx(0.003));
+  CHECK(f.loop.health().up);
+}
+
+TEST_CASE("the scrape cache skips label parsing for unchanged series", "[scrape]") {
+  Fixture f;
+  const char* body = "a{x=\"1\"} 5\nb 2.5\n";
+  REQUIRE(f.loop.Process(Body(1000, body)).ok());
+  int lookups = f.wal.label_lookups;
+  REQUIRE(f.loop.Process(Body(2000, body)).ok());
+  CHECK(f.wal.label_lookups == lookups);  // every series and auto series reused its ref
+  CHECK(Find(At(f.wal, 2000), "scrape_series_added")->v == 0);
+}
+
+TEST_CASE("a series that vanished gets a stale marker at the next scrape", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1\nb 2\n")).ok());
+  REQUIRE(f.loop.Process(Body(2000, "a 1\n")).ok());
+  auto s = At(f.wal, 2000);
+  const auto* b = Find(s, "b");
+  REQUIRE(b != nullptr);
+  CHECK(wal::IsStaleNaN(b->v));
+  CHECK_FALSE(wal::IsStaleNaN(Find(s, "a")->v));
+  // Only once: at the third scrape b is forgotten.
+  REQUIRE(f.loop.Process(Body(3000, "a 1\n")).ok());
+  CHECK(Find(At(f.wal, 3000), "b") == nullptr);
+}
+
+TEST_CASE("a payload that fails to parse fails the whole scrape", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1\nb 2\n")).ok());
+  Status s = f.loop.Process(Body(2000, "a 1\nb{ 2\n"));
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK_THAT(s.message(), Catch::Contains("line 2"));
+  auto got = At(f.wal, 2000);
+  CHECK(Find(got, "up")->v == 0);
+  // Nothing from the failed payload, and both earlier series marked stale.
+  CHECK(wal::IsStaleNaN(Find(got, "a")->v));
+  CHECK(wal::IsStaleNaN(Find(got, "b")->v));
+  CHECK(f.wal.rollbacks == 1);
+  CHECK_FALSE(f.loop.health().up);
+  CHECK_THAT(f.loop.health().last_error, Catch::Contains("line 2"));
+}
+
+TEST_CASE("a failed fetch reports up=0 and marks the previous series stale", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1\n")).ok());
+  FetchResult r = Body(2000, "");
+  r.status = Status::Unavailable("server returned HTTP status 500");
+  CHECK_FALSE(f.loop.Process(r).ok());
+  auto got = At(f.wal, 2000);
+  CHECK(Find(got, "up")->v == 0);
+  CHECK(wal::IsStaleNaN(Find(got, "a")->v));
+  CHECK(Find(got, "scrape_samples_scraped")->v == 0);
+}
+
+TEST_CASE("target labels win; clashing scraped labels become exported_*", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "m{job=\"app\",exported_job=\"x\",instance=\"i\"} 1\n")).ok());
+  const auto* m = Find(At(f.wal, 1000), "m");
+  REQUIRE(m != nullptr);
+  CHECK(m->labels.Get("job") == "node");
+  CHECK(m->labels.Get("exported_job") == "x");
+  CHECK(m->labels.Get("exported_exported_job") == "app");
+  CHECK(m->labels.Get("exported_instance") == "i");
+}
+
+TEST_CASE("explicit timestamps are honoured and parsed NaN cannot forge a stale marker",
+          "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(5000, "a 1 4000\nb NaN\n")).ok());
+  CHECK(At(f.wal, 4000).size() == 1);
+  const auto* b = Find(At(f.wal, 5000), "b");
+  REQUIRE(b != nullptr);
+  CHECK(std::isnan(b->v));
+  CHECK_FALSE(wal::IsStaleNaN(b->v));
+  CHECK(std::bit_cast<uint64_t>(b->v) == 0x7ff8000000000001ull);
+}
+
+TEST_CASE("a duplicate series in one payload keeps the first sample", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1\na 2\n")).ok());
+  auto got = At(f.wal, 1000);
+  int n = 0;
+  for (const auto& s : got) n += s.labels.Get("__name__") == "a";
+  CHECK(n == 1);
+  CHECK(Find(got, "a")->v == 1);
+  CHECK(f.metrics.duplicate_timestamp->Value() == 1);
+}
+
+TEST_CASE("MarkAllStale marks every series and the automatic ones", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1\n")).ok());
+  f.loop.MarkAllStale(9000);
+  auto got = At(f.wal, 9000);
+  CHECK(got.size() == 1 + 5);
+  for (const auto& s : got) CHECK(wal::IsStaleNaN(s.v));
+}
+
+}  // namespace
+}  // namespace petrel::scrape
