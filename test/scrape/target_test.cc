@@ -1,6 +1,7 @@
 #include "scrape/target.h"
 
 #include <catch2/catch.hpp>
+#include <set>
 
 namespace petrel::scrape {
 namespace {

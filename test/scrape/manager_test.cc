@@ -1,0 +1,144 @@
+#include "scrape/manager.h"
+
+#include <httplib.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "test/scrape/fake_wal.h"
+
+namespace petrel::scrape {
+namespace {
+
+using testing::FakeAppender;
+using testing::FakeWal;
+
+std::string Gzip(const std::string& in) {
+  z_stream zs{};
+  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) ==
+          Z_OK);
+  std::string out(in.size() + 128, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// A target server on 127.0.0.1:0 that records the request headers it saw.
+struct TargetServer {
+  httplib::Server server;
+  std::jthread thread;
+  int port = 0;
+  std::mutex mu;  // guards accept, timeout_header, encoding
+  std::string accept, timeout_header, encoding;
+  std::atomic<int> requests{0};
+
+  TargetServer() {
+    server.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(mu);
+        accept = req.get_header_value("Accept");
+        timeout_header = req.get_header_value("X-Prometheus-Scrape-Timeout-Seconds");
+        encoding = req.get_header_value("Accept-Encoding");
+      }
+      ++requests;
+      res.set_content("# TYPE plain gauge\nplain 1\n", "text/plain; version=0.0.4");
+    });
+    server.Get("/gz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Encoding", "gzip");
+      res.set_content(Gzip("zipped 42\n"), "text/plain; version=0.0.4");
+    });
+    server.Get("/broken", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 503;
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::jthread([this] { server.listen_after_bind(); });
+  }
+  ~TargetServer() { server.stop(); }
+};
+
+config::ScrapeConfig Job(const std::string& name, const std::string& path, int port) {
+  config::ScrapeConfig job;
+  job.job_name = name;
+  job.metrics_path = path;
+  job.scrape_interval = std::chrono::milliseconds(100);
+  job.scrape_timeout = std::chrono::milliseconds(100);
+  job.static_configs.push_back({{"127.0.0.1:" + std::to_string(port)}, Labels()});
+  return job;
+}
+
+// Polls until pred holds, for at most 10 s.
+template <typename Pred>
+bool Eventually(FakeWal& wal, Pred pred) {
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard lock(wal.mu);
+      if (pred()) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+double LastValue(FakeWal& wal, std::string_view name, std::string_view job) {
+  double v = -1;
+  for (const auto& s : wal.committed) {
+    if (s.labels.Get("__name__") == name && s.labels.Get("job") == job) v = s.v;
+  }
+  return v;
+}
+
+TEST_CASE("the manager scrapes every target over HTTP with Prometheus's headers", "[scrape]") {
+  TargetServer target;
+  REQUIRE(target.port > 0);
+  FakeWal wal;
+  SystemClock clock;
+  Registry registry;
+  Manager manager(clock, registry, [&wal] { return std::make_unique<FakeAppender>(wal); }, {});
+
+  config::Config cfg;
+  cfg.scrape_configs.push_back(Job("plain", "/metrics", target.port));
+  cfg.scrape_configs.push_back(Job("gz", "/gz", target.port));
+  cfg.scrape_configs.push_back(Job("broken", "/broken", target.port));
+  REQUIRE(manager.ApplyConfig(cfg).ok());
+
+  REQUIRE(Eventually(wal, [&] {
+    return LastValue(wal, "plain", "plain") == 1 && LastValue(wal, "zipped", "gz") == 42 &&
+           LastValue(wal, "up", "broken") == 0;
+  }));
+  CHECK(LastValue(wal, "up", "plain") == 1);
+  CHECK(LastValue(wal, "up", "gz") == 1);
+  {
+    std::lock_guard lock(target.mu);
+    CHECK_THAT(target.accept, Catch::StartsWith("application/openmetrics-text;version=1.0.0"));
+    CHECK_THAT(target.accept, Catch::Contains("text/plain;version=0.0.4;q=0.3"));
+    CHECK(target.timeout_header == "0.1");
+    CHECK_THAT(target.encoding, Catch::Contains("gzip"));
+  }
+  auto targets = manager.Targets();
+  CHECK(targets.size() == 3);
+  for (const auto& t : targets) {
+    if (t.target.job == "broken") {
+      CHECK_THAT(t.health.last_error, Catch::Contains("503"));
+    }
+  }
+
+  // Scrapes repeat at the interval; a config without the target stops scraping it.
+  int before = target.requests.load();
+  REQUIRE(Eventually(wal, [&] { return target.requests.load() >= before + 2; }));
+  cfg.scrape_configs.erase(cfg.scrape_configs.begin());
+  REQUIRE(manager.ApplyConfig(cfg).ok());
+  REQUIRE(Eventually(wal, [&] { return LastValue(wal, "plain", "plain") != 1; }));
+  CHECK(std::isnan(LastValue(wal, "plain", "plain")));  // stale marker for the removed target
+  manager.Stop();
+  CHECK(manager.Targets().size() == 2);
+}
+
+}  // namespace
+}  // namespace petrel::scrape
