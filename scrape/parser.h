@@ -1,6 +1,12 @@
 // Exposition-format parsers: a pull interface over one scrape body
 // (../shared/reference/exposition-format.md). The body must outlive the parser; returned views
-// point into it. One caller at a time.
+// point into it (or into the parser's scratch space) and stay valid until the next call to
+// Next(). One caller at a time.
+//
+// Parsing a whole body means calling Next() until kEof or an error. Both parsers follow
+// Prometheus's model/textparse (promparse.go, openmetricsparse.go) where it is stricter or
+// looser than the written spec; the OpenMetrics parser additionally enforces the OpenMetrics 1.0
+// rules that the conformance suite checks (shared/conformance/openmetrics).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +32,13 @@ enum class MetricType {
   kStateset,
 };
 
+// An OpenMetrics exemplar attached to a sample.
+struct Exemplar {
+  Labels labels;
+  double value = 0;
+  std::optional<int64_t> timestamp;  // ms
+};
+
 class Parser {
  public:
   virtual ~Parser() = default;
@@ -37,23 +50,30 @@ class Parser {
   // kSample: the raw bytes naming the series (metric name and label block as written in the
   // body), a cheap key for the scrape cache; equal bytes mean an equal label set.
   virtual std::string_view Series() const = 0;
-  // kSample: adds "__name__" and every label (unescaped) to b.
+  // kSample: adds "__name__" and every label (unescaped) to b. Like Prometheus, the "le" value
+  // of a histogram and the "quantile" value of a summary are rewritten in canonical float form
+  // ("1" -> "1.0") when they parse as floats; the type is the one of the last TYPE line.
   virtual void AddLabels(LabelsBuilder& b) const = 0;
+  // kSample: the value; every NaN is the canonical quiet NaN 0x7ff8000000000001, never a stale
+  // marker.
   virtual double Value() const = 0;
   virtual std::optional<int64_t> Timestamp() const = 0;  // ms
 
-  // kType/kHelp/kUnit: the metric family name.
+  // kType/kHelp/kUnit: the metric family name (unescaped).
   virtual std::string_view Family() const = 0;
   // kType: the declared type.
   virtual MetricType Type() const = 0;
-  // kHelp/kUnit: the (unescaped) text.
+  // kHelp/kUnit: the (unescaped) text. kComment: the comment line as written.
   virtual std::string_view Text() const = 0;
 
   // 1-based line of the current entry.
   virtual int Line() const = 0;
+
+  // kSample: fills *e and returns true if the sample carries an exemplar (OpenMetrics only).
+  virtual bool GetExemplar(Exemplar* e) const { return false; }
 };
 
-// Prometheus text format 0.0.4.
+// Prometheus text format 0.0.4 (also used for text/plain;version=1.0.0).
 std::unique_ptr<Parser> NewTextParser(std::string_view body);
 
 }  // namespace petrel::scrape

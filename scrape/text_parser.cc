@@ -1,1 +1,414 @@
-// placeholder: being written
+// Prometheus text format 0.0.4, accepting exactly what Prometheus's promlex.l/promparse.go
+// accept. Notable upstream behaviours kept on purpose:
+//  - blanks may lead a line and surround every token; a value may follow the metric name or
+//    label block without a blank ("foo{}1");
+//  - label pairs need no comma between them, and a trailing comma is fine;
+//  - label values may hold raw LFs; a backslash may precede any byte but LF (only \\ \" \n
+//    are unescaped, other pairs are kept as written);
+//  - "# HELP"/"# TYPE" need a blank after the keyword, else the line is a plain comment; after
+//    the family name one separator byte is dropped, the rest of the line is the text;
+//  - a NUL byte where a line (or token) would start ends the body;
+//  - timestamps are digits only (no sign), and must fit an int64;
+//  - duplicate or out-of-family TYPE/HELP lines are not rejected.
+// Scanning is allocation-free: entries are views into the body; unescaping happens on demand
+// in scratch strings.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <string>
+#include <vector>
+
+#include "scrape/parse_util.h"
+#include "scrape/parser.h"
+
+namespace petrel::scrape {
+namespace {
+
+using parse::IsDigit;
+using parse::IsLabelNameChar;
+using parse::IsLabelNameStart;
+using parse::IsMetricNameChar;
+using parse::IsMetricNameStart;
+
+inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+class TextParser final : public Parser {
+ public:
+  explicit TextParser(std::string_view body) : b_(body) {}
+
+  Result<EntryType> Next() override;
+
+  std::string_view Series() const override { return series_; }
+  void AddLabels(LabelsBuilder& b) const override;
+  double Value() const override { return value_; }
+  std::optional<int64_t> Timestamp() const override { return timestamp_; }
+  std::string_view Family() const override { return family_; }
+  MetricType Type() const override { return type_; }
+  std::string_view Text() const override { return text_; }
+  int Line() const override { return line_of_entry_; }
+
+ private:
+  struct LabelSpan {
+    std::string_view name;   // without quotes, still escaped
+    std::string_view value;  // without quotes, still escaped
+    bool name_escaped;
+    bool value_escaped;
+  };
+
+  char Peek() const { return pos_ < b_.size() ? b_[pos_] : '\n'; }  // a final LF is implied
+  void SkipBlanks() {
+    while (pos_ < b_.size() && IsBlank(b_[pos_])) ++pos_;
+  }
+  size_t LineEnd() const {
+    size_t e = b_.find('\n', pos_);
+    return e == std::string_view::npos ? b_.size() : e;
+  }
+  // Consumes the LF at pos_ (or nothing at the end of the body).
+  void EndLine() {
+    if (pos_ < b_.size()) {
+      ++pos_;
+      ++line_;
+    }
+  }
+
+  Result<EntryType> ParseHashLine();
+  Result<EntryType> ParseMetadata(bool help);
+  Result<EntryType> ParseSample();
+  Status ParseLabels();
+  Status CheckDuplicateLabels();
+  bool ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped);
+  Status Fail(std::string_view problem);
+  std::string_view Got() const;
+
+  std::string_view b_;
+  size_t pos_ = 0;
+  int line_ = 1;  // line of pos_
+  int line_of_entry_ = 0;
+  Status error_;  // sticky once set
+
+  // Current entry.
+  std::string_view series_;
+  std::string_view name_;  // metric name, still escaped
+  bool name_set_ = false;
+  bool name_escaped_ = false;
+  std::vector<LabelSpan> labels_;
+  double value_ = 0;
+  std::optional<int64_t> timestamp_;
+  std::string_view family_;
+  std::string_view text_;
+  MetricType type_ = MetricType::kUnknown;  // of the last TYPE line, as in promparse
+
+  std::string family_scratch_;
+  std::string text_scratch_;
+  mutable std::string name_scratch_;
+  mutable std::string value_scratch_;
+  mutable std::string norm_scratch_;
+};
+
+Status TextParser::Fail(std::string_view problem) {
+  error_ = parse::LineError(line_of_entry_, problem);
+  return error_;
+}
+
+// A short excerpt of what stands at pos_, for error messages.
+std::string_view TextParser::Got() const {
+  if (pos_ >= b_.size()) return "end of input";
+  size_t e = pos_;
+  while (e < b_.size() && e - pos_ < 20 && b_[e] != '\n') ++e;
+  if (e == pos_) return "end of line";
+  return b_.substr(pos_, e - pos_);
+}
+
+Result<EntryType> TextParser::Next() {
+  if (!error_.ok()) return error_;
+  for (;;) {
+    SkipBlanks();
+    line_of_entry_ = line_;
+    if (pos_ >= b_.size()) return EntryType::kEof;
+    const char c = b_[pos_];
+    if (c == '\n') {
+      EndLine();
+      continue;
+    }
+    if (c == '\0') {  // promlex treats a NUL at a token start as the end of input
+      pos_ = b_.size();
+      return EntryType::kEof;
+    }
+    if (c == '#') return ParseHashLine();
+    if (IsMetricNameStart(c) || c == '{') return ParseSample();
+    return Fail("expected a metric name, '{' or '#' at the start of a line, got " +
+                parse::Quote(Got()));
+  }
+}
+
+Result<EntryType> TextParser::ParseHashLine() {
+  const size_t start = pos_;
+  ++pos_;  // '#'
+  if (pos_ < b_.size() && IsBlank(b_[pos_])) {
+    SkipBlanks();
+    std::string_view rest = b_.substr(pos_);
+    if (rest.size() > 4 && IsBlank(rest[4])) {
+      const std::string_view word = rest.substr(0, 4);
+      if (word == "HELP" || word == "TYPE") {
+        pos_ += 4;
+        SkipBlanks();
+        return ParseMetadata(word == "HELP");
+      }
+    }
+  }
+  pos_ = LineEnd();
+  text_ = b_.substr(start, pos_ - start);
+  EndLine();
+  return EntryType::kComment;
+}
+
+Result<EntryType> TextParser::ParseMetadata(bool help) {
+  const char* what = help ? "HELP" : "TYPE";
+  const char c = Peek();
+  if (c == '"') {
+    bool escaped = false;
+    if (!ScanQuoted(/*nul_ok=*/false, &family_, &escaped)) {
+      return Fail(fmt::format("unterminated quoted metric name after {}", what));
+    }
+    if (escaped) family_ = parse::UnescapeLabelValue(family_, &family_scratch_);
+  } else if (IsMetricNameStart(c)) {
+    const size_t s = pos_;
+    while (pos_ < b_.size() && IsMetricNameChar(b_[pos_])) ++pos_;
+    family_ = b_.substr(s, pos_ - s);
+  } else {
+    return Fail(fmt::format("expected metric name after {}, got {}", what, parse::Quote(Got())));
+  }
+
+  // The text: one separator byte is dropped; a rest made only of blanks is no text at all.
+  const size_t end = LineEnd();
+  std::string_view rest = b_.substr(pos_, end - pos_);
+  pos_ = end;
+  const bool only_blanks = rest.find_first_not_of(" \t") == std::string_view::npos;
+  std::string_view text = only_blanks ? std::string_view() : rest.substr(1);
+
+  if (help) {
+    if (!parse::ValidUtf8(text)) return Fail("HELP text is not valid UTF-8");
+    text_ = parse::UnescapeHelp(text, &text_scratch_);
+    EndLine();
+    return EntryType::kHelp;
+  }
+  if (text == "counter") {
+    type_ = MetricType::kCounter;
+  } else if (text == "gauge") {
+    type_ = MetricType::kGauge;
+  } else if (text == "histogram") {
+    type_ = MetricType::kHistogram;
+  } else if (text == "summary") {
+    type_ = MetricType::kSummary;
+  } else if (text == "untyped") {
+    type_ = MetricType::kUnknown;
+  } else {
+    return Fail("invalid metric type " + parse::Quote(text));
+  }
+  text_ = text;
+  EndLine();
+  return EntryType::kType;
+}
+
+// At an opening quote. Scans to the closing quote: a backslash escapes the next byte, which
+// must not be LF (or NUL unless nul_ok); raw LFs inside are allowed and counted. On success
+// pos_ is past the closing quote.
+bool TextParser::ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped) {
+  const size_t start = ++pos_;
+  *escaped = false;
+  while (pos_ < b_.size()) {
+    const char c = b_[pos_];
+    if (c == '"') {
+      *inner = b_.substr(start, pos_ - start);
+      ++pos_;
+      return true;
+    }
+    if (c == '\\') {
+      *escaped = true;
+      if (pos_ + 1 >= b_.size()) return false;
+      const char n = b_[pos_ + 1];
+      if (n == '\n' || (n == '\0' && !nul_ok)) return false;
+      pos_ += 2;
+      continue;
+    }
+    if (c == '\n') {
+      ++line_;
+    } else if (c == '\0' && !nul_ok) {
+      return false;
+    }
+    ++pos_;
+  }
+  return false;
+}
+
+Result<EntryType> TextParser::ParseSample() {
+  const size_t start = pos_;
+  labels_.clear();
+  name_set_ = false;
+  name_escaped_ = false;
+  size_t series_end;
+  if (b_[pos_] == '{') {
+    ++pos_;
+    if (Status s = ParseLabels(); !s.ok()) return s;
+    series_end = pos_;
+  } else {
+    while (pos_ < b_.size() && IsMetricNameChar(b_[pos_])) ++pos_;
+    name_ = b_.substr(start, pos_ - start);
+    name_set_ = true;
+    series_end = pos_;
+    SkipBlanks();
+    if (Peek() == '{') {
+      ++pos_;
+      if (Status s = ParseLabels(); !s.ok()) return s;
+      series_end = pos_;
+    }
+  }
+  if (!name_set_) return Fail("metric name not set in " + parse::Quote(b_.substr(start)));
+  series_ = b_.substr(start, series_end - start);
+  if (Status s = CheckDuplicateLabels(); !s.ok()) return s;
+
+  SkipBlanks();
+  const size_t vstart = pos_;
+  while (pos_ < b_.size()) {
+    const char c = b_[pos_];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '{' || c == '\0') break;
+    ++pos_;
+  }
+  const std::string_view vtext = b_.substr(vstart, pos_ - vstart);
+  if (vtext.empty()) {
+    return Fail("expected value after metric, got " + parse::Quote(Got()));
+  }
+  if (!parse::ParseGoFloat(vtext, &value_)) {
+    return Fail("invalid value " + parse::Quote(vtext));
+  }
+  if (value_ != value_) value_ = parse::NormalNaN();
+
+  timestamp_.reset();
+  SkipBlanks();
+  if (IsDigit(Peek())) {
+    const size_t tstart = pos_;
+    while (pos_ < b_.size() && IsDigit(b_[pos_])) ++pos_;
+    int64_t ts = 0;
+    auto [p, ec] = std::from_chars(b_.data() + tstart, b_.data() + pos_, ts);
+    if (ec != std::errc()) {
+      return Fail("timestamp out of range " + parse::Quote(b_.substr(tstart, pos_ - tstart)));
+    }
+    timestamp_ = ts;
+    SkipBlanks();
+    if (Peek() != '\n') {
+      return Fail("expected end of line after timestamp, got " + parse::Quote(Got()));
+    }
+  } else if (Peek() != '\n') {
+    return Fail("expected timestamp or end of line, got " + parse::Quote(Got()));
+  }
+  EndLine();
+  return EntryType::kSample;
+}
+
+// After '{'. Reads label pairs (and a quoted metric name) up to and including '}'.
+Status TextParser::ParseLabels() {
+  for (;;) {
+    SkipBlanks();
+    char c = Peek();
+    if (c == '}') {
+      ++pos_;
+      return Status::Ok();
+    }
+    LabelSpan l{};
+    bool quoted = false;
+    if (c == '"') {
+      if (!ScanQuoted(/*nul_ok=*/false, &l.name, &l.name_escaped)) {
+        return Fail("unterminated quoted name");
+      }
+      quoted = true;
+    } else if (IsLabelNameStart(c)) {
+      const size_t s = pos_;
+      while (pos_ < b_.size() && IsLabelNameChar(b_[pos_])) ++pos_;
+      l.name = b_.substr(s, pos_ - s);
+    } else {
+      return Fail("expected label name, got " + parse::Quote(Got()));
+    }
+    SkipBlanks();
+    c = Peek();
+    if (quoted && (c == ',' || c == '}')) {  // a quoted metric name
+      if (name_set_) return Fail("metric name already set");
+      name_ = l.name;
+      name_escaped_ = l.name_escaped;
+      name_set_ = true;
+      ++pos_;
+      if (c == '}') return Status::Ok();
+      continue;
+    }
+    if (c != '=') {
+      return Fail("expected '=' after label name " + parse::Quote(l.name) + ", got " +
+                  parse::Quote(Got()));
+    }
+    ++pos_;
+    SkipBlanks();
+    if (Peek() != '"') return Fail("expected quoted label value, got " + parse::Quote(Got()));
+    if (!ScanQuoted(/*nul_ok=*/true, &l.value, &l.value_escaped)) {
+      return Fail("unterminated label value or invalid escape for label " + parse::Quote(l.name));
+    }
+    if (!parse::ValidUtf8(l.value)) {
+      return Fail("invalid UTF-8 in value of label " + parse::Quote(l.name));
+    }
+    labels_.push_back(l);
+    SkipBlanks();
+    if (Peek() == ',') ++pos_;
+  }
+}
+
+// Prometheus rejects a series naming a label twice (with non-empty values) when appending;
+// refusing it here fails the scrape just the same, and earlier.
+Status TextParser::CheckDuplicateLabels() {
+  const size_t n = labels_.size();
+  bool any_escaped = name_escaped_;
+  for (const LabelSpan& l : labels_) any_escaped |= l.name_escaped;
+  if (!any_escaped) {
+    for (size_t i = 0; i < n; ++i) {
+      if (labels_[i].value.empty()) continue;
+      if (labels_[i].name == kMetricName) return Fail("duplicate label name \"__name__\"");
+      for (size_t j = i + 1; j < n; ++j) {
+        if (labels_[j].name == labels_[i].name && !labels_[j].value.empty()) {
+          return Fail("duplicate label name " + parse::Quote(labels_[i].name));
+        }
+      }
+    }
+    return Status::Ok();
+  }
+  // Rare: compare unescaped names.
+  std::vector<std::string> names;
+  for (const LabelSpan& l : labels_) {
+    if (l.value.empty()) continue;
+    std::string scratch;
+    names.emplace_back(parse::UnescapeLabelValue(l.name, &scratch));
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == kMetricName) return Fail("duplicate label name \"__name__\"");
+    for (size_t j = i + 1; j < names.size(); ++j) {
+      if (names[i] == names[j]) return Fail("duplicate label name " + parse::Quote(names[i]));
+    }
+  }
+  return Status::Ok();
+}
+
+void TextParser::AddLabels(LabelsBuilder& b) const {
+  b.Set(kMetricName, name_escaped_ ? parse::UnescapeLabelValue(name_, &name_scratch_) : name_);
+  for (const LabelSpan& l : labels_) {
+    if (l.value.empty()) continue;  // an empty value is an absent label
+    std::string_view name =
+        l.name_escaped ? parse::UnescapeLabelValue(l.name, &name_scratch_) : l.name;
+    std::string_view value =
+        l.value_escaped ? parse::UnescapeLabelValue(l.value, &value_scratch_) : l.value;
+    if (parse::NormalizeFloatLabel(type_, name, value, &norm_scratch_)) value = norm_scratch_;
+    b.Set(name, value);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Parser> NewTextParser(std::string_view body) {
+  return std::make_unique<TextParser>(body);
+}
+
+}  // namespace petrel::scrape

@@ -1,0 +1,244 @@
+#include "scrape/parse_util.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+namespace petrel::scrape::parse {
+namespace {
+
+// Whether s equals lower (all lower-case ASCII) ignoring ASCII case.
+bool EqualFold(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+// Whether s (after an optional sign) is digits[.digits][(e|E)[+-]digits] with at least one
+// mantissa digit: the decimal syntax Go's ParseFloat accepts once underscores and hex are out.
+bool IsDecimalSyntax(std::string_view s) {
+  size_t i = 0, n = s.size(), digits = 0;
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  for (; i < n && IsDigit(s[i]); ++i) ++digits;
+  if (i < n && s[i] == '.') {
+    for (++i; i < n && IsDigit(s[i]); ++i) ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    for (; i < n && IsDigit(s[i]); ++i) ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == n;
+}
+
+}  // namespace
+
+double NormalNaN() { return std::bit_cast<double>(kNormalNaNBits); }
+
+bool ParseGoFloat(std::string_view s, double* out) {
+  if (s.empty()) return false;
+  const bool has_sign = s[0] == '+' || s[0] == '-';
+  const std::string_view rest = has_sign ? s.substr(1) : s;
+  if (!rest.empty() && !IsDigit(rest[0]) && rest[0] != '.') {
+    if (EqualFold(rest, "inf") || EqualFold(rest, "infinity")) {
+      *out = s[0] == '-' ? -std::numeric_limits<double>::infinity()
+                         : std::numeric_limits<double>::infinity();
+      return true;
+    }
+    if (!has_sign && EqualFold(rest, "nan")) {
+      *out = std::numeric_limits<double>::quiet_NaN();
+      return true;
+    }
+    return false;
+  }
+  if (!IsDecimalSyntax(s)) return false;
+  // from_chars takes no leading '+'.
+  const std::string_view num = s[0] == '+' ? s.substr(1) : s;
+  double v = 0;
+  auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+  if (ec == std::errc() && end == num.data() + num.size()) {
+    *out = v;
+    return true;
+  }
+  if (ec != std::errc::result_out_of_range) return false;
+  // Out of range is either overflow (an error in Go) or underflow (Go rounds to zero or a
+  // subnormal without complaint); strtod tells them apart. Rare, so the copy is fine.
+  std::string copy(num);
+  errno = 0;
+  v = std::strtod(copy.c_str(), nullptr);
+  if (std::isinf(v)) return false;
+  *out = v;
+  return true;
+}
+
+void AppendOpenMetricsFloat(double f, std::string* out) {
+  if (f == 1) return out->append("1.0"), void();
+  if (f == 0) return out->append("0.0"), void();
+  if (f == -1) return out->append("-1.0"), void();
+  if (std::isnan(f)) return out->append("NaN"), void();
+  if (std::isinf(f)) return out->append(f > 0 ? "+Inf" : "-Inf"), void();
+
+  // Shortest round-trip digits, in the form [-]d[.ddd]e(+|-)dd.
+  char buf[40];
+  auto res = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
+  const size_t e_pos = sci.find('e');
+  int exp = 0;
+  std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(),
+                  exp);
+  // Go's %g with shortest precision: exponent form when exp < -4 || exp >= 6; its exponent
+  // layout (at least two digits, explicit sign) is the one to_chars produced.
+  if (exp < -4 || exp >= 6) {
+    out->append(sci);
+    return;
+  }
+  std::string_view mant = sci.substr(0, e_pos);
+  if (!mant.empty() && mant[0] == '-') {
+    out->push_back('-');
+    mant.remove_prefix(1);
+  }
+  char digits[24];
+  int nd = 0;
+  for (char c : mant) {
+    if (c != '.') digits[nd++] = c;
+  }
+  const int dp = exp + 1;  // digits before the decimal point
+  size_t start = out->size();
+  if (dp <= 0) {
+    out->append("0.");
+    out->append(static_cast<size_t>(-dp), '0');
+    out->append(digits, static_cast<size_t>(nd));
+  } else if (dp >= nd) {
+    out->append(digits, static_cast<size_t>(nd));
+    out->append(static_cast<size_t>(dp - nd), '0');
+  } else {
+    out->append(digits, static_cast<size_t>(dp));
+    out->push_back('.');
+    out->append(digits + dp, static_cast<size_t>(nd - dp));
+  }
+  if (out->find('.', start) == std::string::npos) out->append(".0");
+}
+
+bool NormalizeFloatLabel(MetricType type, std::string_view name, std::string_view value,
+                         std::string* out) {
+  if (!((type == MetricType::kHistogram && name == "le") ||
+        (type == MetricType::kSummary && name == "quantile"))) {
+    return false;
+  }
+  double f = 0;
+  if (!ParseGoFloat(value, &f)) return false;
+  out->clear();
+  AppendOpenMetricsFloat(f, out);
+  return true;
+}
+
+std::string_view UnescapeLabelValue(std::string_view s, std::string* scratch) {
+  size_t i = s.find('\\');
+  if (i == std::string_view::npos) return s;
+  scratch->assign(s.data(), i);
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size()) {
+      char n = s[i + 1];
+      if (n == '\\' || n == '"' || n == 'n') {
+        scratch->push_back(n == 'n' ? '\n' : n);
+        ++i;
+        continue;
+      }
+    }
+    scratch->push_back(c);
+  }
+  return *scratch;
+}
+
+std::string_view UnescapeHelp(std::string_view s, std::string* scratch) {
+  size_t i = s.find('\\');
+  if (i == std::string_view::npos) return s;
+  scratch->assign(s.data(), i);
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size()) {
+      char n = s[i + 1];
+      if (n == '\\' || n == 'n') {
+        scratch->push_back(n == 'n' ? '\n' : n);
+        ++i;
+        continue;
+      }
+    }
+    scratch->push_back(c);
+  }
+  return *scratch;
+}
+
+bool ValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // no overlong forms
+      if (c == 0xED) hi = 0x9F;  // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // no overlong forms
+      if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return false;
+    }
+    if (end - p < len) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (int k = 2; k < len; ++k) {
+      if (p[k] < 0x80 || p[k] > 0xBF) return false;
+    }
+    p += len;
+  }
+  return true;
+}
+
+Status LineError(int line, std::string_view problem) {
+  return Status::InvalidArgument(fmt::format("line {}: {}", line, problem));
+}
+
+std::string Quote(std::string_view s) {
+  constexpr size_t kMax = 60;
+  std::string q = "\"";
+  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
+    char c = s[i];
+    if (c == '\n') {
+      q += "\\n";
+    } else if (c == '"' || c == '\\') {
+      q += '\\';
+      q += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      q += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      q += c;
+    }
+  }
+  if (s.size() > kMax) q += "...";
+  q += '"';
+  return q;
+}
+
+}  // namespace petrel::scrape::parse
