@@ -1,9 +1,16 @@
 // config: prometheus.yml (agent-mode subset) -> a validated, immutable Config.
 //
 // The only code that sees yaml-cpp. Load/Parse never throw: every problem comes back as
-// kInvalidArgument with a one-line message naming the file, line and key, e.g.
-//   petrel.yml:7: scrape_configs[0].scrape_interval: not a valid duration: "5x"
-// Defaults are Prometheus's. A reload builds a new Config and swaps it; nothing mutates one.
+// kInvalidArgument with a one-line message naming the file, the 1-based line and the key path:
+//   petrel.yml:7: scrape_configs[0].scrape_interval: not a valid duration "5x"
+//   petrel.yml:3: global: unknown key "scrape_intervall"
+//   petrel.yml:12: remote_write[0]: missing required key "url"
+// Defaults and validation follow Prometheus (config/config.go). Unknown keys are errors. Keys
+// Prometheus accepts but Petrel does not implement yet are errors too ("... is not supported by
+// petrel yet"), never silently ignored; rule_files, alerting and remote_read are rejected as
+// Prometheus does in agent mode. A reload builds a new Config and swaps it; nothing mutates one.
+//
+// Thread-safe: the functions share no state (Parse reads the environment for external_labels).
 #pragma once
 
 #include <chrono>
@@ -21,40 +28,45 @@ using Duration = std::chrono::milliseconds;
 
 struct GlobalConfig {
   Duration scrape_interval = std::chrono::minutes(1);
-  Duration scrape_timeout = std::chrono::seconds(10);
+  Duration scrape_timeout = std::chrono::seconds(10);  // min(10s, scrape_interval) when absent
   Labels external_labels;  // $VAR / ${VAR} expanded from the environment at load
 };
 
 struct StaticConfig {
-  std::vector<std::string> targets;  // host:port
-  Labels labels;
+  // "host:port", "host", "[v6addr]:port" or "v4addr:port". As in Prometheus the port may be
+  // omitted; the scraper then uses the scheme's default port.
+  std::vector<std::string> targets;
+  Labels labels;  // names match [a-zA-Z_][a-zA-Z0-9_]*
 };
 
 struct ScrapeConfig {
-  std::string job_name;
-  Duration scrape_interval{0};  // filled from global when absent
-  Duration scrape_timeout{0};   // filled from global when absent, capped at scrape_interval
+  std::string job_name;         // non-empty, unique within a Config
+  Duration scrape_interval{0};  // filled from global when absent (or 0)
+  Duration scrape_timeout{0};   // when absent: min(global timeout, scrape_interval); <= interval
   std::string metrics_path = "/metrics";
-  std::string scheme = "http";
+  std::string scheme = "http";  // "http" or "https"
   std::vector<StaticConfig> static_configs;
 };
 
 struct QueueConfig {
   int capacity = 10000;
   int max_shards = 50;
-  int min_shards = 1;
+  int min_shards = 1;  // <= max_shards
   int max_samples_per_send = 2000;
   Duration batch_send_deadline = std::chrono::seconds(5);
-  Duration min_backoff = std::chrono::milliseconds(30);
+  Duration min_backoff = std::chrono::milliseconds(30);  // <= max_backoff
   Duration max_backoff = std::chrono::seconds(5);
   bool retry_on_http_429 = false;
 };
 
 struct RemoteWriteConfig {
-  std::string url;
-  std::string name;  // when empty, Load sets the first 6 hex chars of the md5 of its YAML
+  std::string url;  // absolute http:// or https:// URL
+  // Unique within a Config. When absent, Load sets the first 6 hex chars of the md5 of a
+  // canonical rendering of the entry (CanonicalRemoteWrite). Prometheus hashes its Go YAML
+  // marshaling instead, so a derived name never matches Prometheus's byte for byte.
+  std::string name;
   Duration remote_timeout = std::chrono::seconds(30);
-  std::map<std::string, std::string> headers;
+  std::map<std::string, std::string> headers;  // reserved headers (remote-write.md §1) rejected
   QueueConfig queue_config;
 };
 
@@ -64,14 +76,26 @@ struct Config {
   std::vector<RemoteWriteConfig> remote_write;
 };
 
-// Reads and validates the file at path. Messages start with the path.
+// Reads and validates the file at path. Messages start with the path. A file that cannot be
+// read is kInvalidArgument too ("petrel.yml: cannot read: No such file or directory").
 Result<Config> Load(const std::string& path);
-// Same for YAML text; source names it in messages.
+// Same for YAML text; source names it in messages. Empty text gives the defaults.
 Result<Config> Parse(std::string_view yaml, const std::string& source);
 
-// Prometheus duration syntax: "1h30m", "15s", "500ms", "2d", "1w", "1y"; "0" alone is zero.
+// Prometheus's model.Duration syntax: "1h30m", "15s", "500ms", "2d", "1w", "1y"; units in
+// descending order, each at most once; "0" alone is zero; anything over ~292 years (int64
+// nanoseconds) is out of range. Returns kInvalidArgument, e.g. `not a valid duration "5x"`.
 Result<Duration> ParseDuration(std::string_view text);
-// The canonical Prometheus rendering, e.g. 90000ms -> "1m30s".
+// The canonical Prometheus rendering, e.g. 90000ms -> "1m30s", 0 -> "0s", 14d -> "2w";
+// y and w only when they divide exactly (90d stays "90d"). Negative values get a leading "-".
 std::string FormatDuration(Duration d);
+
+// True when name matches [a-zA-Z_][a-zA-Z0-9_]* (Prometheus's legacy validation scheme).
+bool IsValidLabelName(std::string_view name);
+// OK when address is a valid static target: host[:port] without scheme or path.
+Status CheckTargetAddress(std::string_view address);
+// The text hashed for a remote_write entry's default name: every setting but the name, with
+// defaults applied, one "key: value" per line in a fixed order, headers sorted.
+std::string CanonicalRemoteWrite(const RemoteWriteConfig& rw);
 
 }  // namespace petrel::config

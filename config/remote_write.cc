@@ -1,0 +1,245 @@
+// remote_write entries: fields, defaults, header rules, default names.
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "config/config.h"
+#include "config/node.h"
+#include "config/parse.h"
+
+namespace petrel::config {
+namespace {
+
+const std::vector<std::string_view> kRemoteWriteUnsupported = WithHttpClientKeys({
+    "write_relabel_configs",
+    "send_exemplars",
+    "send_native_histograms",
+    "round_robin_dns",
+    "protobuf_message",
+    "metadata_config",
+    "sigv4",
+    "azuread",
+    "google_iam",
+    "failed_request_logging",
+});
+
+const std::vector<std::string_view> kQueueUnsupported = {"sample_age_limit"};
+
+// Headers the remote-write client sets itself (remote-write.md §1); lower case.
+bool IsReservedHeader(std::string_view lower) {
+  static const std::set<std::string_view> kReserved = {
+      "host",
+      "content-encoding",
+      "content-length",
+      "content-type",
+      "user-agent",
+      "connection",
+      "keep-alive",
+      "proxy-authenticate",
+      "proxy-authorization",
+      "www-authenticate",
+      "accept-encoding",
+      "x-prometheus-remote-write-version",
+      "x-prometheus-remote-read-version",
+      "x-amz-date",
+      "x-amz-security-token",
+      "x-amz-content-sha256",
+  };
+  return kReserved.count(lower) != 0;
+}
+
+// RFC 9110 token characters.
+bool IsHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c))) continue;
+    if (std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+Status ParseHeaders(const Node& map, std::map<std::string, std::string>& out) {
+  return ForEachEntry(map, [&](const Node& key, const std::string& name, const Node& value) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower == "authorization") {
+      return key.Error(
+          "authorization header must be changed via the basic_auth, authorization, oauth2, "
+          "sigv4, azuread or google_iam parameter");
+    }
+    if (IsReservedHeader(lower)) {
+      return key.Error(fmt::format("{} is a reserved header. It must not be changed", name));
+    }
+    if (!IsHeaderName(name))
+      return key.Error(fmt::format("\"{}\" is not a valid header name", name));
+    auto text = value.String();
+    if (!text.ok()) return text.status();
+    if (text->find_first_of("\r\n", 0) != std::string::npos ||
+        text->find('\0') != std::string::npos) {
+      return value.Error(fmt::format("value of header \"{}\" contains a line break or NUL", name));
+    }
+    out.emplace(name, std::move(*text));
+    return Status::Ok();
+  });
+}
+
+KeyFn IntField(int& field, int64_t min) {
+  return [&field, min](const Node& v) {
+    auto n = v.AsInt(min, INT_MAX);
+    if (n.ok()) field = static_cast<int>(*n);
+    return n.status();
+  };
+}
+
+// Durations here must be positive: a zero deadline, timeout or backoff makes the queue spin.
+KeyFn PositiveDuration(Duration& field) {
+  return [&field](const Node& v) {
+    auto d = v.AsDuration();
+    if (!d.ok()) return d.status();
+    if (d->count() <= 0) return v.Error("must be greater than 0");
+    field = *d;
+    return Status::Ok();
+  };
+}
+
+// Prometheus itself checks none of these; Petrel refuses values its queues cannot run with
+// (no room, no shards, nothing per send, min above max).
+Status ParseQueueConfig(const Node& map, QueueConfig& q) {
+  Status s = ForEachKey(map,
+                        {
+                            {"capacity", IntField(q.capacity, 1)},
+                            {"max_shards", IntField(q.max_shards, 1)},
+                            {"min_shards", IntField(q.min_shards, 1)},
+                            {"max_samples_per_send", IntField(q.max_samples_per_send, 1)},
+                            {"batch_send_deadline", PositiveDuration(q.batch_send_deadline)},
+                            {"min_backoff", PositiveDuration(q.min_backoff)},
+                            {"max_backoff", PositiveDuration(q.max_backoff)},
+                            {"retry_on_http_429",
+                             [&](const Node& v) {
+                               auto b = v.AsBool();
+                               if (b.ok()) q.retry_on_http_429 = *b;
+                               return b.status();
+                             }},
+                        },
+                        {.unsupported = kQueueUnsupported});
+  if (!s.ok()) return s;
+  if (q.min_shards > q.max_shards) {
+    return map.Error(
+        fmt::format("min_shards ({}) greater than max_shards ({})", q.min_shards, q.max_shards));
+  }
+  if (q.min_backoff > q.max_backoff) {
+    return map.Error(fmt::format("min_backoff ({}) greater than max_backoff ({})",
+                                 FormatDuration(q.min_backoff), FormatDuration(q.max_backoff)));
+  }
+  return Status::Ok();
+}
+
+Status ParseRemoteWrite(const Node& map, RemoteWriteConfig& rw) {
+  if (map.IsNull()) return map.Error("empty or null remote write config section");
+  Status s = ForEachKey(
+      map,
+      {
+          {"url",
+           [&](const Node& v) {
+             auto url = v.String();
+             if (!url.ok()) return url.status();
+             if (const std::string why = UrlProblem(*url); !why.empty()) {
+               return v.Error(fmt::format("invalid URL \"{}\": {}", *url, why));
+             }
+             rw.url = std::move(*url);
+             return Status::Ok();
+           }},
+          {"name",
+           [&](const Node& v) {
+             auto name = v.String();
+             if (name.ok()) rw.name = std::move(*name);
+             return name.status();
+           }},
+          {"remote_timeout", PositiveDuration(rw.remote_timeout)},
+          {"headers", [&](const Node& v) { return ParseHeaders(v, rw.headers); }},
+          {"queue_config", [&](const Node& v) { return ParseQueueConfig(v, rw.queue_config); }},
+      },
+      {.unsupported = kRemoteWriteUnsupported});
+  if (!s.ok()) return s;
+  if (rw.url.empty()) return map.Error("missing required key \"url\"");
+  return Status::Ok();
+}
+
+std::string Md5Hex(std::string_view data) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  const bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx.get(), digest, &len) == 1;
+  // MD5 is built into every OpenSSL provider set we can link against; failing is a broken
+  // installation, not a config error.
+  if (!ok) std::abort();
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+}  // namespace
+
+std::string CanonicalRemoteWrite(const RemoteWriteConfig& rw) {
+  const QueueConfig& q = rw.queue_config;
+  std::string out =
+      fmt::format("url: {}\nremote_timeout: {}\n", rw.url, FormatDuration(rw.remote_timeout));
+  out += "headers:\n";
+  for (const auto& [name, value] : rw.headers) out += fmt::format("  {}: {}\n", name, value);
+  out += fmt::format(
+      "queue_config:\n  capacity: {}\n  max_shards: {}\n  min_shards: {}\n"
+      "  max_samples_per_send: {}\n  batch_send_deadline: {}\n  min_backoff: {}\n"
+      "  max_backoff: {}\n  retry_on_http_429: {}\n",
+      q.capacity, q.max_shards, q.min_shards, q.max_samples_per_send,
+      FormatDuration(q.batch_send_deadline), FormatDuration(q.min_backoff),
+      FormatDuration(q.max_backoff), q.retry_on_http_429);
+  return out;
+}
+
+Status ParseRemoteWrites(const Node& list, std::vector<RemoteWriteConfig>& out) {
+  auto items = list.Items();
+  if (!items.ok()) return items.status();
+  std::map<std::string, int> name_line;  // explicit name -> line of its entry
+  for (const Node& item : *items) {
+    RemoteWriteConfig& rw = out.emplace_back();
+    if (Status s = ParseRemoteWrite(item, rw); !s.ok()) return s;
+    if (rw.name.empty()) continue;
+    if (auto [it, fresh] = name_line.emplace(rw.name, item.line()); !fresh) {
+      return item.Error(
+          fmt::format("found multiple remote write configs with name \"{}\" (first at line {})",
+                      rw.name, it->second));
+    }
+  }
+  // Unnamed entries get a name derived from their settings, so two identical ones would
+  // share a queue; Prometheus refuses them (storage/remote/write.go), and so do we.
+  std::map<std::string, int> canonical_line;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!out[i].name.empty()) continue;
+    const Node& item = (*items)[i];
+    const std::string canonical = CanonicalRemoteWrite(out[i]);
+    if (auto [it, fresh] = canonical_line.emplace(canonical, item.line()); !fresh) {
+      return item.Error(fmt::format(
+          "duplicate remote write configs are not allowed, found duplicate for URL: {} (first "
+          "at line {})",
+          out[i].url, it->second));
+    }
+    out[i].name = Md5Hex(canonical).substr(0, 6);
+    if (auto [it, fresh] = name_line.emplace(out[i].name, item.line()); !fresh) {
+      return item.Error(fmt::format(
+          "derived name \"{}\" collides with the remote write config at line {}; set a name",
+          out[i].name, it->second));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace petrel::config
