@@ -4,11 +4,14 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "config/expand.h"
 #include "config/node.h"
@@ -90,143 +93,111 @@ Status ParseLabels(const Node& map, Labels& out, bool expand_env) {
   return Status::Ok();
 }
 
+// A duration and where it was written, for errors that involve other settings.
+struct DurationSetting {
+  Duration value{0};
+  std::optional<Node> node;
+};
+
+KeyFn SettingInto(DurationSetting& out) {
+  return [&out](const Node& v) {
+    auto d = v.AsDuration();
+    if (!d.ok()) return d.status();
+    out = {*d, v};
+    return Status::Ok();
+  };
+}
+
+// Prometheus's rule: a zero interval takes the inherited one; the timeout may not exceed the
+// resulting interval and, when zero, becomes min(inherited timeout, interval). what_prefix
+// and what_suffix frame the error as Prometheus words it.
+Status ResolveTimes(Duration interval, const DurationSetting& timeout, Duration inherited_interval,
+                    Duration inherited_timeout, std::string_view what_prefix,
+                    std::string_view what_suffix, Duration& interval_out, Duration& timeout_out) {
+  interval_out = interval.count() != 0 ? interval : inherited_interval;
+  if (timeout.value > interval_out) {
+    return timeout.node->Error(fmt::format("{}scrape timeout {} greater than scrape interval {}{}",
+                                           what_prefix, FormatDuration(timeout.value),
+                                           FormatDuration(interval_out), what_suffix));
+  }
+  timeout_out =
+      timeout.value.count() != 0 ? timeout.value : std::min(inherited_timeout, interval_out);
+  return Status::Ok();
+}
+
 Status ParseGlobal(const Node& map, GlobalConfig& global) {
   Duration interval{0};
-  Duration timeout{0};
-  std::unique_ptr<Node> timeout_node;
+  DurationSetting timeout;
+  Duration ignored{0};
+  std::string ignored_text;
   Status s = ForEachKey(
       map,
       {
-          {"scrape_interval",
-           [&](const Node& v) {
-             auto d = v.AsDuration();
-             if (d.ok()) interval = *d;
-             return d.status();
-           }},
-          {"scrape_timeout",
-           [&](const Node& v) {
-             auto d = v.AsDuration();
-             if (d.ok()) timeout = *d;
-             timeout_node = std::make_unique<Node>(v);
-             return d.status();
-           }},
+          {"scrape_interval", DurationInto(interval)},
+          {"scrape_timeout", SettingInto(timeout)},
           {"external_labels",
            [&](const Node& v) { return ParseLabels(v, global.external_labels, true); }},
           // Agent mode evaluates no rules and runs no queries, so Prometheus in agent mode
           // accepts these and ignores them; Petrel checks their syntax and does the same.
-          {"evaluation_interval", [](const Node& v) { return v.AsDuration().status(); }},
-          {"rule_query_offset", [](const Node& v) { return v.AsDuration().status(); }},
-          {"query_log_file", [](const Node& v) { return v.String().status(); }},
+          {"evaluation_interval", DurationInto(ignored)},
+          {"rule_query_offset", DurationInto(ignored)},
+          {"query_log_file", StringInto(ignored_text)},
       },
       {.unsupported = kGlobalUnsupported});
   if (!s.ok()) return s;
+  const GlobalConfig defaults;
+  return ResolveTimes(interval, timeout, defaults.scrape_interval, defaults.scrape_timeout,
+                      "global ", "", global.scrape_interval, global.scrape_timeout);
+}
 
-  // As Prometheus: a zero interval means the default; the timeout is checked against the
-  // resulting interval, and when absent becomes min(10s, interval).
-  global.scrape_interval = interval.count() != 0 ? interval : GlobalConfig().scrape_interval;
-  if (timeout > global.scrape_interval) {
-    return timeout_node->Error(
-        fmt::format("global scrape timeout {} greater than scrape interval {}",
-                    FormatDuration(timeout), FormatDuration(global.scrape_interval)));
-  }
-  global.scrape_timeout = timeout.count() != 0
-                              ? timeout
-                              : std::min(GlobalConfig().scrape_timeout, global.scrape_interval);
+Status ParseTarget(const Node& item, std::vector<std::string>& targets) {
+  auto target = item.String();
+  if (!target.ok()) return target.status();
+  if (Status c = CheckTargetAddress(*target); !c.ok()) return item.Error(c.message());
+  targets.push_back(std::move(*target));
   return Status::Ok();
 }
 
 Status ParseStaticConfig(const Node& map, StaticConfig& sc) {
   if (map.IsNull()) return map.Error("empty or null static config");
-  return ForEachKey(map,
-                    {
-                        {"targets",
-                         [&](const Node& v) {
-                           auto items = v.Items();
-                           if (!items.ok()) return items.status();
-                           for (const Node& item : *items) {
-                             auto target = item.String();
-                             if (!target.ok()) return target.status();
-                             if (Status c = CheckTargetAddress(*target); !c.ok()) {
-                               return item.Error(c.message());
-                             }
-                             sc.targets.push_back(std::move(*target));
-                           }
-                           return Status::Ok();
-                         }},
-                        {"labels", [&](const Node& v) { return ParseLabels(v, sc.labels, false); }},
-                    });
+  return ForEachKey(
+      map, {
+               {"targets", ForEachItem([&](const Node& i) { return ParseTarget(i, sc.targets); })},
+               {"labels", [&](const Node& v) { return ParseLabels(v, sc.labels, false); }},
+           });
+}
+
+Status ParseScheme(const Node& v, std::string& scheme) {
+  auto text = v.String();
+  if (!text.ok()) return text.status();
+  if (*text != "http" && *text != "https") {
+    return v.Error(fmt::format("scheme must be \"http\" or \"https\", got \"{}\"", *text));
+  }
+  scheme = std::move(*text);
+  return Status::Ok();
 }
 
 Status ParseScrapeConfig(const Node& map, const GlobalConfig& global, ScrapeConfig& sc) {
   if (map.IsNull()) return map.Error("empty or null scrape config section");
   Duration interval{0};
-  Duration timeout{0};
-  std::unique_ptr<Node> timeout_node;
-  Status s =
-      ForEachKey(map,
-                 {
-                     {"job_name",
-                      [&](const Node& v) {
-                        auto name = v.String();
-                        if (name.ok()) sc.job_name = std::move(*name);
-                        return name.status();
-                      }},
-                     {"scrape_interval",
-                      [&](const Node& v) {
-                        auto d = v.AsDuration();
-                        if (d.ok()) interval = *d;
-                        return d.status();
-                      }},
-                     {"scrape_timeout",
-                      [&](const Node& v) {
-                        auto d = v.AsDuration();
-                        if (d.ok()) timeout = *d;
-                        timeout_node = std::make_unique<Node>(v);
-                        return d.status();
-                      }},
-                     {"metrics_path",
-                      [&](const Node& v) {
-                        auto path = v.String();
-                        if (path.ok()) sc.metrics_path = std::move(*path);
-                        return path.status();
-                      }},
-                     {"scheme",
-                      [&](const Node& v) {
-                        auto scheme = v.String();
-                        if (!scheme.ok()) return scheme.status();
-                        if (*scheme != "http" && *scheme != "https") {
-                          return v.Error(fmt::format(
-                              "scheme must be \"http\" or \"https\", got \"{}\"", *scheme));
-                        }
-                        sc.scheme = std::move(*scheme);
-                        return Status::Ok();
-                      }},
-                     {"static_configs",
-                      [&](const Node& v) {
-                        auto items = v.Items();
-                        if (!items.ok()) return items.status();
-                        for (const Node& item : *items) {
-                          if (Status st = ParseStaticConfig(item, sc.static_configs.emplace_back());
-                              !st.ok()) {
-                            return st;
-                          }
-                        }
-                        return Status::Ok();
-                      }},
-                 },
-                 {.unsupported = kScrapeUnsupported, .sd_configs_unsupported = true});
+  DurationSetting timeout;
+  Status s = ForEachKey(map,
+                        {
+                            {"job_name", StringInto(sc.job_name)},
+                            {"scrape_interval", DurationInto(interval)},
+                            {"scrape_timeout", SettingInto(timeout)},
+                            {"metrics_path", StringInto(sc.metrics_path)},
+                            {"scheme", [&](const Node& v) { return ParseScheme(v, sc.scheme); }},
+                            {"static_configs", ForEachItem([&](const Node& item) {
+                               return ParseStaticConfig(item, sc.static_configs.emplace_back());
+                             })},
+                        },
+                        {.unsupported = kScrapeUnsupported, .sd_configs_unsupported = true});
   if (!s.ok()) return s;
   if (sc.job_name.empty()) return map.Error("missing required key \"job_name\"");
-
-  sc.scrape_interval = interval.count() != 0 ? interval : global.scrape_interval;
-  if (timeout > sc.scrape_interval) {
-    return timeout_node->Error(fmt::format(
-        "scrape timeout {} greater than scrape interval {} for scrape config with job name \"{}\"",
-        FormatDuration(timeout), FormatDuration(sc.scrape_interval), sc.job_name));
-  }
-  sc.scrape_timeout =
-      timeout.count() != 0 ? timeout : std::min(global.scrape_timeout, sc.scrape_interval);
-  return Status::Ok();
+  return ResolveTimes(interval, timeout, global.scrape_interval, global.scrape_timeout, "",
+                      fmt::format(" for scrape config with job name \"{}\"", sc.job_name),
+                      sc.scrape_interval, sc.scrape_timeout);
 }
 
 Status ParseScrapeConfigs(const Node& list, const GlobalConfig& global,
@@ -265,16 +236,13 @@ Status ParseAlerting(const Node& map) {
 
 Result<Config> ParseRoot(const Node& root) {
   Config config;
-  std::unique_ptr<Node> global, scrape_configs, remote_write;
+  std::optional<Node> global, scrape_configs, remote_write;
   Status s = ForEachKey(
       root,
       {
-          {"global",
-           [&](const Node& v) { return global = std::make_unique<Node>(v), Status::Ok(); }},
-          {"scrape_configs",
-           [&](const Node& v) { return scrape_configs = std::make_unique<Node>(v), Status::Ok(); }},
-          {"remote_write",
-           [&](const Node& v) { return remote_write = std::make_unique<Node>(v), Status::Ok(); }},
+          {"global", NodeInto(global)},
+          {"scrape_configs", NodeInto(scrape_configs)},
+          {"remote_write", NodeInto(remote_write)},
           // runtime.gogc tunes Go's garbage collector; there is nothing to tune in C++.
           {"runtime",
            [](const Node& v) {

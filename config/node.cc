@@ -89,6 +89,51 @@ Status MergeInto(const Node& merge, const EntryFn& fn, std::set<std::string>& se
   return merge.Error("a merge key (<<) takes a mapping or a sequence of mappings");
 }
 
+// Values of unsupported keys that switch the feature off: Prometheus's default, and what
+// Petrel does anyway. Generated configs often spell these out.
+enum class Off { kFalse, kZero, kZeroDuration };
+
+bool IsOffValue(std::string_view key, const Node& value) {
+  static const std::map<std::string_view, Off> kOff = {
+      {"honor_labels", Off::kFalse},
+      {"track_timestamps_staleness", Off::kFalse},
+      {"scrape_native_histograms", Off::kFalse},
+      {"always_scrape_classic_histograms", Off::kFalse},
+      {"convert_classic_histograms_to_nhcb", Off::kFalse},
+      {"extra_scrape_metrics", Off::kFalse},
+      {"send_exemplars", Off::kFalse},
+      {"send_native_histograms", Off::kFalse},
+      {"round_robin_dns", Off::kFalse},
+      {"proxy_from_environment", Off::kFalse},
+      {"failed_request_logging", Off::kFalse},
+      {"sample_limit", Off::kZero},
+      {"target_limit", Off::kZero},
+      {"label_limit", Off::kZero},
+      {"label_name_length_limit", Off::kZero},
+      {"label_value_length_limit", Off::kZero},
+      {"keep_dropped_targets", Off::kZero},
+      {"native_histogram_bucket_limit", Off::kZero},
+      {"sample_age_limit", Off::kZeroDuration},
+  };
+  const auto it = kOff.find(key);
+  if (it == kOff.end() || !value.yaml().IsScalar()) return false;
+  switch (it->second) {
+    case Off::kFalse: {
+      auto b = value.AsBool();
+      return b.ok() && !*b;
+    }
+    case Off::kZero: {
+      auto n = value.AsInt(0, 0);
+      return n.ok();
+    }
+    case Off::kZeroDuration: {
+      auto d = ParseDuration(value.yaml().Scalar());
+      return d.ok() && d->count() == 0;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Node::Node(const std::string* source, YAML::Node node, std::string path, YAML::Mark where)
@@ -206,10 +251,63 @@ Status ForEachKey(const Node& map, const KeyHandlers& handlers, const KeyRules& 
     bool unsupported = rules.sd_configs_unsupported && EndsWith(name, "_sd_configs");
     for (std::string_view u : rules.unsupported) unsupported = unsupported || u == name;
     if (!unsupported) return key.Error(fmt::format("unknown key \"{}\"", name));
-    // An empty setting configures nothing, so a file that spells one out still means the same.
-    if (value.IsNull() || value.IsEmptyCollection()) return Status::Ok();
+    // A setting that configures nothing, or switches its feature off, means the same to
+    // Petrel as to Prometheus.
+    if (value.IsNull() || value.IsEmptyCollection() || IsOffValue(name, value)) {
+      return Status::Ok();
+    }
     return key.Error(fmt::format("\"{}\" is not supported by petrel yet", name));
   });
+}
+
+KeyFn StringInto(std::string& out) {
+  return [&out](const Node& v) {
+    auto text = v.String();
+    if (text.ok()) out = std::move(*text);
+    return text.status();
+  };
+}
+
+KeyFn DurationInto(Duration& out) {
+  return [&out](const Node& v) {
+    auto d = v.AsDuration();
+    if (d.ok()) out = *d;
+    return d.status();
+  };
+}
+
+KeyFn IntInto(int& out, int64_t min, int64_t max) {
+  return [&out, min, max](const Node& v) {
+    auto n = v.AsInt(min, max);
+    if (n.ok()) out = static_cast<int>(*n);
+    return n.status();
+  };
+}
+
+KeyFn BoolInto(bool& out) {
+  return [&out](const Node& v) {
+    auto b = v.AsBool();
+    if (b.ok()) out = *b;
+    return b.status();
+  };
+}
+
+KeyFn NodeInto(std::optional<Node>& out) {
+  return [&out](const Node& v) {
+    out = v;
+    return Status::Ok();
+  };
+}
+
+KeyFn ForEachItem(std::function<Status(const Node& item)> fn) {
+  return [fn = std::move(fn)](const Node& v) {
+    auto items = v.Items();
+    if (!items.ok()) return items.status();
+    for (const Node& item : *items) {
+      if (Status s = fn(item); !s.ok()) return s;
+    }
+    return Status::Ok();
+  };
 }
 
 std::string JoinPath(std::string_view parent, std::string_view key) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -75,9 +76,20 @@ using KeyFn = std::function<Status(const Node& value)>;
 using KeyHandlers = std::map<std::string_view, KeyFn>;
 
 // Walks a mapping of known keys. A key without a handler is `unknown key "k"`, or, when
-// listed in rules, `"k" is not supported by petrel yet` -- unless its value is null or an
-// empty collection, which configures nothing and is accepted.
+// listed in rules, `"k" is not supported by petrel yet` -- unless its value configures
+// nothing (null, [], {}) or switches the feature off as Prometheus's default does (false for
+// honor_labels, send_exemplars, ...; 0 for the *_limit keys), which is accepted.
 Status ForEachKey(const Node& map, const KeyHandlers& handlers, const KeyRules& rules = {});
+
+// Handlers that store a parsed value (a zero duration is stored as zero).
+KeyFn StringInto(std::string& out);
+KeyFn DurationInto(Duration& out);
+KeyFn IntInto(int& out, int64_t min, int64_t max);
+KeyFn BoolInto(bool& out);
+// Keeps the node itself, for fields read after the walk or checked against others.
+KeyFn NodeInto(std::optional<Node>& out);
+// Calls fn for each item of a sequence value.
+KeyFn ForEachItem(std::function<Status(const Node& item)> fn);
 
 // Joins a key path: JoinPath("global", "scrape_interval") == "global.scrape_interval".
 std::string JoinPath(std::string_view parent, std::string_view key);

@@ -90,14 +90,6 @@ Status ParseHeaders(const Node& map, std::map<std::string, std::string>& out) {
   });
 }
 
-KeyFn IntField(int& field, int64_t min) {
-  return [&field, min](const Node& v) {
-    auto n = v.AsInt(min, INT_MAX);
-    if (n.ok()) field = static_cast<int>(*n);
-    return n.status();
-  };
-}
-
 // Durations here must be positive: a zero deadline, timeout or backoff makes the queue spin.
 KeyFn PositiveDuration(Duration& field) {
   return [&field](const Node& v) {
@@ -114,19 +106,14 @@ KeyFn PositiveDuration(Duration& field) {
 Status ParseQueueConfig(const Node& map, QueueConfig& q) {
   Status s = ForEachKey(map,
                         {
-                            {"capacity", IntField(q.capacity, 1)},
-                            {"max_shards", IntField(q.max_shards, 1)},
-                            {"min_shards", IntField(q.min_shards, 1)},
-                            {"max_samples_per_send", IntField(q.max_samples_per_send, 1)},
+                            {"capacity", IntInto(q.capacity, 1, INT_MAX)},
+                            {"max_shards", IntInto(q.max_shards, 1, INT_MAX)},
+                            {"min_shards", IntInto(q.min_shards, 1, INT_MAX)},
+                            {"max_samples_per_send", IntInto(q.max_samples_per_send, 1, INT_MAX)},
                             {"batch_send_deadline", PositiveDuration(q.batch_send_deadline)},
                             {"min_backoff", PositiveDuration(q.min_backoff)},
                             {"max_backoff", PositiveDuration(q.max_backoff)},
-                            {"retry_on_http_429",
-                             [&](const Node& v) {
-                               auto b = v.AsBool();
-                               if (b.ok()) q.retry_on_http_429 = *b;
-                               return b.status();
-                             }},
+                            {"retry_on_http_429", BoolInto(q.retry_on_http_429)},
                         },
                         {.unsupported = kQueueUnsupported});
   if (!s.ok()) return s;
@@ -156,12 +143,7 @@ Status ParseRemoteWrite(const Node& map, RemoteWriteConfig& rw) {
              rw.url = std::move(*url);
              return Status::Ok();
            }},
-          {"name",
-           [&](const Node& v) {
-             auto name = v.String();
-             if (name.ok()) rw.name = std::move(*name);
-             return name.status();
-           }},
+          {"name", StringInto(rw.name)},
           {"remote_timeout", PositiveDuration(rw.remote_timeout)},
           {"headers", [&](const Node& v) { return ParseHeaders(v, rw.headers); }},
           {"queue_config", [&](const Node& v) { return ParseQueueConfig(v, rw.queue_config); }},

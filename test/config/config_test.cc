@@ -249,6 +249,13 @@ scrape_configs:
     relabel_configs: []
     file_sd_configs:
     tls_config: {}
+    honor_labels: false
+    sample_limit: 0
+remote_write:
+  - url: http://r/
+    send_exemplars: false
+    queue_config:
+      sample_age_limit: 0s
 )",
                    "p.yml");
   REQUIRE(cfg.ok());

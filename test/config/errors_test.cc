@@ -104,6 +104,8 @@ TEST_CASE("unsupported Prometheus keys are errors, not ignored", "[config][error
         "petrel.yml:3: remote_write[0]: \"basic_auth\" is not supported by petrel yet");
   CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    write_relabel_configs:\n      - {}\n") ==
         "petrel.yml:3: remote_write[0]: \"write_relabel_configs\" is not supported by petrel yet");
+  CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    send_exemplars: true\n") ==
+        "petrel.yml:3: remote_write[0]: \"send_exemplars\" is not supported by petrel yet");
   CHECK(ErrorOf("global:\n  sample_limit: 10\n") ==
         "petrel.yml:2: global: \"sample_limit\" is not supported by petrel yet");
   CHECK(ErrorOf("storage:\n  tsdb: {}\n") ==
