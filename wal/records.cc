@@ -1,1 +1,224 @@
-// placeholder: being written
+#include "wal/records.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace petrel::wal {
+namespace {
+
+constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ull;
+
+void PutBe64(uint64_t v, std::string* out) {
+  char b[8];
+  for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xff);
+  out->append(b, 8);
+}
+
+bool GetBe64(std::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  uint64_t x = 0;
+  for (int i = 0; i < 8; ++i) x = (x << 8) | static_cast<unsigned char>((*in)[i]);
+  in->remove_prefix(8);
+  *v = x;
+  return true;
+}
+
+void PutString(std::string_view s, std::string* out) {
+  PutUvarint(s.size(), out);
+  out->append(s);
+}
+
+bool GetString(std::string_view* in, std::string* s) {
+  uint64_t n;
+  if (!GetUvarint(in, &n) || n > in->size()) return false;
+  s->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+Status Corrupt(const char* what, std::string_view detail) {
+  return Status::Corruption(fmt::format("{} record: {}", what, detail));
+}
+
+// Label sets on disk are normally sorted and unique; anything else is normalized rather than
+// rejected, as Prometheus reads them as-is.
+Labels MakeLabels(std::vector<Label> labels) {
+  bool canonical = true;
+  for (size_t i = 0; i < labels.size() && canonical; ++i) {
+    if (labels[i].value.empty() || (i > 0 && !(labels[i - 1].name < labels[i].name))) {
+      canonical = false;
+    }
+  }
+  return canonical ? Labels::FromSorted(std::move(labels))
+                   : Labels::FromUnsorted(std::move(labels));
+}
+
+}  // namespace
+
+double StaleNaN() { return std::bit_cast<double>(kStaleNaNBits); }
+bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
+
+RecordType TypeOf(std::string_view record) {
+  if (record.empty()) return RecordType::kUnknown;
+  auto t = static_cast<uint8_t>(record[0]);
+  if (t >= 1 && t <= 13) return static_cast<RecordType>(t);
+  return RecordType::kUnknown;
+}
+
+const char* TypeName(RecordType type) {
+  switch (type) {
+    case RecordType::kSeries:
+      return "series";
+    case RecordType::kSamples:
+      return "samples";
+    case RecordType::kTombstones:
+      return "tombstones";
+    case RecordType::kExemplars:
+      return "exemplars";
+    case RecordType::kMmapMarkers:
+      return "mmapmarkers";
+    case RecordType::kMetadata:
+      return "metadata";
+    case RecordType::kHistogramSamples:
+      return "histogram_samples";
+    case RecordType::kFloatHistogramSamples:
+      return "float_histogram_samples";
+    case RecordType::kCustomBucketsHistogramSamples:
+      return "custom_buckets_histogram_samples";
+    case RecordType::kCustomBucketsFloatHistogramSamples:
+      return "custom_buckets_float_histogram_samples";
+    case RecordType::kSamplesV2:
+      return "samples_v2";
+    case RecordType::kHistogramSamplesV2:
+      return "histogram_samples_v2";
+    case RecordType::kFloatHistogramSamplesV2:
+      return "float_histogram_samples_v2";
+    case RecordType::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+void PutUvarint(uint64_t v, std::string* out) {
+  char b[10];
+  int n = 0;
+  while (v >= 0x80) {
+    b[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  b[n++] = static_cast<char>(v);
+  out->append(b, n);
+}
+
+void PutVarint(int64_t v, std::string* out) {
+  // Zig-zag: 0, -1, 1, -2 ... -> 0, 1, 2, 3 ...; computed unsigned to avoid signed overflow.
+  auto u = static_cast<uint64_t>(v);
+  PutUvarint((u << 1) ^ (v < 0 ? ~uint64_t{0} : 0), out);
+}
+
+bool GetUvarint(std::string_view* in, uint64_t* v) {
+  uint64_t x = 0;
+  unsigned shift = 0;
+  for (size_t i = 0; i < in->size(); ++i) {
+    auto b = static_cast<unsigned char>((*in)[i]);
+    if (i == 9 && b > 1) return false;  // overflows 64 bits (Go: binary.Uvarint < 0)
+    if (b < 0x80) {
+      *v = x | uint64_t{b} << shift;
+      in->remove_prefix(i + 1);
+      return true;
+    }
+    if (i == 9) return false;
+    x |= uint64_t{b & 0x7fu} << shift;
+    shift += 7;
+  }
+  return false;
+}
+
+bool GetVarint(std::string_view* in, int64_t* v) {
+  uint64_t u;
+  if (!GetUvarint(in, &u)) return false;
+  *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  return true;
+}
+
+void EncodeSeriesEntry(SeriesRef ref, const Labels& labels, std::string* out) {
+  PutBe64(ref, out);
+  PutUvarint(labels.size(), out);
+  for (const auto& l : labels) {
+    PutString(l.name, out);
+    PutString(l.value, out);
+  }
+}
+
+void EncodeSeries(std::span<const RefSeries> series, std::string* out) {
+  out->push_back(static_cast<char>(RecordType::kSeries));
+  for (const auto& s : series) EncodeSeriesEntry(s.ref, s.labels, out);
+}
+
+void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
+  out->push_back(static_cast<char>(RecordType::kSamples));
+  if (samples.empty()) return;
+  const uint64_t base_ref = samples[0].ref;
+  const int64_t base_t = samples[0].t;
+  PutBe64(base_ref, out);
+  PutBe64(static_cast<uint64_t>(base_t), out);
+  for (const auto& s : samples) {
+    // Deltas wrap like Go's int64 arithmetic; the decoder adds them back the same way.
+    PutVarint(static_cast<int64_t>(s.ref - base_ref), out);
+    PutVarint(static_cast<int64_t>(static_cast<uint64_t>(s.t) - static_cast<uint64_t>(base_t)),
+              out);
+    PutBe64(std::bit_cast<uint64_t>(s.v), out);
+  }
+}
+
+Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out) {
+  if (TypeOf(record) != RecordType::kSeries) return Corrupt("series", "invalid record type");
+  std::string_view in = record.substr(1);
+  std::vector<Label> labels;
+  while (!in.empty()) {
+    RefSeries s;
+    uint64_t n;
+    if (!GetBe64(&in, &s.ref)) return Corrupt("series", "truncated ref");
+    if (!GetUvarint(&in, &n)) return Corrupt("series", "truncated label count");
+    if (n > in.size() / 2) return Corrupt("series", fmt::format("label count {} too large", n));
+    labels.clear();
+    labels.resize(n);
+    for (auto& l : labels) {
+      if (!GetString(&in, &l.name) || !GetString(&in, &l.value)) {
+        return Corrupt("series", fmt::format("truncated label of series {}", s.ref));
+      }
+    }
+    s.labels = MakeLabels(std::move(labels));
+    labels = {};
+    out->push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+Status DecodeSamples(std::string_view record, std::vector<RefSample>* out) {
+  if (TypeOf(record) != RecordType::kSamples) return Corrupt("samples", "invalid record type");
+  std::string_view in = record.substr(1);
+  if (in.empty()) return Status::Ok();
+  uint64_t base_ref, base_t;
+  if (!GetBe64(&in, &base_ref) || !GetBe64(&in, &base_t)) {
+    return Corrupt("samples", "truncated header");
+  }
+  size_t count = 0;
+  while (!in.empty()) {
+    int64_t dref, dt;
+    uint64_t bits;
+    if (!GetVarint(&in, &dref) || !GetVarint(&in, &dt) || !GetBe64(&in, &bits)) {
+      return Corrupt("samples", fmt::format("decode error after {} samples", count));
+    }
+    out->push_back(RefSample{base_ref + static_cast<uint64_t>(dref),
+                             static_cast<int64_t>(base_t + static_cast<uint64_t>(dt)),
+                             std::bit_cast<double>(bits)});
+    ++count;
+  }
+  return Status::Ok();
+}
+
+}  // namespace petrel::wal

@@ -56,8 +56,22 @@ const char* TypeName(RecordType type);
 void EncodeSeries(std::span<const RefSeries> series, std::string* out);
 void EncodeSamples(std::span<const RefSample> samples, std::string* out);
 
-// Decode, appending to *out. kCorruption with a reason on malformed input.
+// Building a Series record without materializing RefSeries (no label copies): append the type
+// byte once, then one entry per series. EncodeSeries == type byte + EncodeSeriesEntry for each.
+void EncodeSeriesEntry(SeriesRef ref, const Labels& labels, std::string* out);
+
+// Decode, appending to *out. kCorruption with a reason on malformed input (wrong type byte,
+// truncated field, varint overflow, trailing bytes). Label sets read from disk that are not
+// sorted and unique are normalized (sorted; for duplicate names the last wins).
 Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out);
 Status DecodeSamples(std::string_view record, std::vector<RefSample>* out);
+
+// Go encoding/binary varints (LEB128; signed values zig-zag encoded), appended to *out.
+void PutUvarint(uint64_t v, std::string* out);
+void PutVarint(int64_t v, std::string* out);
+// Reads a varint from the front of *in and advances it; false on truncation or overflow
+// (more than 64 bits), like Go's binary.Uvarint / binary.Varint.
+bool GetUvarint(std::string_view* in, uint64_t* v);
+bool GetVarint(std::string_view* in, int64_t* v);
 
 }  // namespace petrel::wal

@@ -1,1 +1,395 @@
-// placeholder: being written
+#include "wal/storage.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "wal/records.h"
+#include "wal/segment_writer.h"
+#include "wal/series_store.h"
+
+namespace petrel::wal {
+namespace {
+
+// Bytes in the WAL dir (segments and checkpoint dirs), for a gauge computed at scrape time.
+// Shared with the registry's callback, which may outlive the Storage: Close() detaches it.
+struct SizeProbe {
+  std::mutex mu;  // guards fs
+  Fs* fs = nullptr;
+  std::string dir;
+
+  double Bytes() {
+    std::lock_guard lock(mu);
+    return fs == nullptr ? 0 : static_cast<double>(DirBytes(dir, 0));
+  }
+  uint64_t DirBytes(const std::string& d, int depth) {
+    auto names = fs->List(d);
+    if (!names.ok()) return 0;
+    uint64_t total = 0;
+    for (const auto& name : *names) {
+      const std::string path = JoinPath(d, name);
+      if (fs->IsDir(path)) {
+        if (depth < 2) total += DirBytes(path, depth + 1);
+        continue;
+      }
+      if (auto f = fs->OpenForRead(path); f.ok()) {
+        if (auto size = (*f)->Size(); size.ok()) total += *size;
+      }
+    }
+    return total;
+  }
+};
+
+class StorageImpl;
+
+// One scrape's batch. Buffers are kept across batches, so a steady scrape allocates nothing.
+class AppenderImpl final : public Appender {
+ public:
+  explicit AppenderImpl(StorageImpl& storage) : storage_(storage) {}
+  Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
+                           double value) override;
+  Status Commit() override;
+  void Rollback() override;
+
+ private:
+  void Clear();
+
+  StorageImpl& storage_;
+  std::vector<RefSample> samples_;
+  std::vector<MemSeries*> sample_series_;  // parallel to samples_
+  std::vector<MemSeries*> created_;        // series this batch created
+  std::string samples_record_;
+};
+
+class StorageImpl final : public Storage {
+ public:
+  StorageImpl(Fs& fs, Registry& registry, std::string dir, Options options);
+  ~StorageImpl() override;
+
+  Status Init();
+  std::unique_ptr<Appender> NewAppender() override { return std::make_unique<AppenderImpl>(*this); }
+  WriteNotifier& notifier() override { return notifier_; }
+  const std::string& wal_dir() const override { return wal_dir_; }
+  uint32_t CurrentSegment() const override {
+    std::lock_guard lock(writer_mu_);
+    return writer_ ? writer_->segment() : closed_segment_;
+  }
+  size_t ActiveSeries() const override { return store_.size(); }
+  const Status& replay_status() const override { return replay_status_; }
+  Status Close() override;
+
+ private:
+  friend class AppenderImpl;
+
+  Status Replay(std::vector<uint32_t>* segments);
+  // Applies one segment; a corruption is reported through *corrupt_at / replay_status_.
+  Status ReplaySegment(uint32_t index, bool* corrupt, uint64_t* good_end);
+  Status ApplyRecord(std::string_view rec);
+  Status Repair(const std::vector<uint32_t>& segments, uint32_t index, uint64_t good_end);
+  // Writes a Series record for every series in the lists not yet in the WAL, then `samples`
+  // (when not empty). Serialized by writer_mu_.
+  Status Write(std::span<MemSeries* const> a, std::span<MemSeries* const> b,
+               std::string_view samples);
+
+  Fs& fs_;
+  const std::string dir_;
+  const std::string wal_dir_;
+  const Options options_;
+  SeriesStore store_;
+  WriteNotifier notifier_;
+  Status replay_status_;
+  std::shared_ptr<SizeProbe> size_probe_;
+  std::unordered_map<SeriesRef, SeriesRef> replay_remap_;  // duplicate ref -> first ref
+
+  Gauge* active_series_;
+  Counter* samples_appended_;
+  Counter* out_of_order_;
+  Gauge* replay_duration_;
+  WriterMetrics writer_metrics_;
+
+  // Guards writer_, closed_segment_, series_record_, to_log_, and every MemSeries::logged
+  // transition. Taken after (never while holding) the series store's lock.
+  mutable std::mutex writer_mu_;
+  std::unique_ptr<SegmentWriter> writer_;
+  uint32_t closed_segment_ = 0;
+  std::string series_record_;
+  std::vector<MemSeries*> to_log_;
+};
+
+StorageImpl::StorageImpl(Fs& fs, Registry& r, std::string dir, Options options)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      wal_dir_(JoinPath(dir_, "wal")),
+      options_(options),
+      size_probe_(std::make_shared<SizeProbe>()) {
+  active_series_ = r.GetGauge("prometheus_agent_active_series",
+                              "Number of active series being tracked by the WAL storage");
+  samples_appended_ =
+      r.GetCounter("prometheus_agent_samples_appended_total",
+                   "Total number of samples appended to the storage", {"type"}, {"float"});
+  out_of_order_ = r.GetCounter("prometheus_agent_out_of_order_samples_total",
+                               "Total number of out of order samples ingestion failed attempts.");
+  replay_duration_ = r.GetGauge("prometheus_agent_data_replay_duration_seconds",
+                                "Time taken to replay the data on disk.");
+  writer_metrics_ = WriterMetrics::Register(r);
+  size_probe_->fs = &fs_;
+  size_probe_->dir = wal_dir_;
+  r.AddGaugeFunc("prometheus_tsdb_wal_storage_size_bytes", "Size of the write log directory.",
+                 [probe = size_probe_] { return probe->Bytes(); });
+}
+
+StorageImpl::~StorageImpl() { (void)Close(); }
+
+Status StorageImpl::Init() {
+  if (Status s = fs_.MkdirAll(wal_dir_); !s.ok()) return s;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<uint32_t> segments;
+  if (Status s = Replay(&segments); !s.ok()) return s;
+  replay_duration_->Set(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  active_series_->Set(static_cast<double>(store_.size()));
+  // Never append to an old segment: its tail may be torn, and readers treat closed segments
+  // as final.
+  const uint32_t next = segments.empty() ? 0 : segments.back() + 1;
+  auto writer = SegmentWriter::Create(fs_, wal_dir_, next,
+                                      {.segment_bytes = options_.segment_bytes,
+                                       .snappy = options_.compression == Compression::kSnappy},
+                                      writer_metrics_);
+  if (!writer.ok()) return writer.status();
+  writer_ = std::move(*writer);
+  return Status::Ok();
+}
+
+Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
+  auto listed = ListSegments(fs_, wal_dir_);
+  if (!listed.ok()) return listed.status();
+  *segments = std::move(*listed);
+  for (size_t i = 0; i < segments->size(); ++i) {
+    bool corrupt = false;
+    uint64_t good_end = 0;
+    if (Status s = ReplaySegment((*segments)[i], &corrupt, &good_end); !s.ok()) return s;
+    if (corrupt) {
+      spdlog::warn("wal: replay found corruption, repairing: {}", replay_status_.message());
+      if (Status s = Repair(*segments, (*segments)[i], good_end); !s.ok()) {
+        return s.Prefixed("repairing " + replay_status_.message());
+      }
+      segments->resize(i + 1);
+      break;
+    }
+  }
+  replay_remap_.clear();
+  return Status::Ok();
+}
+
+Status StorageImpl::ReplaySegment(uint32_t index, bool* corrupt, uint64_t* good_end) {
+  auto reader = SegmentReader::Open(fs_, wal_dir_, index, SegmentReader::Mode::kStrict);
+  if (!reader.ok()) return reader.status();
+  std::string rec;
+  for (;;) {
+    const uint64_t before = (*reader)->offset();
+    auto more = (*reader)->Next(&rec);
+    Status s = more.ok() ? Status::Ok() : more.status();
+    if (s.ok() && !*more) return Status::Ok();
+    if (s.ok()) {
+      s = ApplyRecord(rec);
+      if (!s.ok()) s = s.Prefixed(fmt::format("segment {} offset {}", SegmentName(index), before));
+    }
+    if (s.code() == Code::kCorruption) {
+      *corrupt = true;
+      *good_end = before;
+      replay_status_ = s;
+      return Status::Ok();
+    }
+    if (!s.ok()) return s;
+  }
+}
+
+Status StorageImpl::ApplyRecord(std::string_view rec) {
+  thread_local std::vector<RefSeries> series;
+  thread_local std::vector<RefSample> samples;
+  const RecordType type = TypeOf(rec);
+  switch (type) {
+    case RecordType::kSeries: {
+      series.clear();
+      if (Status s = DecodeSeries(rec, &series); !s.ok()) return s;
+      for (auto& rs : series) {
+        const SeriesRef ref = rs.ref;
+        MemSeries* m = store_.AddReplayed(ref, std::move(rs.labels));
+        if (m->ref != ref) replay_remap_[ref] = m->ref;
+      }
+      return Status::Ok();
+    }
+    case RecordType::kSamples: {
+      samples.clear();
+      if (Status s = DecodeSamples(rec, &samples); !s.ok()) return s;
+      for (const auto& rs : samples) {
+        SeriesRef ref = rs.ref;
+        if (!replay_remap_.empty()) {
+          if (auto it = replay_remap_.find(ref); it != replay_remap_.end()) ref = it->second;
+        }
+        MemSeries* m = store_.GetByRef(ref);
+        if (m == nullptr) continue;  // series record lost; Prometheus skips these too
+        if (rs.t > m->last_ts.load(std::memory_order_relaxed)) {
+          m->last_ts.store(rs.t, std::memory_order_relaxed);
+        }
+      }
+      return Status::Ok();
+    }
+    // Valid in a Prometheus agent WAL but never written by Petrel: nothing to restore.
+    case RecordType::kTombstones:
+    case RecordType::kExemplars:
+    case RecordType::kHistogramSamples:
+    case RecordType::kFloatHistogramSamples:
+    case RecordType::kCustomBucketsHistogramSamples:
+    case RecordType::kCustomBucketsFloatHistogramSamples:
+    case RecordType::kSamplesV2:
+    case RecordType::kHistogramSamplesV2:
+    case RecordType::kFloatHistogramSamplesV2:
+      return Status::Ok();
+    default:
+      // The Prometheus agent rejects these too (wal-format.md §5), which triggers repair.
+      return Status::Corruption(
+          fmt::format("invalid record type {}",
+                      rec.empty() ? -1 : static_cast<int>(static_cast<uint8_t>(rec[0]))));
+  }
+}
+
+Status StorageImpl::Repair(const std::vector<uint32_t>& segments, uint32_t index,
+                           uint64_t good_end) {
+  for (uint32_t later : segments) {
+    if (later <= index) continue;
+    if (Status s = fs_.Remove(JoinPath(wal_dir_, SegmentName(later))); !s.ok()) return s;
+  }
+  // Cutting at the end of the last good record and zero-filling its page leaves exactly the
+  // bytes Prometheus's repair would rewrite (it re-logs those records into a fresh file).
+  const std::string path = JoinPath(wal_dir_, SegmentName(index));
+  if (Status s = fs_.Truncate(path, good_end); !s.ok()) return s;
+  if (const uint64_t used = good_end % kPageSize; used != 0) {
+    auto file = fs_.OpenForAppend(path);
+    if (!file.ok()) return file.status();
+    Status s = (*file)->Append(std::string(kPageSize - used, '\0'));
+    if (s.ok()) s = (*file)->Sync();
+    Status c = (*file)->Close();
+    if (!s.ok() || !c.ok()) return s.ok() ? c : s;
+  }
+  return fs_.SyncDir(wal_dir_);
+}
+
+Status StorageImpl::Write(std::span<MemSeries* const> a, std::span<MemSeries* const> b,
+                          std::string_view samples) {
+  std::lock_guard lock(writer_mu_);
+  if (!writer_) return Status::Io("wal storage is closed");
+  // A series may have been created by another appender whose commit has not happened yet; its
+  // record must still precede our samples, so whoever writes first logs it.
+  to_log_.clear();
+  for (auto list : {a, b}) {
+    for (MemSeries* s : list) {
+      if (!s->logged.load(std::memory_order_relaxed)) {
+        s->logged.store(true, std::memory_order_relaxed);
+        to_log_.push_back(s);
+      }
+    }
+  }
+  std::string_view records[2];
+  size_t n = 0;
+  if (!to_log_.empty()) {
+    series_record_.clear();
+    series_record_.push_back(static_cast<char>(RecordType::kSeries));
+    for (MemSeries* s : to_log_) EncodeSeriesEntry(s->ref, s->labels, &series_record_);
+    records[n++] = series_record_;
+  }
+  if (!samples.empty()) records[n++] = samples;
+  if (n == 0) return Status::Ok();
+  Status s = writer_->Log(std::span<const std::string_view>(records, n));
+  if (!s.ok()) {
+    for (MemSeries* m : to_log_) m->logged.store(false, std::memory_order_relaxed);
+  }
+  return s;
+}
+
+Status StorageImpl::Close() {
+  {
+    std::lock_guard lock(size_probe_->mu);
+    size_probe_->fs = nullptr;
+  }
+  std::lock_guard lock(writer_mu_);
+  if (!writer_) return Status::Ok();
+  closed_segment_ = writer_->segment();
+  Status s = writer_->Close();
+  writer_.reset();
+  return s;
+}
+
+Result<SeriesRef> AppenderImpl::Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
+                                       double value) {
+  MemSeries* series = ref != 0 ? storage_.store_.GetByRef(ref) : nullptr;
+  if (series == nullptr) {
+    if (labels.empty()) return Status::InvalidArgument("empty label set");
+    const auto& items = labels.items();
+    for (size_t i = 1; i < items.size(); ++i) {
+      if (items[i].name == items[i - 1].name) {
+        return Status::InvalidArgument(
+            fmt::format("label name \"{}\" is not unique", items[i].name));
+      }
+    }
+    bool created = false;
+    series = storage_.store_.GetOrCreate(labels, labels.Hash(), &created);
+    if (created) {
+      created_.push_back(series);
+      storage_.active_series_->Set(static_cast<double>(storage_.store_.size()));
+    }
+  }
+  if (t_ms <= series->last_ts.load(std::memory_order_relaxed)) {
+    storage_.out_of_order_->Inc();
+    return Status::InvalidArgument("out of order sample");
+  }
+  samples_.push_back(RefSample{series->ref, t_ms, value});
+  sample_series_.push_back(series);
+  return series->ref;
+}
+
+Status AppenderImpl::Commit() {
+  samples_record_.clear();
+  if (!samples_.empty()) EncodeSamples(samples_, &samples_record_);
+  Status s = storage_.Write(created_, sample_series_, samples_record_);
+  if (s.ok()) {
+    for (size_t i = 0; i < samples_.size(); ++i) {
+      std::atomic<int64_t>& last = sample_series_[i]->last_ts;
+      int64_t cur = last.load(std::memory_order_relaxed);
+      while (samples_[i].t > cur && !last.compare_exchange_weak(cur, samples_[i].t)) {
+      }
+    }
+    if (!created_.empty() || !samples_.empty()) storage_.notifier_.Notify();
+  }
+  storage_.samples_appended_->Inc(static_cast<double>(samples_.size()));
+  Clear();
+  return s;
+}
+
+void AppenderImpl::Rollback() {
+  // New series stay registered and are still logged, as Prometheus does.
+  if (!created_.empty() && storage_.Write(created_, {}, {}).ok()) storage_.notifier_.Notify();
+  storage_.samples_appended_->Inc(static_cast<double>(samples_.size()));
+  Clear();
+}
+
+void AppenderImpl::Clear() {
+  samples_.clear();
+  sample_series_.clear();
+  created_.clear();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> Storage::Open(Fs& fs, Registry& metrics, const std::string& dir,
+                                               Options options) {
+  auto storage = std::make_unique<StorageImpl>(fs, metrics, dir, options);
+  if (Status s = storage->Init(); !s.ok()) return s;
+  return std::unique_ptr<Storage>(std::move(storage));
+}
+
+}  // namespace petrel::wal

@@ -27,8 +27,9 @@ struct Options {
 
 class Storage {
  public:
-  // dir is --storage.agent.path; the WAL lives in dir/wal. Errors: kIo, kCorruption (with the
-  // segment and offset) when replay fails.
+  // dir is --storage.agent.path; the WAL lives in dir/wal. Errors: kIo; kInvalidArgument for a
+  // bad segment size; kCorruption when the segment files are not sequential. A corrupt record
+  // does not fail Open: the WAL is repaired (see replay_status()).
   static Result<std::unique_ptr<Storage>> Open(Fs& fs, Registry& metrics, const std::string& dir,
                                                Options options);
   virtual ~Storage() = default;
@@ -39,6 +40,10 @@ class Storage {
   virtual const std::string& wal_dir() const = 0;
   virtual uint32_t CurrentSegment() const = 0;
   virtual size_t ActiveSeries() const = 0;
+  // What replay in Open found: ok, or the corruption (segment and offset) that was repaired by
+  // cutting the WAL there, as Prometheus's WL.Repair does: records before the corrupt offset are
+  // kept, the rest of that segment and every later segment are deleted. Open logs it too.
+  virtual const Status& replay_status() const = 0;
   // Pads the last page, fsyncs and closes the segment. Appenders must not be used after.
   virtual Status Close() = 0;
 };

@@ -14,11 +14,12 @@ struct MemFs::Node {
 class MemFs::Writable final : public WritableFile {
  public:
   Writable(MemFs* fs, std::shared_ptr<Node> node, std::string path)
-      : fs_(fs), node_(std::move(node)), path_(std::move(path)) {}
+      : fs_(fs), node_(std::move(node)), path_(std::move(path)), generation_(fs->generation_) {}
 
   Status Append(std::string_view data) override {
     std::lock_guard lock(fs_->mu_);
     if (closed_) return Status::Io("append " + path_ + ": file is closed");
+    if (generation_ != fs_->generation_) return Status::Io("append " + path_ + ": crashed");
     if (fs_->fail_writes_) return Status::Io("append " + path_ + ": injected write failure");
     node_->data.append(data);
     return Status::Ok();
@@ -26,6 +27,7 @@ class MemFs::Writable final : public WritableFile {
   Status Sync() override {
     std::lock_guard lock(fs_->mu_);
     if (closed_) return Status::Io("fsync " + path_ + ": file is closed");
+    if (generation_ != fs_->generation_) return Status::Io("fsync " + path_ + ": crashed");
     if (fs_->fail_writes_) return Status::Io("fsync " + path_ + ": injected write failure");
     node_->synced = node_->data.size();
     ++fs_->sync_count_;
@@ -45,7 +47,8 @@ class MemFs::Writable final : public WritableFile {
   MemFs* fs_;
   std::shared_ptr<Node> node_;
   std::string path_;
-  bool closed_ = false;  // guarded by fs_->mu_
+  const uint64_t generation_;  // of fs_ when opened
+  bool closed_ = false;        // guarded by fs_->mu_
 };
 
 class MemFs::Readable final : public ReadableFile {
@@ -260,6 +263,12 @@ bool MemFs::SetByte(const std::string& path, uint64_t offset, char value) {
 void MemFs::DropUnsynced() {
   std::lock_guard lock(mu_);
   for (auto& [p, node] : files_) node->data.resize(node->synced);
+}
+
+void MemFs::Crash() {
+  std::lock_guard lock(mu_);
+  for (auto& [p, node] : files_) node->data.resize(node->synced);
+  ++generation_;
 }
 
 uint64_t MemFs::FileSize(const std::string& path) const {

@@ -47,6 +47,9 @@ class MemFs final : public Fs {
   bool SetByte(const std::string& path, uint64_t offset, char value);
   // Fakes a crash: every file loses the bytes appended after its last Sync.
   void DropUnsynced();
+  // DropUnsynced, and every file opened so far becomes dead: its Append/Sync fail with kIo and
+  // change nothing, so the "crashed" process's destructors cannot write after the crash.
+  void Crash();
   uint64_t FileSize(const std::string& path) const;
   std::string Contents(const std::string& path) const;
   // Creates or replaces a file with data (synced), creating parent directories.
@@ -70,6 +73,7 @@ class MemFs final : public Fs {
   std::set<std::string> dirs_;                          // normalized; "" and "/" are roots
   std::map<std::string, std::shared_ptr<Node>> files_;  // normalized path -> file
   bool fail_writes_ = false;
+  uint64_t generation_ = 0;  // bumped by Crash(); handles from older generations are dead
   uint64_t sync_count_ = 0;
 };
 
