@@ -30,6 +30,7 @@ struct GlobalConfig {
   Duration scrape_interval = std::chrono::minutes(1);
   Duration scrape_timeout = std::chrono::seconds(10);  // min(10s, scrape_interval) when absent
   Labels external_labels;  // $VAR / ${VAR} expanded from the environment at load
+  bool operator==(const GlobalConfig&) const = default;
 };
 
 struct StaticConfig {
@@ -37,6 +38,7 @@ struct StaticConfig {
   // omitted; the scraper then uses the scheme's default port.
   std::vector<std::string> targets;
   Labels labels;  // names match [a-zA-Z_][a-zA-Z0-9_]*
+  bool operator==(const StaticConfig&) const = default;
 };
 
 struct ScrapeConfig {
@@ -46,6 +48,7 @@ struct ScrapeConfig {
   std::string metrics_path = "/metrics";
   std::string scheme = "http";  // "http" or "https"
   std::vector<StaticConfig> static_configs;
+  bool operator==(const ScrapeConfig&) const = default;
 };
 
 struct QueueConfig {
@@ -57,6 +60,7 @@ struct QueueConfig {
   Duration min_backoff = std::chrono::milliseconds(30);  // <= max_backoff
   Duration max_backoff = std::chrono::seconds(5);
   bool retry_on_http_429 = false;
+  bool operator==(const QueueConfig&) const = default;
 };
 
 struct RemoteWriteConfig {
@@ -68,12 +72,15 @@ struct RemoteWriteConfig {
   Duration remote_timeout = std::chrono::seconds(30);
   std::map<std::string, std::string> headers;  // reserved headers (remote-write.md §1) rejected
   QueueConfig queue_config;
+  bool operator==(const RemoteWriteConfig&) const = default;
 };
 
 struct Config {
   GlobalConfig global;
   std::vector<ScrapeConfig> scrape_configs;
   std::vector<RemoteWriteConfig> remote_write;
+  // Equal configs behave the same; a reload can skip unchanged parts.
+  bool operator==(const Config&) const = default;
 };
 
 // Reads and validates the file at path. Messages start with the path. A file that cannot be

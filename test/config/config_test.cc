@@ -133,6 +133,16 @@ TEST_CASE("a realistic prometheus.yml parses with its values and defaults", "[co
   CHECK(vm.name.find_first_not_of("0123456789abcdef") == std::string::npos);
 }
 
+TEST_CASE("parsing the same text twice gives equal configs", "[config]") {
+  auto a = Parse(kRealistic, "a.yml");
+  auto b = Parse(kRealistic, "b.yml");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(*a == *b);
+  b->remote_write[0].queue_config.max_shards = 11;
+  CHECK_FALSE(*a == *b);
+}
+
 TEST_CASE("empty input gives Prometheus's defaults", "[config]") {
   for (const char* text :
        {"", "# only a comment\n", "global:\n", "global: {}\nscrape_configs: []\n"}) {
