@@ -76,4 +76,17 @@ class Parser {
 // Prometheus text format 0.0.4 (also used for text/plain;version=1.0.0).
 std::unique_ptr<Parser> NewTextParser(std::string_view body);
 
+// OpenMetrics 1.0 text format: the body must end with "# EOF" (optionally followed by one LF).
+std::unique_ptr<Parser> NewOpenMetricsParser(std::string_view body);
+
+// Whether the media type of a Content-Type header value is application/openmetrics-text
+// (case-insensitive, any version and parameters).
+bool ContentTypeIsOpenMetrics(std::string_view content_type);
+
+// The parser for a scrape reply: OpenMetrics for application/openmetrics-text, the text parser
+// for anything else (text/plain, a missing or unrecognised Content-Type: the Prometheus 2.x
+// fallback; Prometheus 3.x fails such scrapes unless fallback_scrape_protocol is set, which is
+// the caller's decision to make before calling this).
+std::unique_ptr<Parser> NewParser(std::string_view content_type, std::string_view body);
+
 }  // namespace petrel::scrape
