@@ -26,8 +26,11 @@ const char* KindName(const YAML::Node& node) {
   return "nothing";
 }
 
-// A scalar written in quotes carries the non-specific tag "!"; plain ones carry "?".
-bool IsQuoted(const YAML::Node& node) { return node.Tag() == "!"; }
+// A scalar written in quotes carries the non-specific tag "!", plain ones "?"; either
+// may be overridden by an explicit tag.
+bool IsQuoted(const YAML::Node& node) {
+  return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
+}
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;

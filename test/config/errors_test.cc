@@ -155,6 +155,10 @@ TEST_CASE("queue_config values are checked", "[config][errors]") {
   CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    queue_config:\n      capacity: '5'\n") ==
         "petrel.yml:4: remote_write[0].queue_config.capacity: expected an integer, got string "
         "\"5\"");
+  CHECK(
+      ErrorOf("remote_write:\n  - url: http://x/\n    queue_config:\n      capacity: !!str 5\n") ==
+      "petrel.yml:4: remote_write[0].queue_config.capacity: expected an integer, got string "
+      "\"5\"");
   CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    queue_config:\n      max_shards: 2.5\n") ==
         "petrel.yml:4: remote_write[0].queue_config.max_shards: not an integer \"2.5\"");
   CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    queue_config:\n      min_shards: 5\n"
@@ -186,6 +190,37 @@ TEST_CASE("YAML syntax errors and wrong shapes give file and line", "[config][er
   CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: x:1\n") ==
         "petrel.yml:4: scrape_configs[0].static_configs[0].targets: expected a sequence, got a "
         "scalar");
+}
+
+TEST_CASE("label names follow the legacy scheme", "[config][errors]") {
+  for (const char* good : {"a", "_", "__name__", "job", "A_1", "z9"}) {
+    INFO(good);
+    CHECK(IsValidLabelName(good));
+  }
+  for (const char* bad : {"", "1a", "a-b", "a.b", "a b", "é", "a:b"}) {
+    INFO(bad);
+    CHECK_FALSE(IsValidLabelName(bad));
+  }
+}
+
+TEST_CASE("target addresses are host[:port]", "[config][errors]") {
+  for (const char* good :
+       {"localhost:9090", "10.0.0.1:9100", "node-exporter", "my_exporter:80", "[::1]:9100",
+        "[fe80::1%eth0]:80", "[2001:db8::1]", "h:0", "a.b.example.com:65535"}) {
+    INFO(good);
+    CHECK(CheckTargetAddress(good).ok());
+  }
+  for (const char* bad : {"", "http://h:1", "h:1/metrics", "h:65536", "h:", "h:x", ":80", "::1:80",
+                          "[::1", "[::1]x", "[zz]:1", "h x:1", "h:1 "}) {
+    INFO(bad);
+    CHECK_FALSE(CheckTargetAddress(bad).ok());
+  }
+}
+
+TEST_CASE("label values must be valid UTF-8", "[config][errors]") {
+  CHECK(Parse("global:\n  external_labels:\n    a: \"caf\xc3\xa9\"\n", "p.yml").ok());
+  CHECK(ErrorOf("global:\n  external_labels:\n    a: \"caf\xc3\"\n") ==
+        "petrel.yml:3: global.external_labels.a: label value for \"a\" is not valid UTF-8");
 }
 
 }  // namespace
