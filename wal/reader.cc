@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 #include <snappy.h>
+#ifdef PETREL_HAVE_ZSTD
+#include <zstd.h>
+#endif
 
 #include <algorithm>
 #include <charconv>
 
 #include "wal/crc32c.h"
+#include "wal/storage.h"
 
 namespace petrel::wal {
 namespace {
@@ -39,7 +43,46 @@ uint32_t LoadBe32(const char* p) {
   return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
 }
 
+// A decompressed record larger than this is treated as corrupt rather than allocated.
+constexpr uint64_t kMaxRecordBytes = 1ull << 30;
+
+#ifdef PETREL_HAVE_ZSTD
+// Decodes one or more zstd frames; false on malformed input.
+bool ZstdDecompress(std::string_view in, std::string* out) {
+  const unsigned long long size = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR) return false;
+  if (size != ZSTD_CONTENTSIZE_UNKNOWN && size <= kMaxRecordBytes) {
+    out->resize(size);
+    const size_t n = ZSTD_decompress(out->data(), out->size(), in.data(), in.size());
+    if (!ZSTD_isError(n) && n == size) return true;
+    // The header's size may not cover every frame; fall through to streaming.
+  }
+  std::unique_ptr<ZSTD_DStream, size_t (*)(ZSTD_DStream*)> ds(ZSTD_createDStream(),
+                                                              ZSTD_freeDStream);
+  ZSTD_initDStream(ds.get());
+  out->clear();
+  ZSTD_inBuffer src{in.data(), in.size(), 0};
+  char chunk[16384];
+  for (;;) {
+    ZSTD_outBuffer dst{chunk, sizeof(chunk), 0};
+    const size_t rc = ZSTD_decompressStream(ds.get(), &dst, &src);
+    if (ZSTD_isError(rc)) return false;
+    out->append(chunk, dst.pos);
+    if (out->size() > kMaxRecordBytes) return false;
+    if (src.pos == src.size && dst.pos < dst.size) return rc == 0;
+  }
+}
+#endif
+
 }  // namespace
+
+bool CompressionSupported(Compression compression) {
+#ifdef PETREL_HAVE_ZSTD
+  return true;
+#else
+  return compression != Compression::kZstd;
+#endif
+}
 
 std::string SegmentName(uint32_t index) { return fmt::format("{:08d}", index); }
 
@@ -128,7 +171,7 @@ Result<std::string_view> SegmentReader::Impl::Bytes(uint64_t off, size_t n) {
 Status SegmentReader::Impl::Finish(std::string* record) {
   if (rec_flags_ & kSnappyFlag) {
     size_t len = 0;
-    if (!snappy::GetUncompressedLength(rec_.data(), rec_.size(), &len)) {
+    if (!snappy::GetUncompressedLength(rec_.data(), rec_.size(), &len) || len > kMaxRecordBytes) {
       return Corrupt(rec_start_, "invalid snappy length");
     }
     record->resize(len);
@@ -138,7 +181,12 @@ Status SegmentReader::Impl::Finish(std::string* record) {
     return Status::Ok();
   }
   if (rec_flags_ & kZstdFlag) {
+#ifdef PETREL_HAVE_ZSTD
+    if (!ZstdDecompress(rec_, record)) return Corrupt(rec_start_, "zstd decompression failed");
+    return Status::Ok();
+#else
     return Corrupt(rec_start_, "zstd-compressed record, but this build has no zstd");
+#endif
   }
   record->swap(rec_);
   return Status::Ok();

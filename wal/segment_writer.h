@@ -1,5 +1,6 @@
 // SegmentWriter: writes records into numbered segment files, byte-compatible with Prometheus's
-// wlog.WL (wal-format.md §2-3): 32 KiB pages, 7-byte fragment headers, CRC-32C, optional snappy.
+// wlog.WL (wal-format.md §2-3): 32 KiB pages, 7-byte fragment headers, CRC-32C, optional snappy
+// or zstd record compression.
 // Internal to wal/; Storage owns one. One caller at a time.
 #pragma once
 
@@ -12,12 +13,13 @@
 #include "common/fs.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "wal/storage.h"
 
 namespace petrel::wal {
 
 struct WriterOptions {
-  uint64_t segment_bytes = 128ull << 20;  // nominal size; a multiple of 32 KiB
-  bool snappy = true;                     // compress records, keeping the smaller form
+  uint64_t segment_bytes = 128ull << 20;           // nominal size; a multiple of 32 KiB
+  Compression compression = Compression::kSnappy;  // the smaller of raw and compressed is kept
 };
 
 // The prometheus_tsdb_wal_* counters the writer maintains; any pointer may be null.
@@ -27,7 +29,8 @@ struct WriterMetrics {
   Counter* writes_failed = nullptr;
   Counter* record_part_writes = nullptr;
   Counter* record_parts_bytes = nullptr;
-  Counter* bytes_saved = nullptr;  // {compression="snappy"}
+  Counter* bytes_saved_snappy = nullptr;  // {compression="snappy"}
+  Counter* bytes_saved_zstd = nullptr;    // {compression="zstd"}
   Gauge* segment_current = nullptr;
 
   // Registers the families above in registry.
@@ -63,8 +66,11 @@ class SegmentWriter {
   SegmentWriter(Fs& fs, std::string wal_dir, WriterOptions options, WriterMetrics metrics);
   Status OpenSegment(uint32_t index);
   Status CloseSegment();
-  // Adds the fragments of one (possibly compressed) record to pending_.
-  void AddRecord(std::string_view rec, bool snappy);
+  // The record as stored: compressed into compressed_ when that is strictly smaller (then
+  // *flag is the fragment flag), else rec itself.
+  std::string_view Compress(std::string_view rec, uint8_t* flag);
+  // Adds the fragments of one stored record to pending_; flag marks compression.
+  void AddRecord(std::string_view rec, uint8_t flag);
   // Appends pending_ to the file; on failure cuts any partial write back off.
   Status WritePending();
   uint64_t Capacity() const;  // payload bytes that still fit in the current segment
@@ -81,8 +87,10 @@ class SegmentWriter {
   uint64_t offset_ = 0;     // bytes of the segment, including pending_
   uint64_t written_ = 0;    // bytes of the segment already in the file
   std::string pending_;     // bytes not yet appended to the file; reused across Log calls
-  std::string compressed_;  // snappy output buffer, reused
-  bool broken_ = false;     // a partial write could not be cut back; next Log rotates
+  std::string compressed_;  // compression output buffer, reused
+  struct Zstd;
+  std::unique_ptr<Zstd> zstd_;  // compression context, when compression is zstd
+  bool broken_ = false;         // a partial write could not be cut back; next Log rotates
 };
 
 }  // namespace petrel::wal

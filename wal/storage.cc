@@ -145,6 +145,13 @@ StorageImpl::StorageImpl(Fs& fs, Registry& r, std::string dir, Options options)
 StorageImpl::~StorageImpl() { (void)Close(); }
 
 Status StorageImpl::Init() {
+  if (options_.segment_bytes < kPageSize || options_.segment_bytes % kPageSize != 0) {
+    return Status::InvalidArgument(fmt::format("segment size {} is not a positive multiple of {}",
+                                               options_.segment_bytes, kPageSize));
+  }
+  if (!CompressionSupported(options_.compression)) {
+    return Status::InvalidArgument("zstd compression is not supported by this build");
+  }
   if (Status s = fs_.MkdirAll(wal_dir_); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   std::vector<uint32_t> segments;
@@ -155,10 +162,10 @@ Status StorageImpl::Init() {
   // Never append to an old segment: its tail may be torn, and readers treat closed segments
   // as final.
   const uint32_t next = segments.empty() ? 0 : segments.back() + 1;
-  auto writer = SegmentWriter::Create(fs_, wal_dir_, next,
-                                      {.segment_bytes = options_.segment_bytes,
-                                       .snappy = options_.compression == Compression::kSnappy},
-                                      writer_metrics_);
+  auto writer = SegmentWriter::Create(
+      fs_, wal_dir_, next,
+      {.segment_bytes = options_.segment_bytes, .compression = options_.compression},
+      writer_metrics_);
   if (!writer.ok()) return writer.status();
   writer_ = std::move(*writer);
   return Status::Ok();

@@ -18,7 +18,12 @@
 
 namespace petrel::wal {
 
-enum class Compression { kNone, kSnappy };
+// Record compression. Readers decode both snappy and zstd whatever is configured (zstd only
+// when built with libzstd). Prometheus before 2.51 cannot read zstd.
+enum class Compression { kNone, kSnappy, kZstd };
+
+// False for kZstd when this build has no libzstd.
+bool CompressionSupported(Compression compression);
 
 struct Options {
   uint64_t segment_bytes = 128ull << 20;  // multiple of 32 KiB

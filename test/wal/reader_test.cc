@@ -19,7 +19,10 @@ constexpr uint64_t kPage = kPageSize;
 std::unique_ptr<SegmentWriter> NewWriter(MemFs& fs, const std::string& dir, uint32_t index = 0,
                                          bool snappy = false) {
   REQUIRE(fs.MkdirAll(dir).ok());
-  auto w = SegmentWriter::Create(fs, dir, index, {.segment_bytes = 1 << 20, .snappy = snappy}, {});
+  auto w = SegmentWriter::Create(
+      fs, dir, index,
+      {.segment_bytes = 1 << 20, .compression = snappy ? Compression::kSnappy : Compression::kNone},
+      {});
   REQUIRE(w.ok());
   return std::move(*w);
 }
