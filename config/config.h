@@ -10,6 +10,14 @@
 // petrel yet"), never silently ignored; rule_files, alerting and remote_read are rejected as
 // Prometheus does in agent mode. A reload builds a new Config and swaps it; nothing mutates one.
 //
+// Accepted and ignored, as Prometheus in agent mode does: global.evaluation_interval,
+// global.rule_query_offset, global.query_log_file, runtime.gogc (Go-only), and empty
+// rule_files/remote_read/alerting. An unsupported key whose value configures nothing (null,
+// [], {}) or is Prometheus's "off" default (honor_labels: false, sample_limit: 0, ...) is
+// accepted too. YAML anchors, aliases and "<<" merge keys work as with Prometheus's parser.
+// Stricter than Prometheus: queue_config values that cannot run (0 shards, min > max, zero
+// deadline/backoff) and remote_timeout: 0 are rejected rather than accepted.
+//
 // Thread-safe: the functions share no state (Parse reads the environment for external_labels).
 #pragma once
 

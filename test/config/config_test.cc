@@ -337,7 +337,7 @@ TEST_CASE("Load reads a file from disk and names it in errors", "[config]") {
     REQUIRE_FALSE(cfg.ok());
     CHECK(cfg.status().code() == Code::kInvalidArgument);
     CHECK(cfg.status().message() ==
-          path + ":2: global.scrape_interval: not a valid duration \"5x\": unknown unit \"x\"");
+          path + ":2: global.scrape_interval: not a valid duration \"5x\"");
   }
   SECTION("missing file") {
     auto cfg = Load(path);

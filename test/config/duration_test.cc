@@ -91,8 +91,7 @@ TEST_CASE("ParseDuration range ends at int64 nanoseconds", "[config][duration]")
 }
 
 TEST_CASE("ParseDuration messages name the input", "[config][duration]") {
-  CHECK(ParseDuration("5x").status().message() ==
-        "not a valid duration \"5x\": unknown unit \"x\"");
+  CHECK(ParseDuration("5x").status().message() == "not a valid duration \"5x\"");
   CHECK(ParseDuration("1s1m").status().message() == "not a valid duration \"1s1m\"");
   CHECK(ParseDuration("").status().message() == "empty duration");
 }
