@@ -1,1 +1,505 @@
-// placeholder: being written
+#include "remotewrite/queue_manager.h"
+
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "remotewrite/encoder.h"
+#include "remotewrite/http_client.h"
+#include "remotewrite/series_cache.h"
+#include "remotewrite/watcher.h"
+
+namespace petrel::remotewrite {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Records read per turn of the loop before it services the HTTP transfers again.
+constexpr size_t kMaxRecordsPerPoll = 64;
+// Longest wait for a WAL write notification while no transfer runs.
+constexpr milliseconds kIdleWait(100);
+// Longest wait on curl while transfers run; the WAL is looked at in between.
+constexpr milliseconds kBusyWait(25);
+// At most one log line per kind of send failure per interval.
+constexpr auto kLogInterval = std::chrono::seconds(10);
+
+// The URL as a metric label: a password in the userinfo part is replaced.
+std::string RedactUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  size_t host = scheme + 3;
+  size_t at = url.find('@', host);
+  size_t slash = url.find('/', host);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
+  size_t colon = url.find(':', host);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "xxxxx" + url.substr(at);
+}
+
+class LogLimiter {
+ public:
+  // True when a line may be logged now; *suppressed gets the count held back since the last.
+  bool Allow(SteadyTime now, size_t* suppressed) {
+    if (logged_ && now - last_ < kLogInterval) {
+      ++suppressed_;
+      return false;
+    }
+    logged_ = true;
+    last_ = now;
+    *suppressed = suppressed_;
+    suppressed_ = 0;
+    return true;
+  }
+
+ private:
+  bool logged_ = false;
+  SteadyTime last_{};
+  size_t suppressed_ = 0;
+};
+
+// A sample waiting in a shard. series points into the SeriesCache (stable, see there).
+struct QueuedSample {
+  const CachedSeries* series;
+  int64_t t;
+  double v;
+};
+
+// One shard: a bounded FIFO of samples plus the state of the batch it is sending. The batch is
+// the first `batch` samples of the FIFO; they are popped only once that batch succeeded or was
+// dropped, so a shard never sends batch N+1 before N is done (per-series order).
+struct Shard {
+  std::vector<QueuedSample> ring;  // fixed capacity, allocated once
+  size_t head = 0;
+  size_t size = 0;
+  SteadyTime wait_started{};  // batch_send_deadline runs from here for a partial batch
+
+  std::unique_ptr<HttpClient> client;
+  std::string body;  // compressed request of the current batch, kept for retries
+  size_t batch = 0;  // samples in the current batch; 0 = none
+  int64_t batch_max_t = 0;
+  bool in_flight = false;
+  int attempt = 0;
+  milliseconds backoff{0};
+  SteadyTime retry_at{};
+  SteadyTime attempt_started{};
+
+  bool full() const { return size == ring.size(); }
+  const QueuedSample& at(size_t i) const { return ring[(head + i) % ring.size()]; }
+  void Push(const QueuedSample& s) {
+    ring[(head + size) % ring.size()] = s;
+    ++size;
+  }
+  void Pop(size_t n) {
+    head = (head + n) % ring.size();
+    size -= n;
+  }
+};
+
+}  // namespace
+
+class QueueManager::Impl final : public Watcher::Sink {
+ public:
+  Impl(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier, std::string wal_dir,
+       config::RemoteWriteConfig config, Labels external_labels);
+  ~Impl() override;
+
+  void Start();
+  void Stop(milliseconds flush_deadline);
+  const config::RemoteWriteConfig& config() const { return config_; }
+
+  void StoreSeries(std::span<const wal::RefSeries> series) override;
+  size_t Append(std::span<const wal::RefSample> samples) override;
+
+ private:
+  void RegisterMetrics();
+  void Run(std::stop_token stop, Watcher& watcher);
+  void MaybeSend(Shard& shard, SteadyTime now, bool flushing);
+  void StartAttempt(Shard& shard, SteadyTime now);
+  void DrainCompletions(SteadyTime now);
+  void OnDone(Shard& shard, CURLcode code, SteadyTime now);
+  void FinishBatch(Shard& shard, SteadyTime now);
+  SteadyTime NextTimer(bool flushing) const;
+  bool AllSent() const;
+  void Abandon();
+
+  Fs& fs_;
+  Clock& clock_;
+  Registry& metrics_;
+  wal::WriteNotifier& notifier_;
+  const std::string wal_dir_;
+  const config::RemoteWriteConfig config_;
+  const std::string name_;
+  const size_t max_per_send_;
+
+  // Everything below is touched only by the loop thread while it runs (Start/Stop bracket it).
+  SeriesCache cache_;
+  std::vector<Shard> shards_;
+  CURLM* multi_ = nullptr;
+  RequestEncoder encoder_;
+  int64_t highest_ms_ = INT64_MIN;
+  LogLimiter retry_log_;
+  LogLimiter drop_log_;
+
+  std::atomic<int64_t> flush_deadline_ms_{0};  // set by Stop before it requests the stop
+
+  Counter* samples_total_;
+  Counter* failed_total_;
+  Counter* retried_total_;
+  Counter* dropped_unknown_;
+  Counter* bytes_total_;
+  Counter* enqueue_retries_;
+  Gauge* pending_;
+  Gauge* highest_ts_;
+  Gauge* highest_sent_ts_;
+  Histogram* duration_;
+
+  std::jthread thread_;  // the endpoint's loop; last member, so it stops before the rest goes
+};
+
+QueueManager::Impl::Impl(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier,
+                         std::string wal_dir, config::RemoteWriteConfig config,
+                         Labels external_labels)
+    : fs_(fs),
+      clock_(clock),
+      metrics_(metrics),
+      notifier_(notifier),
+      wal_dir_(std::move(wal_dir)),
+      config_(std::move(config)),
+      name_(config_.name),
+      max_per_send_(static_cast<size_t>(std::max(1, config_.queue_config.max_samples_per_send))),
+      cache_(std::move(external_labels)) {
+  RegisterMetrics();
+}
+
+QueueManager::Impl::~Impl() {
+  Stop(milliseconds(0));
+  for (Shard& s : shards_) s.client.reset();
+  if (multi_ != nullptr) curl_multi_cleanup(multi_);
+}
+
+void QueueManager::Impl::RegisterMetrics() {
+  const std::vector<std::string> names = {"remote_name", "url"};
+  const std::vector<std::string> values = {name_, RedactUrl(config_.url)};
+  const std::string p = "prometheus_remote_storage_";
+  auto counter = [&](const std::string& n, const std::string& help) {
+    return metrics_.GetCounter(p + n, help, names, values);
+  };
+  auto gauge = [&](const std::string& n, const std::string& help) {
+    return metrics_.GetGauge(p + n, help, names, values);
+  };
+  samples_total_ = counter("samples_total", "Total number of samples sent to remote storage.");
+  failed_total_ = counter("samples_failed_total",
+                          "Total number of samples which failed on send to remote storage, "
+                          "non-recoverable errors.");
+  retried_total_ = counter("samples_retried_total",
+                           "Total number of samples which failed on send to remote storage but "
+                           "were retried because the send error was recoverable.");
+  dropped_unknown_ = metrics_.GetCounter(
+      p + "samples_dropped_total",
+      "Total number of samples which were dropped after being read from the WAL before being "
+      "sent via remote write, either via relabelling, due to being too old or unintentionally "
+      "because of an unknown reference ID.",
+      {"remote_name", "url", "reason"}, {values[0], values[1], "unintentionally_dropped_series"});
+  bytes_total_ = counter("bytes_total",
+                         "The total number of bytes of data (not metadata) sent by the queue "
+                         "after compression.");
+  enqueue_retries_ = counter("enqueue_retries_total",
+                             "Total number of times enqueue has failed because a shards queue "
+                             "was full.");
+  pending_ = gauge("samples_pending",
+                   "The number of samples pending in the queues shards to be "
+                   "sent to the remote storage.");
+  highest_ts_ = gauge("queue_highest_timestamp_seconds",
+                      "Timestamp from a WAL sample, the highest timestamp successfully written "
+                      "by Prometheus to the WAL for any series that made it into the queue.");
+  highest_sent_ts_ = gauge("queue_highest_sent_timestamp_seconds",
+                           "Timestamp from a WAL sample, the highest timestamp successfully sent "
+                           "by this queue.");
+  duration_ = metrics_.GetHistogram(
+      p + "sent_batch_duration_seconds", "Duration of send calls to the remote storage.",
+      {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25, 60, 120, 300}, names, values);
+  const config::QueueConfig& q = config_.queue_config;
+  gauge("shards", "The number of shards used for parallel sending to the remote storage.")
+      ->Set(std::max(1, q.min_shards));
+  gauge("shards_min", "The minimum number of shards that the queue is allowed to run.")
+      ->Set(q.min_shards);
+  gauge("shards_max", "The maximum number of shards that the queue is allowed to run.")
+      ->Set(q.max_shards);
+  gauge("shard_capacity",
+        "The capacity of each shard of the queue used for parallel sending "
+        "to the remote storage.")
+      ->Set(q.capacity);
+  gauge("max_samples_per_send",
+        "The maximum number of samples to be sent, in a single request, "
+        "to the remote storage.")
+      ->Set(q.max_samples_per_send);
+}
+
+void QueueManager::Impl::Start() {
+  if (thread_.joinable()) return;
+  const config::QueueConfig& q = config_.queue_config;
+  multi_ = curl_multi_init();
+  // Resharding will change the count; samples go to shard ref % shards_.size().
+  shards_.resize(static_cast<size_t>(std::max(1, q.min_shards)));
+  const size_t capacity = std::max(static_cast<size_t>(std::max(1, q.capacity)), max_per_send_);
+  for (Shard& s : shards_) {
+    s.ring.resize(capacity);
+    auto client = HttpClient::Create(config_, clock_);
+    if (!client.ok() || multi_ == nullptr) {
+      spdlog::error("remote write {}: cannot start: {}", name_,
+                    client.ok() ? "curl_multi_init failed" : client.status().ToString());
+      return;
+    }
+    s.client = std::move(*client);
+  }
+  const int64_t start_ms = ToMillis(clock_.Now());
+  thread_ = std::jthread([this, start_ms](std::stop_token stop) {
+    Watcher watcher(fs_, metrics_, wal_dir_, name_, start_ms, *this);
+    std::stop_callback wake(stop, [this] { curl_multi_wakeup(multi_); });
+    Run(stop, watcher);
+  });
+}
+
+void QueueManager::Impl::Stop(milliseconds flush_deadline) {
+  if (!thread_.joinable()) return;
+  flush_deadline_ms_.store(flush_deadline.count());
+  thread_.request_stop();
+  thread_.join();
+}
+
+void QueueManager::Impl::StoreSeries(std::span<const wal::RefSeries> series) {
+  for (const wal::RefSeries& s : series) cache_.Store(s.ref, s.labels);
+}
+
+size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
+  const SteadyTime now = std::chrono::steady_clock::now();
+  size_t taken = 0;
+  size_t queued = 0;
+  int64_t max_t = highest_ms_;
+  for (; taken < samples.size(); ++taken) {
+    const wal::RefSample& s = samples[taken];
+    const CachedSeries* series = cache_.Find(s.ref);
+    if (series == nullptr) {
+      dropped_unknown_->Inc();
+      continue;
+    }
+    Shard& shard = shards_[s.ref % shards_.size()];
+    if (shard.full()) {
+      // The watcher keeps the rest and offers it again: the WAL is the buffer.
+      enqueue_retries_->Inc();
+      break;
+    }
+    if (shard.size == 0) shard.wait_started = now;
+    shard.Push({series, s.t, s.v});
+    ++queued;
+    max_t = std::max(max_t, s.t);
+  }
+  if (queued > 0) pending_->Add(static_cast<double>(queued));
+  if (max_t > highest_ms_) {
+    highest_ms_ = max_t;
+    highest_ts_->Set(static_cast<double>(max_t) / 1000.0);
+  }
+  return taken;
+}
+
+void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
+  uint64_t seen = 0;
+  bool flushing = false;
+  SteadyTime deadline{};
+  while (true) {
+    SteadyTime now = std::chrono::steady_clock::now();
+    if (!flushing && stop.stop_requested()) {
+      flushing = true;
+      deadline = now + milliseconds(flush_deadline_ms_.load());
+    }
+    auto progress = flushing ? Watcher::Progress::kIdle : watcher.Poll(kMaxRecordsPerPoll);
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    now = std::chrono::steady_clock::now();
+    DrainCompletions(now);
+    for (Shard& s : shards_) MaybeSend(s, now, flushing);
+    curl_multi_perform(multi_, &running);
+    if (flushing) {
+      if (AllSent()) break;
+      if (now >= deadline) {
+        Abandon();
+        break;
+      }
+    }
+
+    SteadyTime until = progress == Watcher::Progress::kRead ? now : NextTimer(flushing);
+    const bool in_flight =
+        std::any_of(shards_.begin(), shards_.end(), [](const Shard& s) { return s.in_flight; });
+    if (in_flight || flushing) {
+      // curl_multi_wakeup (Stop) and socket activity end this wait early.
+      until = std::min({until, now + kBusyWait, flushing ? deadline : until});
+      auto wait = std::chrono::ceil<milliseconds>(until - now);
+      if (wait.count() > 0) {
+        curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait.count()), nullptr);
+      }
+    } else {
+      until = std::min(until, now + kIdleWait);
+      auto wait = std::chrono::ceil<milliseconds>(until - now);
+      if (wait.count() > 0) notifier_.WaitFor(&seen, wait, stop);
+    }
+  }
+}
+
+SteadyTime QueueManager::Impl::NextTimer(bool flushing) const {
+  SteadyTime t = SteadyTime::max();
+  for (const Shard& s : shards_) {
+    if (s.in_flight) continue;
+    if (s.batch > 0) {
+      t = std::min(t, s.retry_at);
+    } else if (s.size > 0) {
+      t = flushing ? SteadyTime::min()
+                   : std::min(t, s.wait_started + config_.queue_config.batch_send_deadline);
+    }
+  }
+  return t;
+}
+
+void QueueManager::Impl::MaybeSend(Shard& shard, SteadyTime now, bool flushing) {
+  if (shard.in_flight) return;
+  if (shard.batch > 0) {  // waiting to retry
+    if (now >= shard.retry_at) StartAttempt(shard, now);
+    return;
+  }
+  const size_t n = std::min(shard.size, max_per_send_);
+  if (n == 0) return;
+  if (n < max_per_send_ && !flushing &&
+      now - shard.wait_started < config_.queue_config.batch_send_deadline) {
+    return;
+  }
+  encoder_.Reset();
+  int64_t max_t = INT64_MIN;
+  for (size_t i = 0; i < n; ++i) {
+    const QueuedSample& q = shard.at(i);
+    encoder_.AddSample(q.series->encoded_labels, q.t, q.v);
+    max_t = std::max(max_t, q.t);
+  }
+  SnappyCompress(encoder_.bytes(), &shard.body);
+  bytes_total_->Inc(static_cast<double>(shard.body.size()));
+  shard.batch = n;
+  shard.batch_max_t = max_t;
+  shard.attempt = 0;
+  shard.backoff = config_.queue_config.min_backoff;
+  StartAttempt(shard, now);
+}
+
+void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
+  shard.client->Prepare(shard.body, shard.attempt);
+  CURLMcode rc = curl_multi_add_handle(multi_, shard.client->handle());
+  if (rc != CURLM_OK) {
+    // Not expected (the handle is never in the multi twice); treat as a transport error.
+    spdlog::error("remote write {}: curl_multi_add_handle: {}", name_, curl_multi_strerror(rc));
+    samples_total_->Inc(static_cast<double>(shard.batch));
+    OnDone(shard, CURLE_FAILED_INIT, now);
+    return;
+  }
+  shard.in_flight = true;
+  shard.attempt_started = now;
+  samples_total_->Inc(static_cast<double>(shard.batch));
+}
+
+void QueueManager::Impl::DrainCompletions(SteadyTime now) {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    // msg does not survive curl_multi_remove_handle.
+    CURL* easy = msg->easy_handle;
+    CURLcode code = msg->data.result;
+    curl_multi_remove_handle(multi_, easy);
+    for (Shard& s : shards_) {
+      if (s.client->handle() == easy) {
+        s.in_flight = false;
+        OnDone(s, code, now);
+        break;
+      }
+    }
+  }
+}
+
+void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
+  duration_->Observe(std::chrono::duration<double>(now - shard.attempt_started).count());
+  SendResult r = shard.client->Complete(code);
+  if (r.status.ok()) {
+    FinishBatch(shard, now);
+    return;
+  }
+  size_t suppressed = 0;
+  if (r.status.code() == Code::kUnavailable) {
+    retried_total_->Inc(static_cast<double>(shard.batch));
+    milliseconds sleep = r.retry_after.count() > 0 ? r.retry_after : shard.backoff;
+    shard.retry_at = now + sleep;
+    shard.backoff = std::min(2 * sleep, config_.queue_config.max_backoff);
+    ++shard.attempt;
+    if (retry_log_.Allow(now, &suppressed)) {
+      spdlog::warn("remote write {}: retrying {} samples in {} ms: {} ({} similar suppressed)",
+                   name_, shard.batch, sleep.count(), r.status.message(), suppressed);
+    }
+    return;
+  }
+  failed_total_->Inc(static_cast<double>(shard.batch));
+  if (drop_log_.Allow(now, &suppressed)) {
+    spdlog::error(
+        "remote write {}: dropped {} samples, non-recoverable error: {} ({} similar "
+        "suppressed)",
+        name_, shard.batch, r.status.message(), suppressed);
+  }
+  FinishBatch(shard, now);
+}
+
+void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
+  // Prometheus moves the sent high-water mark after a success and after a non-recoverable
+  // failure alike: either way the batch is done with.
+  double sent_s = static_cast<double>(shard.batch_max_t / 1000);
+  if (sent_s > highest_sent_ts_->Value()) highest_sent_ts_->Set(sent_s);
+  pending_->Add(-static_cast<double>(shard.batch));
+  shard.Pop(shard.batch);
+  shard.batch = 0;
+  shard.wait_started = now;
+}
+
+bool QueueManager::Impl::AllSent() const {
+  return std::all_of(shards_.begin(), shards_.end(),
+                     [](const Shard& s) { return s.size == 0 && !s.in_flight; });
+}
+
+void QueueManager::Impl::Abandon() {
+  size_t lost = 0;
+  for (Shard& s : shards_) {
+    if (s.in_flight) {
+      curl_multi_remove_handle(multi_, s.client->handle());
+      s.in_flight = false;
+    }
+    lost += s.size;
+    s.Pop(s.size);
+    s.batch = 0;
+  }
+  if (lost == 0) return;
+  failed_total_->Inc(static_cast<double>(lost));
+  pending_->Add(-static_cast<double>(lost));
+  spdlog::error("remote write {}: flush deadline passed; dropped {} unsent samples", name_, lost);
+}
+
+QueueManager::QueueManager(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier,
+                           std::string wal_dir, config::RemoteWriteConfig config,
+                           Labels external_labels)
+    : impl_(std::make_unique<Impl>(fs, clock, metrics, notifier, std::move(wal_dir),
+                                   std::move(config), std::move(external_labels))) {}
+
+QueueManager::~QueueManager() = default;
+
+void QueueManager::Start() { impl_->Start(); }
+
+void QueueManager::Stop(std::chrono::milliseconds flush_deadline) { impl_->Stop(flush_deadline); }
+
+const config::RemoteWriteConfig& QueueManager::config() const { return impl_->config(); }
+
+}  // namespace petrel::remotewrite

@@ -1,0 +1,95 @@
+// Watcher: tails the WAL for one remote-write queue, as Prometheus' tsdb/wlog watcher does
+// (shared/reference/wal-format.md §8).
+//
+// On the first Poll it reads every segment but the last for Series records only (samples there
+// were written before this queue started), then reads the last segment from its start in live
+// mode and moves on to the next segment once one appears. Samples are forwarded only when
+// t > start_ms. Series records always reach the sink before the samples that use them.
+//
+// Poll never blocks: it is driven by the queue's loop, which also runs the HTTP transfers. When
+// the sink takes only part of a Samples record (shards full), the rest is kept and offered again
+// on the next Poll, and no further record is read until it is taken: back-pressure, never loss.
+//
+// One caller at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/fs.h"
+#include "common/metrics.h"
+#include "wal/reader.h"
+#include "wal/records.h"
+
+namespace petrel::remotewrite {
+
+class Watcher {
+ public:
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    virtual void StoreSeries(std::span<const wal::RefSeries> series) = 0;
+    // Takes a prefix of samples; returns its length (less than samples.size() when full).
+    virtual size_t Append(std::span<const wal::RefSample> samples) = 0;
+  };
+
+  enum class Progress {
+    kIdle,     // nothing new in the WAL right now
+    kRead,     // read max_records records; more may be waiting
+    kBlocked,  // the sink is full
+  };
+
+  // consumer is the queue's remote_name (label of the prometheus_wal_watcher_* metrics).
+  // fs, metrics and sink must outlive the watcher.
+  Watcher(Fs& fs, Registry& metrics, std::string wal_dir, std::string consumer, int64_t start_ms,
+          Sink& sink);
+  ~Watcher();
+
+  // Reads at most max_records records and hands their contents to the sink.
+  Progress Poll(size_t max_records);
+
+  // The segment being tailed; -1 before the WAL was found.
+  int64_t current_segment() const { return current_; }
+
+ private:
+  bool Init();
+  void ReplaySeries(uint32_t index);
+  // Handles one record; false when the sink did not take all of its samples.
+  bool Dispatch(const std::string& record, bool tail);
+  bool OfferPending();
+  void OpenLive(uint32_t index);
+  // Lists the segments (at most every 100 ms); sets advance_to_ when a newer one exists.
+  bool FindNewer();
+  // Opens the next segment when one is known or found; false when there is none yet.
+  bool MaybeAdvance();
+  Counter* RecordsRead(wal::RecordType type);
+
+  Fs& fs_;
+  Registry& metrics_;
+  const std::string wal_dir_;
+  const std::string consumer_;
+  const int64_t start_ms_;
+  Sink& sink_;
+
+  bool initialized_ = false;
+  int64_t current_ = -1;
+  std::unique_ptr<wal::SegmentReader> reader_;  // live reader of segment current_
+  bool current_broken_ = false;                 // a read error: skip the rest of this segment
+  int64_t advance_to_ = -1;  // a newer segment exists: move there once this one is drained
+  std::chrono::steady_clock::time_point last_list_{};
+
+  std::string record_;                   // reused record buffer
+  std::vector<wal::RefSeries> series_;   // reused decode buffer
+  std::vector<wal::RefSample> pending_;  // samples not yet taken by the sink
+  size_t pending_pos_ = 0;
+
+  Counter* records_read_[256] = {};
+  Counter* decode_failures_;
+  Gauge* current_segment_;
+};
+
+}  // namespace petrel::remotewrite

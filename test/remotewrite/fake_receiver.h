@@ -1,0 +1,127 @@
+// FakeReceiver: a remote-write receiver on 127.0.0.1:<ephemeral port> for tests. It decodes every
+// request (snappy + RW 1.0 protobuf), records it, and answers with what the test's responder
+// says (200 by default). Thread-safe.
+#pragma once
+
+#include <httplib.h>
+#include <snappy.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "remote.pb.h"
+
+namespace petrel::remotewrite::testing {
+
+struct ReceivedRequest {
+  std::multimap<std::string, std::string> headers;  // names as sent
+  bool decoded = false;                             // snappy and protobuf both parsed
+  prometheus::WriteRequest body;
+
+  std::string Header(const std::string& name) const {
+    for (const auto& [k, v] : headers) {
+      if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
+    }
+    return "";
+  }
+};
+
+struct Reply {
+  int status = 200;
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+
+class FakeReceiver {
+ public:
+  // Called for request number n (0-based) after it was recorded.
+  using Responder = std::function<Reply(size_t n, const ReceivedRequest& req)>;
+
+  FakeReceiver() {
+    server_.Post("/api/v1/write",
+                 [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() before the listen loop runs would be lost and the join would hang: wait for it.
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_.is_running() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~FakeReceiver() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    server_.stop();
+    thread_.join();
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/write"; }
+
+  void SetResponder(Responder r) {
+    std::lock_guard lock(mu_);
+    responder_ = std::move(r);
+  }
+  // Handlers block until Release() (or destruction): for timeout tests.
+  void Hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+
+  std::vector<ReceivedRequest> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  size_t request_count() const {
+    std::lock_guard lock(mu_);
+    return requests_.size();
+  }
+  // Waits until pred(requests) holds or timeout passes; returns pred's last value.
+  bool WaitUntil(const std::function<bool(const std::vector<ReceivedRequest>&)>& pred,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return pred(requests_); });
+  }
+
+ private:
+  void Handle(const httplib::Request& req, httplib::Response& res) {
+    ReceivedRequest got;
+    for (const auto& [k, v] : req.headers) got.headers.emplace(k, v);
+    std::string raw;
+    got.decoded =
+        snappy::Uncompress(req.body.data(), req.body.size(), &raw) && got.body.ParseFromString(raw);
+    Reply reply;
+    {
+      std::unique_lock lock(mu_);
+      size_t n = requests_.size();
+      requests_.push_back(got);
+      if (responder_) reply = responder_(n, got);
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !held_ || released_; });
+    }
+    res.status = reply.status;
+    for (const auto& [k, v] : reply.headers) res.set_header(k.c_str(), v);
+    res.set_content(reply.body, "text/plain");
+  }
+
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mu_;  // guards requests_, responder_, held_, released_
+  std::condition_variable cv_;
+  std::vector<ReceivedRequest> requests_;
+  Responder responder_;
+  bool held_ = false;
+  bool released_ = false;
+};
+
+}  // namespace petrel::remotewrite::testing
