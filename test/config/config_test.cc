@@ -133,6 +133,19 @@ TEST_CASE("a realistic prometheus.yml parses with its values and defaults", "[co
   CHECK(vm.name.find_first_not_of("0123456789abcdef") == std::string::npos);
 }
 
+TEST_CASE("every truncation of a valid file parses or fails cleanly", "[config]") {
+  const std::string full = kRealistic;
+  for (size_t len = 0; len <= full.size(); ++len) {
+    INFO("length " << len);
+    Result<Config> cfg = Status::InvalidArgument("unset");
+    REQUIRE_NOTHROW(cfg = Parse(full.substr(0, len), "prometheus.yml"));
+    if (cfg.ok()) continue;
+    CHECK(cfg.status().code() == Code::kInvalidArgument);
+    CHECK(cfg.status().message().rfind("prometheus.yml:", 0) == 0);
+    CHECK(cfg.status().message().find('\n') == std::string::npos);
+  }
+}
+
 TEST_CASE("parsing the same text twice gives equal configs", "[config]") {
   auto a = Parse(kRealistic, "a.yml");
   auto b = Parse(kRealistic, "b.yml");
