@@ -108,6 +108,28 @@ Result<std::vector<uint32_t>> ListSegments(Fs& fs, const std::string& wal_dir) {
   return indexes;
 }
 
+std::string CheckpointName(uint32_t index) { return fmt::format("checkpoint.{:08d}", index); }
+
+Result<int64_t> LastCheckpoint(Fs& fs, const std::string& wal_dir) {
+  auto names = fs.List(wal_dir);
+  if (!names.ok()) return names.status();
+  constexpr std::string_view kPrefix = "checkpoint.";
+  int64_t last = -1;
+  for (const auto& name : *names) {
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    uint32_t index = 0;
+    const char* begin = name.data() + kPrefix.size();
+    const char* end = name.data() + name.size();
+    auto [ptr, ec] = std::from_chars(begin, end, index);
+    if (begin == end || ec != std::errc() || ptr != end) continue;  // e.g. a .tmp leftover
+    if (!fs.IsDir(JoinPath(wal_dir, name))) {
+      return Status::Corruption(fmt::format("{}: checkpoint {} is not a directory", wal_dir, name));
+    }
+    last = std::max<int64_t>(last, index);
+  }
+  return last;
+}
+
 class SegmentReader::Impl {
  public:
   Impl(std::unique_ptr<ReadableFile> file, uint32_t index, Mode mode, uint64_t padded_end)

@@ -26,6 +26,14 @@ std::string SegmentName(uint32_t index);
 // kCorruption "segments are not sequential" when there is a gap; kNotFound if no dir.
 Result<std::vector<uint32_t>> ListSegments(Fs& fs, const std::string& wal_dir);
 
+// "checkpoint.00000041": the dir holding a checkpoint of segments <= 41. Its segment files have
+// the same format (read them with SegmentReader, passing the checkpoint dir as wal_dir).
+std::string CheckpointName(uint32_t index);
+
+// The index of the newest complete checkpoint in wal_dir ("checkpoint.N", not ".tmp"), or -1
+// when there is none. kCorruption when a checkpoint.N entry is not a directory.
+Result<int64_t> LastCheckpoint(Fs& fs, const std::string& wal_dir);
+
 // Reads the records of one segment file from its start. One caller at a time.
 //
 // Strict mode (replay, checkpoints): the file is final; a short last page is treated as zero

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <unordered_map>
@@ -86,8 +87,10 @@ class StorageImpl final : public Storage {
   friend class AppenderImpl;
 
   Status Replay(std::vector<uint32_t>* segments);
-  // Applies one segment; a corruption is reported through *corrupt_at / replay_status_.
-  Status ReplaySegment(uint32_t index, bool* corrupt, uint64_t* good_end);
+  // Applies the records of segment dir/index. A corruption is not an error: it is stored in
+  // *corruption, with *good_end the end of the last good record. Other errors are returned.
+  Status ReplaySegment(const std::string& dir, uint32_t index, Status* corruption,
+                       uint64_t* good_end);
   Status ApplyRecord(std::string_view rec);
   Status Repair(const std::vector<uint32_t>& segments, uint32_t index, uint64_t good_end);
   // Writes a Series record for every series in the lists not yet in the WAL, then `samples`
@@ -103,7 +106,11 @@ class StorageImpl final : public Storage {
   WriteNotifier notifier_;
   Status replay_status_;
   std::shared_ptr<SizeProbe> size_probe_;
+  // Replay state, released when replay ends.
   std::unordered_map<SeriesRef, SeriesRef> replay_remap_;  // duplicate ref -> first ref
+  std::vector<RefSeries> replay_series_;
+  std::vector<RefSample> replay_samples_;
+  int64_t last_checkpoint_ = -1;  // index of the checkpoint replayed, or -1
 
   Gauge* active_series_;
   Counter* samples_appended_;
@@ -161,7 +168,10 @@ Status StorageImpl::Init() {
   active_series_->Set(static_cast<double>(store_.size()));
   // Never append to an old segment: its tail may be torn, and readers treat closed segments
   // as final.
-  const uint32_t next = segments.empty() ? 0 : segments.back() + 1;
+  uint32_t next = segments.empty() ? 0 : segments.back() + 1;
+  // A checkpoint with no later segment left: continue after it, so replay will not skip the
+  // new segments as "covered by the checkpoint".
+  if (last_checkpoint_ >= 0) next = std::max<uint32_t>(next, last_checkpoint_ + 1);
   auto writer = SegmentWriter::Create(
       fs_, wal_dir_, next,
       {.segment_bytes = options_.segment_bytes, .compression = options_.compression},
@@ -175,13 +185,31 @@ Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
   auto listed = ListSegments(fs_, wal_dir_);
   if (!listed.ok()) return listed.status();
   *segments = std::move(*listed);
+  // The newest checkpoint holds the series (and last timestamps) of the segments it replaced;
+  // segments it covers are skipped. A broken checkpoint cannot be repaired by cutting it.
+  auto checkpoint = LastCheckpoint(fs_, wal_dir_);
+  if (!checkpoint.ok()) return checkpoint.status();
+  last_checkpoint_ = *checkpoint;
+  if (*checkpoint >= 0) {
+    const auto index = static_cast<uint32_t>(*checkpoint);
+    const std::string dir = JoinPath(wal_dir_, CheckpointName(index));
+    auto parts = ListSegments(fs_, dir);
+    if (!parts.ok()) return parts.status();
+    for (uint32_t part : *parts) {
+      Status found;
+      uint64_t good_end = 0;
+      if (Status s = ReplaySegment(dir, part, &found, &good_end); !s.ok()) return s;
+      if (!found.ok()) return found.Prefixed(CheckpointName(index));
+    }
+  }
   for (size_t i = 0; i < segments->size(); ++i) {
-    bool corrupt = false;
+    const uint32_t index = (*segments)[i];
+    if (*checkpoint >= 0 && index <= *checkpoint) continue;
     uint64_t good_end = 0;
-    if (Status s = ReplaySegment((*segments)[i], &corrupt, &good_end); !s.ok()) return s;
-    if (corrupt) {
+    if (Status s = ReplaySegment(wal_dir_, index, &replay_status_, &good_end); !s.ok()) return s;
+    if (!replay_status_.ok()) {
       spdlog::warn("wal: replay found corruption, repairing: {}", replay_status_.message());
-      if (Status s = Repair(*segments, (*segments)[i], good_end); !s.ok()) {
+      if (Status s = Repair(*segments, index, good_end); !s.ok()) {
         return s.Prefixed("repairing " + replay_status_.message());
       }
       segments->resize(i + 1);
@@ -189,11 +217,14 @@ Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
     }
   }
   replay_remap_.clear();
+  replay_series_ = {};
+  replay_samples_ = {};
   return Status::Ok();
 }
 
-Status StorageImpl::ReplaySegment(uint32_t index, bool* corrupt, uint64_t* good_end) {
-  auto reader = SegmentReader::Open(fs_, wal_dir_, index, SegmentReader::Mode::kStrict);
+Status StorageImpl::ReplaySegment(const std::string& dir, uint32_t index, Status* corruption,
+                                  uint64_t* good_end) {
+  auto reader = SegmentReader::Open(fs_, dir, index, SegmentReader::Mode::kStrict);
   if (!reader.ok()) return reader.status();
   std::string rec;
   for (;;) {
@@ -206,9 +237,8 @@ Status StorageImpl::ReplaySegment(uint32_t index, bool* corrupt, uint64_t* good_
       if (!s.ok()) s = s.Prefixed(fmt::format("segment {} offset {}", SegmentName(index), before));
     }
     if (s.code() == Code::kCorruption) {
-      *corrupt = true;
+      *corruption = s;
       *good_end = before;
-      replay_status_ = s;
       return Status::Ok();
     }
     if (!s.ok()) return s;
@@ -216,8 +246,8 @@ Status StorageImpl::ReplaySegment(uint32_t index, bool* corrupt, uint64_t* good_
 }
 
 Status StorageImpl::ApplyRecord(std::string_view rec) {
-  thread_local std::vector<RefSeries> series;
-  thread_local std::vector<RefSample> samples;
+  std::vector<RefSeries>& series = replay_series_;
+  std::vector<RefSample>& samples = replay_samples_;
   const RecordType type = TypeOf(rec);
   switch (type) {
     case RecordType::kSeries: {

@@ -9,6 +9,7 @@
 #include "test/wal/wal_test_util.h"
 #include "wal/crc32c.h"
 #include "wal/records.h"
+#include "wal/segment_writer.h"
 
 namespace petrel::wal {
 namespace {
@@ -446,6 +447,75 @@ TEST_CASE("storage round-trips on a real disk", "[wal]") {
   CHECK(d.samples.size() == 500);
   REQUIRE((*st)->Close().ok());
   REQUIRE(fs.RemoveAll(dir).ok());
+}
+
+}  // namespace
+}  // namespace petrel::wal
+
+namespace petrel::wal {
+namespace {
+
+TEST_CASE("replay starts from the newest checkpoint", "[wal]") {
+  MemFs fs;
+  Registry scratch;
+  auto metrics = WriterMetrics::Register(scratch);
+  auto write = [&](const std::string& dir, uint32_t index, std::vector<std::string> records) {
+    REQUIRE(fs.MkdirAll(dir).ok());
+    auto w = SegmentWriter::Create(fs, dir, index, {.segment_bytes = 1 << 20}, metrics);
+    REQUIRE(w.ok());
+    for (const auto& r : records) REQUIRE((*w)->Log(r).ok());
+    REQUIRE((*w)->Close().ok());
+  };
+  auto series = [](std::vector<RefSeries> s) {
+    std::string out;
+    EncodeSeries(s, &out);
+    return out;
+  };
+  auto samples = [](std::vector<RefSample> s) {
+    std::string out;
+    EncodeSamples(s, &out);
+    return out;
+  };
+  // checkpoint.00000002 holds series 3 and 8 with their last timestamps; segment 2 is covered
+  // by it (and holds a series that must not come back); segment 3 follows.
+  write("/data/wal/checkpoint.00000001", 0, {series({{3, Series(3)}})});
+  write("/data/wal/checkpoint.00000002", 0,
+        {series({{3, Series(3)}, {8, Series(8)}}), samples({{3, 500, 0}, {8, 800, 0}})});
+  REQUIRE(fs.MkdirAll("/data/wal/checkpoint.00000003.tmp").ok());
+  write("/data/wal", 2, {series({{99, Series(99)}})});
+  write("/data/wal", 3, {series({{9, Series(9)}}), samples({{8, 900, 1}, {9, 950, 1}})});
+
+  Registry r;
+  auto st = MustOpen(fs, r);
+  REQUIRE(st->replay_status().ok());
+  CHECK(st->ActiveSeries() == 3);
+  CHECK(st->CurrentSegment() == 4);
+  auto app = st->NewAppender();
+  CHECK(app->Append(0, Series(3), 500, 0).status().code() == Code::kInvalidArgument);
+  CHECK(app->Append(0, Series(8), 900, 0).status().code() == Code::kInvalidArgument);
+  auto ref8 = app->Append(0, Series(8), 901, 0);
+  REQUIRE(ref8.ok());
+  CHECK(*ref8 == 8);
+  auto fresh = app->Append(0, Series(99), 1, 0);
+  REQUIRE(fresh.ok());
+  CHECK(*fresh == 10);  // segment 2 was skipped, so ref 99 is unknown
+
+  SECTION("a checkpoint without later segments") {
+    REQUIRE(st->Close().ok());
+    for (uint32_t i = 2; i <= 4; ++i) REQUIRE(fs.Remove("/data/wal/" + SegmentName(i)).ok());
+    Registry r2;
+    auto again = MustOpen(fs, r2);
+    CHECK(again->CurrentSegment() == 3);
+    CHECK(again->ActiveSeries() == 2);
+  }
+  SECTION("a corrupt checkpoint is a hard error") {
+    REQUIRE(st->Close().ok());
+    REQUIRE(fs.FlipByte("/data/wal/checkpoint.00000002/00000000", 10));
+    Registry r2;
+    auto again = Storage::Open(fs, r2, "/data", {});
+    CHECK(again.status().code() == Code::kCorruption);
+    CHECK_THAT(again.status().message(), Contains("checkpoint.00000002"));
+  }
 }
 
 }  // namespace
