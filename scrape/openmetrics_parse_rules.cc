@@ -101,6 +101,10 @@ void HashSet::Grow() {
 }
 
 Status OpenMetricsRules::StartFamily(std::string_view name, bool typed_unknown) {
+  // EndFamily claims the names; checking the bare one now reports a clash where it starts.
+  if (seen_names_.Contains(HashBytes(name))) {
+    return Invalid(fmt::format("clashing metric family name {}", Quote(name)));
+  }
   in_family_ = true;
   family_.assign(name);
   type_ = MetricType::kUnknown;
