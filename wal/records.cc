@@ -161,17 +161,34 @@ void EncodeSeries(std::span<const RefSeries> series, std::string* out) {
 void EncodeSamples(std::span<const RefSample> samples, std::string* out) {
   out->push_back(static_cast<char>(RecordType::kSamples));
   if (samples.empty()) return;
+  // The per-scrape hot path: write into a presized buffer instead of appending field by field.
+  constexpr size_t kMaxSampleBytes = 10 + 10 + 8;
+  const size_t start = out->size();
+  out->resize(start + 16 + samples.size() * kMaxSampleBytes);
+  char* p = out->data() + start;
+  auto be64 = [&p](uint64_t v) {
+    for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<char>(v & 0xff);
+    p += 8;
+  };
+  auto varint = [&p](int64_t v) {
+    uint64_t u = (static_cast<uint64_t>(v) << 1) ^ (v < 0 ? ~uint64_t{0} : 0);
+    while (u >= 0x80) {
+      *p++ = static_cast<char>((u & 0x7f) | 0x80);
+      u >>= 7;
+    }
+    *p++ = static_cast<char>(u);
+  };
   const uint64_t base_ref = samples[0].ref;
-  const int64_t base_t = samples[0].t;
-  PutBe64(base_ref, out);
-  PutBe64(static_cast<uint64_t>(base_t), out);
+  const auto base_t = static_cast<uint64_t>(samples[0].t);
+  be64(base_ref);
+  be64(base_t);
   for (const auto& s : samples) {
     // Deltas wrap like Go's int64 arithmetic; the decoder adds them back the same way.
-    PutVarint(static_cast<int64_t>(s.ref - base_ref), out);
-    PutVarint(static_cast<int64_t>(static_cast<uint64_t>(s.t) - static_cast<uint64_t>(base_t)),
-              out);
-    PutBe64(std::bit_cast<uint64_t>(s.v), out);
+    varint(static_cast<int64_t>(s.ref - base_ref));
+    varint(static_cast<int64_t>(static_cast<uint64_t>(s.t) - base_t));
+    be64(std::bit_cast<uint64_t>(s.v));
   }
+  out->resize(static_cast<size_t>(p - out->data()));
 }
 
 Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out) {

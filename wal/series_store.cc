@@ -5,8 +5,18 @@
 
 namespace petrel::wal {
 
+SeriesStore::SeriesStore() : chunks_(new std::atomic<Chunk*>[kMaxChunks]) {
+  for (size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+SeriesStore::~SeriesStore() = default;
+
 MemSeries* SeriesStore::FindRefLocked(SeriesRef ref) const {
-  if (ref < dense_.size()) return dense_[ref];
+  if ((ref >> kChunkBits) < kMaxChunks) {
+    const Chunk* chunk = chunks_[ref >> kChunkBits].load(std::memory_order_acquire);
+    return chunk == nullptr ? nullptr
+                            : (*chunk)[ref & (kChunkSize - 1)].load(std::memory_order_acquire);
+  }
   auto it = sparse_.find(ref);
   return it == sparse_.end() ? nullptr : it->second;
 }
@@ -22,21 +32,16 @@ MemSeries* SeriesStore::FindLabelsLocked(const Labels& labels, uint64_t hash) co
 
 MemSeries* SeriesStore::InsertLocked(SeriesRef ref, Labels labels, uint64_t hash) {
   MemSeries* s = &arena_.emplace_back(ref, std::move(labels), hash);
-  // Grow the dense index when the ref is near the count of series (a counter's refs); a stray
-  // huge ref goes to the sparse map instead of blowing up the vector.
-  if (ref >= dense_.size() && ref <= 2 * arena_.size() + 1024) {
-    dense_.resize(std::max<size_t>(ref + 1, dense_.size() * 3 / 2), nullptr);
-    for (auto it = sparse_.begin(); it != sparse_.end();) {
-      if (it->first < dense_.size()) {
-        dense_[it->first] = it->second;
-        it = sparse_.erase(it);
-      } else {
-        ++it;
-      }
+  if (const SeriesRef c = ref >> kChunkBits; c < kMaxChunks) {
+    Chunk* chunk = chunks_[c].load(std::memory_order_relaxed);
+    if (chunk == nullptr) {
+      auto owned = std::make_unique<Chunk>();
+      for (auto& slot : *owned) slot.store(nullptr, std::memory_order_relaxed);
+      chunk = owned.get();
+      chunk_owner_.push_back(std::move(owned));
+      chunks_[c].store(chunk, std::memory_order_release);
     }
-  }
-  if (ref < dense_.size()) {
-    dense_[ref] = s;
+    (*chunk)[ref & (kChunkSize - 1)].store(s, std::memory_order_release);
   } else {
     sparse_[ref] = s;
   }
@@ -48,6 +53,7 @@ MemSeries* SeriesStore::InsertLocked(SeriesRef ref, Labels labels, uint64_t hash
 }
 
 MemSeries* SeriesStore::GetByRef(SeriesRef ref) const {
+  if ((ref >> kChunkBits) < kMaxChunks) return FindRefLocked(ref);  // lock-free part
   std::shared_lock lock(mu_);
   return FindRefLocked(ref);
 }

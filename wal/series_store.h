@@ -3,14 +3,18 @@
 //
 // Memory: each label set is stored once, inside its MemSeries. The label index is keyed by the
 // 64-bit label hash only (collisions chained through MemSeries::next_same_hash), and the ref
-// index is a plain vector while refs are dense (the normal case: refs come from a counter),
-// falling back to a hash map for outliers. MemSeries never move or die while the store lives.
+// index is a two-level array while refs are dense (the normal case: refs come from a counter),
+// falling back to a hash map for outliers. The array is read without a lock (GetByRef is the
+// per-sample path): chunks are allocated once and never move, and slots are published with
+// release stores. MemSeries never move or die while the store lives.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <shared_mutex>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +39,9 @@ struct MemSeries {
 
 class SeriesStore {
  public:
+  SeriesStore();
+  ~SeriesStore();
+
   // The series with this ref, or null.
   MemSeries* GetByRef(SeriesRef ref) const;
   // The series with these labels (hash == labels.Hash()), or null.
@@ -54,10 +61,19 @@ class SeriesStore {
   MemSeries* FindLabelsLocked(const Labels& labels, uint64_t hash) const;
   MemSeries* InsertLocked(SeriesRef ref, Labels labels, uint64_t hash);
 
-  mutable std::shared_mutex mu_;   // guards every member below
-  std::deque<MemSeries> arena_;    // owns the series; deque keeps addresses stable
-  std::vector<MemSeries*> dense_;  // index by ref while refs are dense
-  std::unordered_map<SeriesRef, MemSeries*> sparse_;  // refs >= dense_.size()
+  static constexpr int kChunkBits = 12;  // 4096 refs per chunk
+  static constexpr size_t kChunkSize = size_t{1} << kChunkBits;
+  static constexpr size_t kMaxChunks = size_t{1} << 14;  // dense refs below 2^26
+  using Chunk = std::array<std::atomic<MemSeries*>, kChunkSize>;
+
+  // The ref index for refs below kChunkSize * kMaxChunks: read without a lock, written under
+  // mu_. A chunk, once stored, is never replaced or freed before the store.
+  std::unique_ptr<std::atomic<Chunk*>[]> chunks_;
+
+  mutable std::shared_mutex mu_;  // guards every member below
+  std::vector<std::unique_ptr<Chunk>> chunk_owner_;
+  std::deque<MemSeries> arena_;  // owns the series; deque keeps addresses stable
+  std::unordered_map<SeriesRef, MemSeries*> sparse_;  // refs past the chunks
   std::unordered_map<uint64_t, MemSeries*> by_hash_;  // head of each hash chain
   SeriesRef next_ref_ = 1;
 };
