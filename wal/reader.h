@@ -40,7 +40,11 @@ Result<int64_t> LastCheckpoint(Fs& fs, const std::string& wal_dir);
 // padding, a record still open at the end is kCorruption "last record is torn".
 // Live mode (tailing a segment being written): an incomplete fragment or record at the end is
 // not an error; Next returns false and a later call continues once more bytes are there.
-// Errors say where: "segment 00000012 offset 40960: checksum mismatch".
+// Tailing protocol: records never span segments and the writer finishes a segment before it
+// creates the next, so once segment index+1 exists, read this one until Next returns false
+// once more; it is then complete. A live reader accepts a segment not yet padded.
+// Errors say where: "segment 00000012 offset 40960: checksum mismatch"; they are kCorruption
+// (sticky: later calls return the same error) or kIo (a failed read; may be retried).
 class SegmentReader {
  public:
   enum class Mode { kStrict, kLive };
