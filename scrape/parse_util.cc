@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace petrel::scrape::parse {
@@ -23,24 +24,64 @@ bool EqualFold(std::string_view s, std::string_view lower) {
   return true;
 }
 
-// Whether s (after an optional sign) is digits[.digits][(e|E)[+-]digits] with at least one
-// mantissa digit: the decimal syntax Go's ParseFloat accepts once underscores and hex are out.
-bool IsDecimalSyntax(std::string_view s) {
-  size_t i = 0, n = s.size(), digits = 0;
-  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
-  for (; i < n && IsDigit(s[i]); ++i) ++digits;
-  if (i < n && s[i] == '.') {
-    for (++i; i < n && IsDigit(s[i]); ++i) ++digits;
+// The decimal syntax Go's ParseFloat accepts once underscores and hex are out:
+// [+-]digits[.digits][(e|E)[+-]digits] with at least one mantissa digit. Also collects up to
+// 19 significant digits and the decimal exponent, for the exact fast path.
+struct Decimal {
+  uint64_t mantissa = 0;
+  int significant = 0;
+  bool truncated = false;  // more than 19 significant digits
+  int64_t exp10 = 0;
+};
+
+bool ScanDecimal(std::string_view s, Decimal* d) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  size_t i = 0;
+  if (i < n && (p[i] == '+' || p[i] == '-')) ++i;
+  const size_t int_start = i;
+  while (i < n && IsDigit(p[i])) ++i;
+  const size_t int_end = i;
+  size_t frac_start = i, frac_end = i;
+  if (i < n && p[i] == '.') {
+    frac_start = ++i;
+    while (i < n && IsDigit(p[i])) ++i;
+    frac_end = i;
   }
-  if (digits == 0) return false;
-  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+  if (int_end == int_start && frac_end == frac_start) return false;
+  int64_t e = 0;
+  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
     ++i;
-    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
-    size_t exp_digits = 0;
-    for (; i < n && IsDigit(s[i]); ++i) ++exp_digits;
-    if (exp_digits == 0) return false;
+    bool neg = false;
+    if (i < n && (p[i] == '+' || p[i] == '-')) neg = p[i++] == '-';
+    const size_t exp_start = i;
+    for (; i < n && IsDigit(p[i]); ++i) {
+      if (e < 100000) e = e * 10 + (p[i] - '0');
+    }
+    if (i == exp_start) return false;
+    if (neg) e = -e;
   }
-  return i == n;
+  if (i != n) return false;
+  // Significant digits: the integer and fraction digits after leading zeros.
+  uint64_t m = 0;
+  int sig = 0;
+  auto take = [&](size_t from, size_t to) {
+    for (size_t k = from; k < to; ++k) {
+      const int v = p[k] - '0';
+      if (m == 0 && v == 0) continue;
+      if (++sig > 19) {
+        d->truncated = true;
+        return;
+      }
+      m = m * 10 + static_cast<uint64_t>(v);
+    }
+  };
+  take(int_start, int_end);
+  if (!d->truncated) take(frac_start, frac_end);
+  d->mantissa = m;
+  d->significant = sig;
+  d->exp10 = e - static_cast<int64_t>(frac_end - frac_start);
+  return true;
 }
 
 }  // namespace
@@ -63,7 +104,19 @@ bool ParseGoFloat(std::string_view s, double* out) {
     }
     return false;
   }
-  if (!IsDecimalSyntax(s)) return false;
+  Decimal d;
+  if (!ScanDecimal(s, &d)) return false;
+  // Clinger's fast path: a mantissa and a power of ten both exact in a double give a correctly
+  // rounded result with one multiplication or division.
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  if (!d.truncated && d.mantissa <= (uint64_t{1} << 53) && d.exp10 >= -22 && d.exp10 <= 22) {
+    double v = static_cast<double>(d.mantissa);
+    v = d.exp10 < 0 ? v / kPow10[-d.exp10] : v * kPow10[d.exp10];
+    *out = s[0] == '-' ? -v : v;
+    return true;
+  }
   // from_chars takes no leading '+'.
   const std::string_view num = s[0] == '+' ? s.substr(1) : s;
   double v = 0;
@@ -186,6 +239,14 @@ bool ValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
+    // Label values are nearly always ASCII: skip eight such bytes at a time.
+    while (end - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if (word & 0x8080808080808080ULL) break;
+      p += 8;
+    }
+    if (p >= end) break;
     unsigned char c = *p;
     if (c < 0x80) {
       ++p;

@@ -3,6 +3,7 @@
 // Stateless; thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,17 +17,37 @@ namespace petrel::scrape::parse {
 inline constexpr uint64_t kNormalNaNBits = 0x7ff8000000000001ULL;
 double NormalNaN();
 
-// [a-zA-Z_:] starts a metric name, [a-zA-Z0-9_:] continues it.
-inline bool IsMetricNameStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
-}
-inline bool IsMetricNameChar(char c) { return IsMetricNameStart(c) || (c >= '0' && c <= '9'); }
-// [a-zA-Z_] starts a label name, [a-zA-Z0-9_] continues it.
-inline bool IsLabelNameStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-inline bool IsLabelNameChar(char c) { return IsLabelNameStart(c) || (c >= '0' && c <= '9'); }
-inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+// Character classes, one table lookup each.
+enum CharClass : uint8_t {
+  kMetricStart = 1,  // [a-zA-Z_:]
+  kMetricChar = 2,   // [a-zA-Z0-9_:]
+  kLabelStart = 4,   // [a-zA-Z_]
+  kLabelChar = 8,    // [a-zA-Z0-9_]
+  kDigitChar = 16,   // [0-9]
+  kValueEnd = 32,    // ends a text-format value token: blank, LF, '{', NUL
+  kQuoteStop = 64,   // interrupts a quoted-string scan: '"', '\\', LF, NUL, bytes >= 0x80
+};
+inline constexpr auto kCharClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    const bool digit = c >= '0' && c <= '9';
+    uint8_t v = 0;
+    if (alpha || c == ':') v |= kMetricStart | kMetricChar;
+    if (digit) v |= kMetricChar | kLabelChar | kDigitChar;
+    if (alpha) v |= kLabelStart | kLabelChar;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '{' || c == 0) v |= kValueEnd;
+    if (c == '"' || c == '\\' || c == '\n' || c == 0 || c >= 0x80) v |= kQuoteStop;
+    t[static_cast<size_t>(c)] = v;
+  }
+  return t;
+}();
+inline bool Is(char c, uint8_t cls) { return kCharClass[static_cast<unsigned char>(c)] & cls; }
+inline bool IsMetricNameStart(char c) { return Is(c, kMetricStart); }
+inline bool IsMetricNameChar(char c) { return Is(c, kMetricChar); }
+inline bool IsLabelNameStart(char c) { return Is(c, kLabelStart); }
+inline bool IsLabelNameChar(char c) { return Is(c, kLabelChar); }
+inline bool IsDigit(char c) { return Is(c, kDigitChar); }
 
 // Parses s like Prometheus's parseFloat: Go's strconv.ParseFloat(s, 64) with 'p', 'P' and '_'
 // refused (so no hex floats and no digit separators). Accepts [+-]digits[.digits][e[+-]digits],

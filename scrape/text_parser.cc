@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,22 @@ class TextParser final : public Parser {
   };
 
   char Peek() const { return pos_ < b_.size() ? b_[pos_] : '\n'; }  // a final LF is implied
+  // Loops index through locals: a char load may alias any member, so a loop over pos_ would
+  // reload and store it at every byte.
   void SkipBlanks() {
-    while (pos_ < b_.size() && IsBlank(b_[pos_])) ++pos_;
+    const char* b = b_.data();
+    const size_t n = b_.size();
+    size_t i = pos_;
+    while (i < n && IsBlank(b[i])) ++i;
+    pos_ = i;
+  }
+  // Advances pos_ over bytes of class `cls` (or, with `until`, over bytes not of it).
+  void Scan(uint8_t cls, bool until = false) {
+    const char* b = b_.data();
+    const size_t n = b_.size();
+    size_t i = pos_;
+    while (i < n && parse::Is(b[i], cls) != until) ++i;
+    pos_ = i;
   }
   size_t LineEnd() const {
     size_t e = b_.find('\n', pos_);
@@ -76,7 +91,7 @@ class TextParser final : public Parser {
   Result<EntryType> ParseSample();
   Status ParseLabels();
   Status CheckDuplicateLabels();
-  bool ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped);
+  bool ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped, bool* ascii);
   Status Fail(std::string_view problem);
   std::string_view Got() const;
 
@@ -166,14 +181,14 @@ Result<EntryType> TextParser::ParseMetadata(bool help) {
   const char* what = help ? "HELP" : "TYPE";
   const char c = Peek();
   if (c == '"') {
-    bool escaped = false;
-    if (!ScanQuoted(/*nul_ok=*/false, &family_, &escaped)) {
+    bool escaped = false, ascii = true;
+    if (!ScanQuoted(/*nul_ok=*/false, &family_, &escaped, &ascii)) {
       return Fail(fmt::format("unterminated quoted metric name after {}", what));
     }
     if (escaped) family_ = parse::UnescapeLabelValue(family_, &family_scratch_);
   } else if (IsMetricNameStart(c)) {
     const size_t s = pos_;
-    while (pos_ < b_.size() && IsMetricNameChar(b_[pos_])) ++pos_;
+    Scan(parse::kMetricChar);
     family_ = b_.substr(s, pos_ - s);
   } else {
     return Fail(fmt::format("expected metric name after {}, got {}", what, parse::Quote(Got())));
@@ -212,33 +227,43 @@ Result<EntryType> TextParser::ParseMetadata(bool help) {
 
 // At an opening quote. Scans to the closing quote: a backslash escapes the next byte, which
 // must not be LF (or NUL unless nul_ok); raw LFs inside are allowed and counted. On success
-// pos_ is past the closing quote.
-bool TextParser::ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped) {
-  const size_t start = ++pos_;
-  *escaped = false;
-  while (pos_ < b_.size()) {
-    const char c = b_[pos_];
-    if (c == '"') {
-      *inner = b_.substr(start, pos_ - start);
-      ++pos_;
-      return true;
-    }
+// pos_ is past the closing quote and *ascii tells whether every byte was ASCII.
+bool TextParser::ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped, bool* ascii) {
+  const char* b = b_.data();
+  const size_t n = b_.size();
+  const size_t start = pos_ + 1;
+  size_t i = start;
+  bool esc = false, high = false;
+  int lines = 0;
+  for (;;) {
+    while (i < n && !parse::Is(b[i], parse::kQuoteStop)) ++i;
+    if (i >= n) return false;
+    const char c = b[i];
+    if (c == '"') break;
     if (c == '\\') {
-      *escaped = true;
-      if (pos_ + 1 >= b_.size()) return false;
-      const char n = b_[pos_ + 1];
-      if (n == '\n' || (n == '\0' && !nul_ok)) return false;
-      pos_ += 2;
+      esc = true;
+      if (i + 1 >= n) return false;
+      const char next = b[i + 1];
+      if (next == '\n' || (next == '\0' && !nul_ok)) return false;
+      high |= static_cast<unsigned char>(next) >= 0x80;
+      i += 2;
       continue;
     }
     if (c == '\n') {
-      ++line_;
-    } else if (c == '\0' && !nul_ok) {
-      return false;
+      ++lines;
+    } else if (c == '\0') {
+      if (!nul_ok) return false;
+    } else {
+      high = true;
     }
-    ++pos_;
+    ++i;
   }
-  return false;
+  *inner = b_.substr(start, i - start);
+  *escaped = esc;
+  *ascii = !high;
+  line_ += lines;
+  pos_ = i + 1;
+  return true;
 }
 
 Result<EntryType> TextParser::ParseSample() {
@@ -252,7 +277,7 @@ Result<EntryType> TextParser::ParseSample() {
     if (Status s = ParseLabels(); !s.ok()) return s;
     series_end = pos_;
   } else {
-    while (pos_ < b_.size() && IsMetricNameChar(b_[pos_])) ++pos_;
+    Scan(parse::kMetricChar);
     name_ = b_.substr(start, pos_ - start);
     name_set_ = true;
     series_end = pos_;
@@ -269,11 +294,7 @@ Result<EntryType> TextParser::ParseSample() {
 
   SkipBlanks();
   const size_t vstart = pos_;
-  while (pos_ < b_.size()) {
-    const char c = b_[pos_];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '{' || c == '\0') break;
-    ++pos_;
-  }
+  Scan(parse::kValueEnd, /*until=*/true);
   const std::string_view vtext = b_.substr(vstart, pos_ - vstart);
   if (vtext.empty()) {
     return Fail("expected value after metric, got " + parse::Quote(Got()));
@@ -287,7 +308,7 @@ Result<EntryType> TextParser::ParseSample() {
   SkipBlanks();
   if (IsDigit(Peek())) {
     const size_t tstart = pos_;
-    while (pos_ < b_.size() && IsDigit(b_[pos_])) ++pos_;
+    Scan(parse::kDigitChar);
     int64_t ts = 0;
     auto [p, ec] = std::from_chars(b_.data() + tstart, b_.data() + pos_, ts);
     if (ec != std::errc()) {
@@ -317,13 +338,14 @@ Status TextParser::ParseLabels() {
     LabelSpan l{};
     bool quoted = false;
     if (c == '"') {
-      if (!ScanQuoted(/*nul_ok=*/false, &l.name, &l.name_escaped)) {
+      bool ascii = true;
+      if (!ScanQuoted(/*nul_ok=*/false, &l.name, &l.name_escaped, &ascii)) {
         return Fail("unterminated quoted name");
       }
       quoted = true;
     } else if (IsLabelNameStart(c)) {
       const size_t s = pos_;
-      while (pos_ < b_.size() && IsLabelNameChar(b_[pos_])) ++pos_;
+      Scan(parse::kLabelChar);
       l.name = b_.substr(s, pos_ - s);
     } else {
       return Fail("expected label name, got " + parse::Quote(Got()));
@@ -346,10 +368,11 @@ Status TextParser::ParseLabels() {
     ++pos_;
     SkipBlanks();
     if (Peek() != '"') return Fail("expected quoted label value, got " + parse::Quote(Got()));
-    if (!ScanQuoted(/*nul_ok=*/true, &l.value, &l.value_escaped)) {
+    bool ascii = true;
+    if (!ScanQuoted(/*nul_ok=*/true, &l.value, &l.value_escaped, &ascii)) {
       return Fail("unterminated label value or invalid escape for label " + parse::Quote(l.name));
     }
-    if (!parse::ValidUtf8(l.value)) {
+    if (!ascii && !parse::ValidUtf8(l.value)) {
       return Fail("invalid UTF-8 in value of label " + parse::Quote(l.name));
     }
     labels_.push_back(l);
