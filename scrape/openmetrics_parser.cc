@@ -352,7 +352,18 @@ Status OpenMetricsParser::ParseExemplar(std::string_view line, size_t p) {
   exemplar_labels_.clear();
   if (Status s = ParseLabels(line, &p, true, &exemplar_labels_); !s.ok()) return s;
   size_t runes = 0;
-  std::string scratch;
+  std::string scratch, other;
+  for (size_t i = 0; i < exemplar_labels_.size(); ++i) {
+    const LabelSpan& l = exemplar_labels_[i];
+    const std::string_view name =
+        l.name_escaped ? parse::UnescapeLabelValue(l.name, &scratch) : l.name;
+    for (size_t j = i + 1; j < exemplar_labels_.size(); ++j) {
+      const LabelSpan& m = exemplar_labels_[j];
+      if (name == (m.name_escaped ? parse::UnescapeLabelValue(m.name, &other) : m.name)) {
+        return Fail("duplicate exemplar label name " + parse::Quote(name));
+      }
+    }
+  }
   for (const LabelSpan& l : exemplar_labels_) {
     runes += CountRunes(l.name_escaped ? parse::UnescapeLabelValue(l.name, &scratch) : l.name);
     runes += CountRunes(l.value_escaped ? parse::UnescapeLabelValue(l.value, &scratch) : l.value);

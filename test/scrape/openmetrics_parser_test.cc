@@ -211,6 +211,15 @@ TEST_CASE("openmetrics: exemplars", "[parser][openmetrics]") {
              Catch::Contains("invalid exemplar value"));
   CHECK_THAT(Error("# TYPE a gauge\na 1 # {a=\"1\"} 1\n# EOF\n"),
              Catch::Contains("exemplars are allowed only"));
+  CHECK_THAT(Error("# TYPE a counter\na_total 1 # {a=\"1\",a=\"2\"} 1\n# EOF\n"),
+             Catch::Contains("duplicate exemplar label name"));
+  // 128 code points of names and values are fine, 129 are not.
+  const std::string v127(127, 'x');
+  CHECK(MustParse("# TYPE a counter\na_total 1 # {a=\"" + v127 + "\"} 1\n# EOF\n")
+            .Samples()[0]
+            .has_exemplar);
+  CHECK_THAT(Error("# TYPE a counter\na_total 1 # {a=\"" + v127 + "x\"} 1\n# EOF\n"),
+             Catch::Contains("longer than 128"));
 }
 
 TEST_CASE("openmetrics: special values", "[parser][openmetrics]") {
@@ -292,6 +301,20 @@ TEST_CASE("openmetrics: interleaved families with repeated names are rejected",
   // Different label sets of one family must not interleave.
   CHECK_THAT(Error("# TYPE a gauge\na{x=\"1\"} 1\na{x=\"2\"} 1\na{x=\"1\"} 1\n# EOF\n"),
              Catch::Contains("not together"));
+}
+
+TEST_CASE("openmetrics: grouping is tracked across many metrics of a family",
+          "[parser][openmetrics]") {
+  std::string body = "# TYPE g gauge\n";
+  for (int i = 0; i < 5000; ++i) body += "g{i=\"" + std::to_string(i) + "\"} 1\n";
+  CHECK(MustParse(body + "# EOF\n").Samples().size() == 5000);
+  CHECK_THAT(Error(body + "g{i=\"17\"} 2\n# EOF\n"),
+             Catch::StartsWith("line 5002: samples of one metric"));
+  // The same label sets in the next family are new metrics.
+  std::string two = body;
+  two += "# TYPE h gauge\n";
+  for (int i = 0; i < 5000; ++i) two += "h{i=\"" + std::to_string(i) + "\"} 1\n";
+  CHECK(MustParse(two + "# EOF\n").Samples().size() == 10000);
 }
 
 TEST_CASE("NewParser picks the format from Content-Type", "[parser]") {
