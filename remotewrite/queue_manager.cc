@@ -138,6 +138,7 @@ class QueueManager::Impl final : public Watcher::Sink {
 
   // Everything below is touched only by the loop thread while it runs (Start/Stop bracket it).
   SeriesCache cache_;
+  std::unique_ptr<Watcher> watcher_;
   std::vector<Shard> shards_;
   CURLM* multi_ = nullptr;
   RequestEncoder encoder_;
@@ -257,11 +258,12 @@ void QueueManager::Impl::Start() {
     }
     s.client = std::move(*client);
   }
-  const int64_t start_ms = ToMillis(clock_.Now());
-  thread_ = std::jthread([this, start_ms](std::stop_token stop) {
-    Watcher watcher(fs_, metrics_, wal_dir_, name_, start_ms, *this);
+  watcher_ =
+      std::make_unique<Watcher>(fs_, metrics_, wal_dir_, name_, ToMillis(clock_.Now()), *this);
+  watcher_->Begin();
+  thread_ = std::jthread([this](std::stop_token stop) {
     std::stop_callback wake(stop, [this] { curl_multi_wakeup(multi_); });
-    Run(stop, watcher);
+    Run(stop, *watcher_);
   });
 }
 

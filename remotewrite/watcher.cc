@@ -41,6 +41,12 @@ Counter* Watcher::RecordsRead(wal::RecordType type) {
   return c;
 }
 
+void Watcher::Begin() {
+  auto segments = wal::ListSegments(fs_, wal_dir_);
+  // No WAL yet: every segment that appears is new, so all of it is tailed.
+  tail_from_ = segments.ok() && !segments->empty() ? segments->back() : 0;
+}
+
 Watcher::Progress Watcher::Poll(size_t max_records) {
   if (!initialized_ && !Init()) return Progress::kIdle;
   if (!OfferPending()) return Progress::kBlocked;
@@ -85,8 +91,10 @@ bool Watcher::Init() {
     }
     return false;
   }
-  for (size_t i = 0; i + 1 < segments->size(); ++i) ReplaySeries((*segments)[i]);
-  OpenLive(segments->back());
+  auto tail = std::lower_bound(segments->begin(), segments->end(), tail_from_);
+  if (tail == segments->end()) --tail;  // truncated past tail_from_ meanwhile
+  for (auto it = segments->begin(); it != tail; ++it) ReplaySeries(*it);
+  OpenLive(*tail);
   initialized_ = true;
   return true;
 }

@@ -1,10 +1,12 @@
 // Watcher: tails the WAL for one remote-write queue, as Prometheus' tsdb/wlog watcher does
 // (shared/reference/wal-format.md §8).
 //
-// On the first Poll it reads every segment but the last for Series records only (samples there
-// were written before this queue started), then reads the last segment from its start in live
-// mode and moves on to the next segment once one appears. Samples are forwarded only when
-// t > start_ms. Series records always reach the sink before the samples that use them.
+// Begin() notes the newest segment at that moment. The first Poll reads every older segment for
+// Series records only (their samples were written before this queue started), then reads the
+// noted segment from its start in live mode and moves on to each next segment once it appears.
+// Samples are forwarded only when t > start_ms. Series records always reach the sink before the
+// samples that use them. (Prometheus picks the segment when its goroutine runs; noting it in
+// Begin, on the starter's thread, means no sample committed after Start returns is skipped.)
 //
 // Poll never blocks: it is driven by the queue's loop, which also runs the HTTP transfers. When
 // the sink takes only part of a Samples record (shards full), the rest is kept and offered again
@@ -49,6 +51,9 @@ class Watcher {
           Sink& sink);
   ~Watcher();
 
+  // Notes the segment to tail from. Call once, before the first Poll (may be another thread).
+  void Begin();
+
   // Reads at most max_records records and hands their contents to the sink.
   Progress Poll(size_t max_records);
 
@@ -76,6 +81,7 @@ class Watcher {
   Sink& sink_;
 
   bool initialized_ = false;
+  uint32_t tail_from_ = 0;  // set by Begin; older segments are read for series only
   int64_t current_ = -1;
   std::unique_ptr<wal::SegmentReader> reader_;  // live reader of segment current_
   bool current_broken_ = false;                 // a read error: skip the rest of this segment
