@@ -83,6 +83,15 @@ std::unique_ptr<Parser> NewOpenMetricsParser(std::string_view body);
 // (case-insensitive, any version and parameters).
 bool ContentTypeIsOpenMetrics(std::string_view content_type);
 
+enum class ExpositionFormat { kPrometheusText, kOpenMetrics, kProtobuf };
+
+// The format Prometheus 3.x picks for a Content-Type header value: text/plain, OpenMetrics or
+// delimited protobuf by media type (case-insensitive; parameters are checked for syntax, as Go's
+// mime.ParseMediaType does, but otherwise ignored). nullopt for a missing, unparsable or other
+// media type: the scrape then uses fallback_scrape_protocol, or fails. No protobuf parser
+// exists here yet.
+std::optional<ExpositionFormat> FormatFromContentType(std::string_view content_type);
+
 // The parser for a scrape reply: OpenMetrics for application/openmetrics-text, the text parser
 // for anything else (text/plain, a missing or unrecognised Content-Type: the Prometheus 2.x
 // fallback; Prometheus 3.x fails such scrapes unless fallback_scrape_protocol is set, which is

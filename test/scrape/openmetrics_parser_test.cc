@@ -325,6 +325,24 @@ TEST_CASE("NewParser picks the format from Content-Type", "[parser]") {
   CHECK_FALSE(ContentTypeIsOpenMetrics(""));
   CHECK_FALSE(ContentTypeIsOpenMetrics("application/openmetrics-textx"));
 
+  using F = ExpositionFormat;
+  CHECK(FormatFromContentType("text/plain; version=0.0.4; charset=utf-8") == F::kPrometheusText);
+  CHECK(FormatFromContentType("text/plain;version=1.0.0;escaping=allow-utf-8") ==
+        F::kPrometheusText);
+  CHECK(FormatFromContentType("TEXT/Plain") == F::kPrometheusText);
+  CHECK(FormatFromContentType("text/plain;") == F::kPrometheusText);
+  CHECK(FormatFromContentType("text/plain; charset=\"utf-8\"") == F::kPrometheusText);
+  CHECK(FormatFromContentType("application/openmetrics-text; version=1.0.0") == F::kOpenMetrics);
+  CHECK(FormatFromContentType(
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+            "encoding=delimited") == F::kProtobuf);
+  CHECK_FALSE(FormatFromContentType("").has_value());
+  CHECK_FALSE(FormatFromContentType("text/html").has_value());
+  CHECK_FALSE(FormatFromContentType("text").has_value());
+  CHECK_FALSE(FormatFromContentType("text/plain; version").has_value());
+  CHECK_FALSE(FormatFromContentType("text/plain; charset=\"utf-8").has_value());
+  CHECK_FALSE(FormatFromContentType("text/plain garbage").has_value());
+
   // A body valid only as OpenMetrics (seconds timestamp) and one valid only as text (comment).
   const std::string om = "a 1 1.5\n# EOF\n";
   const std::string text = "# a comment\na 1 1500\n";
