@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 namespace petrel::wal {
 
@@ -9,7 +10,11 @@ SeriesStore::SeriesStore() : chunks_(new std::atomic<Chunk*>[kMaxChunks]) {
   for (size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
 }
 
-SeriesStore::~SeriesStore() = default;
+SeriesStore::~SeriesStore() {
+  for (auto& [hash, head] : by_hash_) {
+    for (MemSeries* s = head; s != nullptr;) delete std::exchange(s, s->next_same_hash);
+  }
+}
 
 MemSeries* SeriesStore::FindRefLocked(SeriesRef ref) const {
   if ((ref >> kChunkBits) < kMaxChunks) {
@@ -30,8 +35,7 @@ MemSeries* SeriesStore::FindLabelsLocked(const Labels& labels, uint64_t hash) co
   return nullptr;
 }
 
-MemSeries* SeriesStore::InsertLocked(SeriesRef ref, Labels labels, uint64_t hash) {
-  MemSeries* s = &arena_.emplace_back(ref, std::move(labels), hash);
+void SeriesStore::SetRefLocked(SeriesRef ref, MemSeries* s) {
   if (const SeriesRef c = ref >> kChunkBits; c < kMaxChunks) {
     Chunk* chunk = chunks_[c].load(std::memory_order_relaxed);
     if (chunk == nullptr) {
@@ -42,9 +46,17 @@ MemSeries* SeriesStore::InsertLocked(SeriesRef ref, Labels labels, uint64_t hash
       chunks_[c].store(chunk, std::memory_order_release);
     }
     (*chunk)[ref & (kChunkSize - 1)].store(s, std::memory_order_release);
-  } else {
+  } else if (s != nullptr) {
     sparse_[ref] = s;
+  } else {
+    sparse_.erase(ref);
   }
+}
+
+MemSeries* SeriesStore::InsertLocked(SeriesRef ref, Labels labels, uint64_t hash) {
+  auto* s = new MemSeries(ref, std::move(labels), hash);
+  SetRefLocked(ref, s);
+  ++size_;
   MemSeries*& head = by_hash_[hash];
   s->next_same_hash = head;
   head = s;
@@ -83,9 +95,31 @@ MemSeries* SeriesStore::AddReplayed(SeriesRef ref, Labels labels) {
   return s;
 }
 
+void SeriesStore::GC(int64_t mint, std::vector<SeriesRef>* removed) {
+  std::unique_lock lock(mu_);
+  graveyard_.clear();
+  for (auto it = by_hash_.begin(); it != by_hash_.end();) {
+    MemSeries** link = &it->second;
+    while (MemSeries* s = *link) {
+      // A series not yet logged belongs to a batch in flight: it has no sample yet.
+      if (s->last_ts.load(std::memory_order_relaxed) >= mint ||
+          !s->logged.load(std::memory_order_relaxed)) {
+        link = &s->next_same_hash;
+        continue;
+      }
+      *link = s->next_same_hash;
+      SetRefLocked(s->ref, nullptr);
+      removed->push_back(s->ref);
+      graveyard_.emplace_back(s);
+      --size_;
+    }
+    it = it->second == nullptr ? by_hash_.erase(it) : std::next(it);
+  }
+}
+
 size_t SeriesStore::size() const {
   std::shared_lock lock(mu_);
-  return arena_.size();
+  return size_;
 }
 
 SeriesRef SeriesStore::next_ref() const {

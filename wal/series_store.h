@@ -6,13 +6,13 @@
 // index is a two-level array while refs are dense (the normal case: refs come from a counter),
 // falling back to a hash map for outliers. The array is read without a lock (GetByRef is the
 // per-sample path): chunks are allocated once and never move, and slots are published with
-// release stores. MemSeries never move or die while the store lives.
+// release stores. A MemSeries never moves. GC unlinks series at once but frees them only at the
+// next GC (a truncation period later), so a pointer taken by an in-flight append stays valid.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <limits>
 #include <memory>
 #include <shared_mutex>
@@ -53,6 +53,10 @@ class SeriesStore {
   // the caller maps the record's ref onto it, as Prometheus does (first ref wins).
   MemSeries* AddReplayed(SeriesRef ref, Labels labels);
 
+  // Unlinks every logged series whose last_ts < mint (lookups stop finding them); appends their
+  // refs to *removed. Frees the series unlinked by the previous GC.
+  void GC(int64_t mint, std::vector<SeriesRef>* removed);
+
   size_t size() const;
   SeriesRef next_ref() const;
 
@@ -60,6 +64,7 @@ class SeriesStore {
   MemSeries* FindRefLocked(SeriesRef ref) const;
   MemSeries* FindLabelsLocked(const Labels& labels, uint64_t hash) const;
   MemSeries* InsertLocked(SeriesRef ref, Labels labels, uint64_t hash);
+  void SetRefLocked(SeriesRef ref, MemSeries* s);
 
   static constexpr int kChunkBits = 12;  // 4096 refs per chunk
   static constexpr size_t kChunkSize = size_t{1} << kChunkBits;
@@ -67,14 +72,16 @@ class SeriesStore {
   using Chunk = std::array<std::atomic<MemSeries*>, kChunkSize>;
 
   // The ref index for refs below kChunkSize * kMaxChunks: read without a lock, written under
-  // mu_. A chunk, once stored, is never replaced or freed before the store.
+  // mu_. A chunk, once stored, is never replaced or freed before the store. The index (with
+  // sparse_) owns the series it points to.
   std::unique_ptr<std::atomic<Chunk*>[]> chunks_;
 
   mutable std::shared_mutex mu_;  // guards every member below
   std::vector<std::unique_ptr<Chunk>> chunk_owner_;
-  std::deque<MemSeries> arena_;  // owns the series; deque keeps addresses stable
-  std::unordered_map<SeriesRef, MemSeries*> sparse_;  // refs past the chunks
-  std::unordered_map<uint64_t, MemSeries*> by_hash_;  // head of each hash chain
+  std::vector<std::unique_ptr<MemSeries>> graveyard_;  // unlinked by the last GC
+  size_t size_ = 0;                                    // linked series
+  std::unordered_map<SeriesRef, MemSeries*> sparse_;   // refs past the chunks
+  std::unordered_map<uint64_t, MemSeries*> by_hash_;   // head of each hash chain
   SeriesRef next_ref_ = 1;
 };
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wal/checkpoint.h"
 #include "wal/records.h"
 #include "wal/segment_writer.h"
 #include "wal/series_store.h"
@@ -81,6 +82,7 @@ class StorageImpl final : public Storage {
   }
   size_t ActiveSeries() const override { return store_.size(); }
   const Status& replay_status() const override { return replay_status_; }
+  Status Truncate(int64_t mint_ms) override;
   Status Close() override;
 
  private:
@@ -97,6 +99,9 @@ class StorageImpl final : public Storage {
   // (when not empty). Serialized by writer_mu_.
   Status Write(std::span<MemSeries* const> a, std::span<MemSeries* const> b,
                std::string_view samples);
+
+  // Truncate's steps after GC and rotation: checkpoint [first, last] and delete what it covers.
+  Status CheckpointAndDelete(uint32_t first, uint32_t last, int64_t mint_ms);
 
   Fs& fs_;
   const std::string dir_;
@@ -117,6 +122,19 @@ class StorageImpl final : public Storage {
   Counter* out_of_order_;
   Gauge* replay_duration_;
   WriterMetrics writer_metrics_;
+  Gauge* deleted_series_;
+  Counter* checkpoint_creations_;
+  Counter* checkpoint_creations_failed_;
+  Counter* checkpoint_deletions_;
+  Counter* checkpoint_deletions_failed_;
+  Counter* truncations_;
+  Counter* truncations_failed_;
+
+  // Serializes Truncate; guards deleted_.
+  std::mutex truncate_mu_;
+  // Refs dropped by GC -> the last segment when dropped: their series records stay in
+  // checkpoints until a checkpoint covers that segment.
+  std::unordered_map<SeriesRef, uint32_t> deleted_;
 
   // Guards writer_, closed_segment_, series_record_, to_log_, and every MemSeries::logged
   // transition. Taken after (never while holding) the series store's lock.
@@ -143,6 +161,20 @@ StorageImpl::StorageImpl(Fs& fs, Registry& r, std::string dir, Options options)
   replay_duration_ = r.GetGauge("prometheus_agent_data_replay_duration_seconds",
                                 "Time taken to replay the data on disk.");
   writer_metrics_ = WriterMetrics::Register(r);
+  deleted_series_ = r.GetGauge("prometheus_agent_deleted_series",
+                               "Number of series pending deletion from the WAL");
+  checkpoint_creations_ = r.GetCounter("prometheus_agent_checkpoint_creations_total",
+                                       "Number of WAL checkpoint creations attempted");
+  checkpoint_creations_failed_ = r.GetCounter("prometheus_agent_checkpoint_creations_failed_total",
+                                              "Number of WAL checkpoint creations that failed");
+  checkpoint_deletions_ = r.GetCounter("prometheus_agent_checkpoint_deletions_total",
+                                       "Number of WAL checkpoint deletions attempted");
+  checkpoint_deletions_failed_ = r.GetCounter("prometheus_agent_checkpoint_deletions_failed_total",
+                                              "Number of WAL checkpoint deletions that failed");
+  truncations_ = r.GetCounter("prometheus_tsdb_wal_truncations_total",
+                              "Total number of write log truncations attempted.");
+  truncations_failed_ = r.GetCounter("prometheus_tsdb_wal_truncations_failed_total",
+                                     "Total number of write log truncations that failed.");
   size_probe_->fs = &fs_;
   size_probe_->dir = wal_dir_;
   r.AddGaugeFunc("prometheus_tsdb_wal_storage_size_bytes", "Size of the write log directory.",
@@ -346,6 +378,70 @@ Status StorageImpl::Write(std::span<MemSeries* const> a, std::span<MemSeries* co
     for (MemSeries* m : to_log_) m->logged.store(false, std::memory_order_relaxed);
   }
   return s;
+}
+
+Status StorageImpl::Truncate(int64_t mint_ms) {
+  std::lock_guard truncate_lock(truncate_mu_);
+  auto segments = ListSegments(fs_, wal_dir_);
+  if (!segments.ok()) return segments.status();
+  if (segments->empty()) return Status::Ok();
+  const uint32_t first = segments->front();
+  const uint32_t current = segments->back();
+
+  std::vector<SeriesRef> removed;
+  store_.GC(mint_ms, &removed);
+  for (SeriesRef ref : removed) deleted_[ref] = current;
+  active_series_->Set(static_cast<double>(store_.size()));
+  deleted_series_->Set(static_cast<double>(deleted_.size()));
+
+  // A new segment, so a quiet agent does not keep more WAL than needed.
+  {
+    std::lock_guard lock(writer_mu_);
+    if (!writer_) return Status::Io("wal storage is closed");
+    if (Status s = writer_->NextSegment(); !s.ok()) return s;
+  }
+  // The newest segments hold mostly live samples; fold only the older two thirds of the
+  // closed ones, and only when that is more than one segment.
+  const int64_t newest_closed = static_cast<int64_t>(current) - 1;
+  if (newest_closed <= static_cast<int64_t>(first)) return Status::Ok();
+  const auto last = static_cast<uint32_t>(first + (newest_closed - first) * 2 / 3);
+  if (last <= first) return Status::Ok();
+  return CheckpointAndDelete(first, last, mint_ms);
+}
+
+Status StorageImpl::CheckpointAndDelete(uint32_t first, uint32_t last, int64_t mint_ms) {
+  auto keep = [this, last](SeriesRef ref) {
+    if (store_.GetByRef(ref) != nullptr) return true;
+    auto it = deleted_.find(ref);
+    return it != deleted_.end() && it->second > last;
+  };
+  checkpoint_creations_->Inc();
+  auto stats =
+      Checkpoint(fs_, wal_dir_, first, last, keep, mint_ms,
+                 {.segment_bytes = options_.segment_bytes, .compression = options_.compression});
+  if (!stats.ok()) {
+    checkpoint_creations_failed_->Inc();
+    return stats.status();
+  }
+  // Segments covered by the checkpoint. A failure leaves extra segments, which replay skips.
+  truncations_->Inc();
+  Status result;
+  for (uint32_t index = first; index <= last; ++index) {
+    Status s = fs_.Remove(JoinPath(wal_dir_, SegmentName(index)));
+    if (!s.ok() && s.code() != Code::kNotFound && result.ok()) result = s;
+  }
+  if (!result.ok()) truncations_failed_->Inc();
+  std::erase_if(deleted_, [last](const auto& kv) { return kv.second <= last; });
+  deleted_series_->Set(static_cast<double>(deleted_.size()));
+  checkpoint_deletions_->Inc();
+  if (Status s = DeleteCheckpoints(fs_, wal_dir_, last); !s.ok()) {
+    checkpoint_deletions_failed_->Inc();
+    if (result.ok()) result = s;
+  }
+  spdlog::info("wal: checkpoint {} done: {} series and {} samples kept, {} and {} dropped",
+               CheckpointName(last), stats->series_kept, stats->samples_kept, stats->series_dropped,
+               stats->samples_dropped);
+  return result;
 }
 
 Status StorageImpl::Close() {

@@ -49,6 +49,14 @@ class Storage {
   // cutting the WAL there, as Prometheus's WL.Repair does: records before the corrupt offset are
   // kept, the rest of that segment and every later segment are deleted. Open logs it too.
   virtual const Status& replay_status() const = 0;
+  // The agent's truncation cycle (Prometheus tsdb/agent, wal-format.md §7): drops from memory
+  // the series with no sample at or after mint_ms, rotates to a new segment, then folds the
+  // older two thirds of the closed segments into checkpoint.N (series still referenced, samples
+  // at or after mint_ms) and deletes those segments and older checkpoints. A dropped series'
+  // record stays in checkpoints until the segments that may hold its samples are folded in.
+  // Thread-safe; commits go on meanwhile. Errors: kIo; kCorruption when a segment to fold is
+  // corrupt (nothing is deleted then).
+  virtual Status Truncate(int64_t mint_ms) = 0;
   // Pads the last page, fsyncs and closes the segment. Appenders must not be used after.
   virtual Status Close() = 0;
 };
