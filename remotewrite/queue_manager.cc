@@ -111,6 +111,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   void Start();
   void Stop(milliseconds flush_deadline);
   const config::RemoteWriteConfig& config() const { return config_; }
+  int64_t CurrentSegment() const { return watcher_ ? watcher_->current_segment() : -1; }
 
   void StoreSeries(std::span<const wal::RefSeries> series) override;
   size_t Append(std::span<const wal::RefSample> samples) override;
@@ -503,5 +504,7 @@ void QueueManager::Start() { impl_->Start(); }
 void QueueManager::Stop(std::chrono::milliseconds flush_deadline) { impl_->Stop(flush_deadline); }
 
 const config::RemoteWriteConfig& QueueManager::config() const { return impl_->config(); }
+
+int64_t QueueManager::CurrentSegment() const { return impl_->CurrentSegment(); }
 
 }  // namespace petrel::remotewrite

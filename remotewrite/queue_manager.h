@@ -33,6 +33,11 @@ class QueueManager {
 
   const config::RemoteWriteConfig& config() const;
 
+  // The WAL segment the watcher is reading (-1 before Start or before the WAL exists). Samples
+  // of older segments are already in memory, so WAL truncation must keep this segment and the
+  // later ones. Thread-safe (not concurrently with Start).
+  int64_t CurrentSegment() const;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

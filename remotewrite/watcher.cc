@@ -1,14 +1,28 @@
 #include "remotewrite/watcher.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string_view>
 
 namespace petrel::remotewrite {
 namespace {
 
 // How often an idle or finished segment looks for its successor (Prometheus: 100 ms).
 constexpr auto kListInterval = std::chrono::milliseconds(100);
+
+// N for "checkpoint.N" (decimal digits only: "checkpoint.N.tmp" is unfinished); -1 otherwise.
+int64_t CheckpointIndex(std::string_view name) {
+  constexpr std::string_view kPrefix = "checkpoint.";
+  if (!name.starts_with(kPrefix) || name.size() == kPrefix.size()) return -1;
+  int64_t n = 0;
+  for (char c : name.substr(kPrefix.size())) {
+    if (c < '0' || c > '9' || n > (int64_t{1} << 40)) return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -91,18 +105,41 @@ bool Watcher::Init() {
     }
     return false;
   }
+  // Series of the segments truncation folded away live on in the newest checkpoint.
+  auto first = segments->begin();
+  auto names = fs_.List(wal_dir_);
+  if (names.ok()) {
+    int64_t newest = -1;
+    for (const std::string& name : *names) newest = std::max(newest, CheckpointIndex(name));
+    if (newest >= 0) {
+      ReadCheckpoint(JoinPath(wal_dir_, fmt::format("checkpoint.{:08d}", newest)));
+      first = std::lower_bound(segments->begin(), segments->end(), static_cast<uint32_t>(newest));
+    }
+  }
   auto tail = std::lower_bound(segments->begin(), segments->end(), tail_from_);
   if (tail == segments->end()) --tail;  // truncated past tail_from_ meanwhile
-  for (auto it = segments->begin(); it != tail; ++it) ReplaySeries(*it);
+  for (auto it = std::min(first, tail); it != tail; ++it) ReplaySeries(wal_dir_, *it);
   OpenLive(*tail);
   initialized_ = true;
   return true;
 }
 
-void Watcher::ReplaySeries(uint32_t index) {
-  current_ = index;
-  current_segment_->Set(index);
-  auto reader = wal::SegmentReader::Open(fs_, wal_dir_, index, wal::SegmentReader::Mode::kStrict);
+void Watcher::ReadCheckpoint(const std::string& dir) {
+  auto segments = wal::ListSegments(fs_, dir);
+  if (!segments.ok()) {
+    spdlog::warn("remote write {}: reading checkpoint {}: {}", consumer_, dir,
+                 segments.status().ToString());
+    return;
+  }
+  for (uint32_t index : *segments) ReplaySeries(dir, index);
+}
+
+void Watcher::ReplaySeries(const std::string& dir, uint32_t index) {
+  if (dir == wal_dir_) {
+    current_ = index;
+    current_segment_->Set(index);
+  }
+  auto reader = wal::SegmentReader::Open(fs_, dir, index, wal::SegmentReader::Mode::kStrict);
   if (!reader.ok()) {
     spdlog::warn("remote write {}: replaying WAL: {}", consumer_, reader.status().ToString());
     return;

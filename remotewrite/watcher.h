@@ -1,7 +1,8 @@
 // Watcher: tails the WAL for one remote-write queue, as Prometheus' tsdb/wlog watcher does
 // (shared/reference/wal-format.md §8).
 //
-// Begin() notes the newest segment at that moment. The first Poll reads every older segment for
+// Begin() notes the newest segment at that moment. The first Poll reads the newest complete
+// checkpoint (checkpoint.N, Series records only), then every older segment from N on for
 // Series records only (their samples were written before this queue started), then reads the
 // noted segment from its start in live mode and moves on to each next segment once it appears.
 // Samples are forwarded only when t > start_ms. Series records always reach the sink before the
@@ -15,6 +16,7 @@
 // One caller at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -57,12 +59,14 @@ class Watcher {
   // Reads at most max_records records and hands their contents to the sink.
   Progress Poll(size_t max_records);
 
-  // The segment being tailed; -1 before the WAL was found.
-  int64_t current_segment() const { return current_; }
+  // The segment being read; -1 before the WAL was found. Thread-safe.
+  int64_t current_segment() const { return current_.load(std::memory_order_relaxed); }
 
  private:
   bool Init();
-  void ReplaySeries(uint32_t index);
+  void ReadCheckpoint(const std::string& dir);
+  // Reads Series records of segment `index` in dir (the WAL or a checkpoint); samples skipped.
+  void ReplaySeries(const std::string& dir, uint32_t index);
   // Handles one record; false when the sink did not take all of its samples.
   bool Dispatch(const std::string& record, bool tail);
   bool OfferPending();
@@ -82,7 +86,7 @@ class Watcher {
 
   bool initialized_ = false;
   uint32_t tail_from_ = 0;  // set by Begin; older segments are read for series only
-  int64_t current_ = -1;
+  std::atomic<int64_t> current_{-1};
   std::unique_ptr<wal::SegmentReader> reader_;  // live reader of segment current_
   bool current_broken_ = false;                 // a read error: skip the rest of this segment
   int64_t advance_to_ = -1;  // a newer segment exists: move there once this one is drained
