@@ -361,3 +361,32 @@ TEST_CASE("queue started before the WAL exists picks it up", "[remotewrite]") {
 
 }  // namespace
 }  // namespace petrel::remotewrite
+
+namespace petrel::remotewrite {
+namespace {
+
+TEST_CASE("series folded into a checkpoint are known to a queue started later", "[remotewrite]") {
+  Env env;
+  env.Write(3, 0, 1);  // the Series records go to segment 0
+  // Each Truncate starts a new segment; once there are enough closed ones it folds the older
+  // ones into a checkpoint and deletes them.
+  for (int i = 0; i < 8 && env.fs.Exists(env.storage->wal_dir() + "/" + wal::SegmentName(0)); ++i) {
+    REQUIRE(env.storage->Truncate(0).ok());
+  }
+  REQUIRE_FALSE(env.fs.Exists(env.storage->wal_dir() + "/" + wal::SegmentName(0)));
+
+  auto queue = env.NewQueue();
+  queue->Start();
+  CHECK(queue->CurrentSegment() >= -1);
+  env.Write(3, 10, 2);  // the store knows these series: no new Series record
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return Total(reqs) >= 6; }));
+  queue->Stop(std::chrono::seconds(5));
+  CHECK(Total(env.rx.requests()) == 6);
+  CheckExactlyOnceInOrder(Collect(env.rx.requests(), [](size_t) { return true; }), 3, 10, 2,
+                          env.start_ms);
+  CHECK(env.Metric("samples_dropped_total", {"reason"}, {"unintentionally_dropped_series"}) == 0);
+  CHECK(queue->CurrentSegment() == env.storage->CurrentSegment());
+}
+
+}  // namespace
+}  // namespace petrel::remotewrite
