@@ -1,6 +1,6 @@
 // OpenMetrics 1.0 text format. Line syntax follows the OpenMetrics ABNF, which is what
 // Prometheus's openmetricslex.l accepts too, except that Prometheus tolerates a trailing comma
-// in a label set and we do not (the conformance suite rejects it). The family-level rules live
+// in a label set: only the non-strict mode does. The family-level rules (strict mode only) live
 // in openmetrics_parse_rules.cc. Timestamps are seconds (float) and are exposed in ms,
 // truncated toward zero like Prometheus's int64(ts*1000) (saturating instead of wrapping).
 #include <fmt/format.h>
@@ -51,7 +51,7 @@ std::string_view Token(std::string_view line, size_t* p) {
 
 class OpenMetricsParser final : public Parser {
  public:
-  explicit OpenMetricsParser(std::string_view body) : b_(body) {}
+  OpenMetricsParser(std::string_view body, bool strict) : b_(body), strict_(strict) {}
 
   Result<EntryType> Next() override;
 
@@ -79,7 +79,8 @@ class OpenMetricsParser final : public Parser {
   int line_ = 0;
   bool done_ = false;
   Status error_;  // sticky once set
-  OpenMetricsRules rules_;
+  bool strict_;
+  OpenMetricsRules rules_;                       // used when strict_
   MetricType last_type_ = MetricType::kUnknown;  // of the last TYPE line, as in Prometheus
 
   // Current sample.
@@ -126,7 +127,9 @@ Result<EntryType> OpenMetricsParser::Next() {
 
   if (line == "# EOF") {
     if (pos_ < b_.size()) return Fail("data after # EOF");
-    if (Status s = rules_.OnEof(); !s.ok()) return Fail(s.message());
+    if (strict_) {
+      if (Status s = rules_.OnEof(); !s.ok()) return Fail(s.message());
+    }
     done_ = true;
     return EntryType::kEof;
   }
@@ -206,6 +209,7 @@ Result<EntryType> OpenMetricsParser::ParseMetadata(std::string_view line) {
       break;
     }
   }
+  if (!strict_) return entry;
   if (Status s = rules_.OnMetadata(kind, family_, type_, text_); !s.ok()) {
     return Fail(s.message());
   }
@@ -271,7 +275,11 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
     }
     if (i >= n || line[i] != ',') return Fail("expected ',' or '}' in " + parse::Quote(line));
     ++i;
-    if (i < n && line[i] == '}') return Fail("trailing comma in label set");
+    if (i < n && line[i] == '}') {
+      if (strict_) return Fail("trailing comma in label set");
+      *p = i + 1;
+      return Status::Ok();
+    }
   }
 }
 
@@ -320,6 +328,7 @@ Result<EntryType> OpenMetricsParser::ParseSample(std::string_view line) {
   if (name_escaped_) name = parse::UnescapeLabelValue(name_, &name_scratch_);
   OpenMetricsRules::Sample sample{name,       &labels_,     value_, timestamp_.has_value(),
                                   ts_seconds, has_exemplar_};
+  if (!strict_) return EntryType::kSample;
   if (Status s = rules_.OnSample(sample); !s.ok()) return Fail(s.message());
   return EntryType::kSample;
 }
@@ -422,8 +431,8 @@ bool OpenMetricsParser::GetExemplar(Exemplar* e) const {
 
 }  // namespace
 
-std::unique_ptr<Parser> NewOpenMetricsParser(std::string_view body) {
-  return std::make_unique<OpenMetricsParser>(body);
+std::unique_ptr<Parser> NewOpenMetricsParser(std::string_view body, bool strict) {
+  return std::make_unique<OpenMetricsParser>(body, strict);
 }
 
 }  // namespace petrel::scrape

@@ -77,7 +77,11 @@ class Parser {
 std::unique_ptr<Parser> NewTextParser(std::string_view body);
 
 // OpenMetrics 1.0 text format: the body must end with "# EOF" (optionally followed by one LF).
-std::unique_ptr<Parser> NewOpenMetricsParser(std::string_view body);
+// strict (the default) also enforces the spec's family rules that the conformance suite checks
+// (grouping, timestamp order, histogram consistency, counter/info/stateset values, exemplar
+// placement, no trailing comma). Prometheus's own parser checks only the line syntax, so
+// strict=false accepts what Prometheus accepts.
+std::unique_ptr<Parser> NewOpenMetricsParser(std::string_view body, bool strict = true);
 
 // Whether the media type of a Content-Type header value is application/openmetrics-text
 // (case-insensitive, any version and parameters).

@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <cstring>
 #include <string>
 #include <vector>
 

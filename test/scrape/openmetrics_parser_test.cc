@@ -317,6 +317,33 @@ TEST_CASE("openmetrics: grouping is tracked across many metrics of a family",
   CHECK(MustParse(two + "# EOF\n").Samples().size() == 10000);
 }
 
+TEST_CASE("openmetrics: non-strict mode checks only what Prometheus checks",
+          "[parser][openmetrics]") {
+  auto parse = [](std::string_view body, bool strict) {
+    auto p = NewOpenMetricsParser(body, strict);
+    for (;;) {
+      auto r = p->Next();
+      if (!r.ok()) return r.status();
+      if (*r == EntryType::kEof) return Status::Ok();
+    }
+  };
+  for (const char* body : {
+           "# TYPE a histogram\na_sum 1\n# EOF\n",          // no +Inf bucket
+           "# TYPE a counter\na_total -1\n# EOF\n",         // negative counter
+           "# TYPE a gauge\na 1 # {x=\"y\"} 1\n# EOF\n",    // exemplar on a gauge
+           "# TYPE a gauge\na 1\n# TYPE a gauge\n# EOF\n",  // repeated metadata
+           "a{x=\"1\",} 1\n# EOF\n",                        // trailing comma
+       }) {
+    INFO(body);
+    CHECK_FALSE(parse(body, true).ok());
+    CHECK(parse(body, false).ok());
+  }
+  // Syntax and the EOF marker are still required.
+  CHECK_FALSE(parse("a 1\n", false).ok());
+  CHECK_FALSE(parse("a  1\n# EOF\n", false).ok());
+  CHECK_FALSE(parse("a 1 # {x} 1\n# EOF\n", false).ok());
+}
+
 TEST_CASE("NewParser picks the format from Content-Type", "[parser]") {
   CHECK(ContentTypeIsOpenMetrics("application/openmetrics-text"));
   CHECK(ContentTypeIsOpenMetrics("application/openmetrics-text; version=1.0.0; charset=utf-8"));
