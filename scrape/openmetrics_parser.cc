@@ -89,6 +89,8 @@ class OpenMetricsParser final : public Parser {
   bool name_set_ = false;
   bool name_escaped_ = false;
   std::vector<LabelSpan> labels_;
+  std::vector<std::string_view> names_;       // scratch for the duplicate check
+  std::vector<std::string> unescaped_names_;  // scratch for the duplicate check
   double value_ = 0;
   std::optional<int64_t> timestamp_;
   bool has_exemplar_ = false;
@@ -283,17 +285,25 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
   }
 }
 
+// Any label named twice, or __name__ next to the metric name.
 Status OpenMetricsParser::CheckDuplicates() {
-  std::string a, b;
-  for (size_t i = 0; i < labels_.size(); ++i) {
-    std::string_view ni =
-        labels_[i].name_escaped ? parse::UnescapeLabelValue(labels_[i].name, &a) : labels_[i].name;
-    if (ni == kMetricName) return Fail("label __name__ besides the metric name");
-    for (size_t j = i + 1; j < labels_.size(); ++j) {
-      std::string_view nj = labels_[j].name_escaped ? parse::UnescapeLabelValue(labels_[j].name, &b)
-                                                    : labels_[j].name;
-      if (ni == nj) return Fail("duplicate label name " + parse::Quote(ni));
+  names_.clear();
+  names_.push_back(kMetricName);
+  unescaped_names_.clear();
+  for (const LabelSpan& l : labels_) {
+    if (l.name_escaped) {
+      std::string scratch;
+      unescaped_names_.emplace_back(parse::UnescapeLabelValue(l.name, &scratch));
     }
+  }
+  size_t k = 0;
+  for (const LabelSpan& l : labels_) {
+    names_.push_back(l.name_escaped ? std::string_view(unescaped_names_[k++]) : l.name);
+  }
+  std::string_view dup;
+  if (parse::FindDuplicate(&names_, &dup)) {
+    if (dup == kMetricName) return Fail("label __name__ besides the metric name");
+    return Fail("duplicate label name " + parse::Quote(dup));
   }
   return Status::Ok();
 }

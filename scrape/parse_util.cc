@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -233,6 +234,29 @@ std::string_view UnescapeHelp(std::string_view s, std::string* scratch) {
     scratch->push_back(c);
   }
   return *scratch;
+}
+
+bool FindDuplicate(std::vector<std::string_view>* names, std::string_view* dup) {
+  std::vector<std::string_view>& v = *names;
+  if (v.size() <= 16) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      for (size_t j = i + 1; j < v.size(); ++j) {
+        if (v[i] == v[j]) {
+          *dup = v[i];
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  std::sort(v.begin(), v.end());
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (v[i] == v[i - 1]) {
+      *dup = v[i];
+      return true;
+    }
+  }
+  return false;
 }
 
 bool ValidUtf8(std::string_view s) {

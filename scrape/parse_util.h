@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "scrape/parser.h"
@@ -69,6 +70,10 @@ bool NormalizeFloatLabel(MetricType type, std::string_view name, std::string_vie
 std::string_view UnescapeLabelValue(std::string_view s, std::string* scratch);
 // Replaces \\ and \n only (Prometheus text format HELP).
 std::string_view UnescapeHelp(std::string_view s, std::string* scratch);
+
+// Whether some name occurs twice in *names (reordered); the name in *dup. Quadratic for short
+// lists, sorting for long ones, so a hostile line with many labels stays cheap.
+bool FindDuplicate(std::vector<std::string_view>* names, std::string_view* dup);
 
 // Whether s is valid UTF-8 (as Go's utf8.Valid: no surrogates, no overlong forms).
 bool ValidUtf8(std::string_view s);

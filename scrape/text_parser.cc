@@ -106,6 +106,8 @@ class TextParser final : public Parser {
   bool name_set_ = false;
   bool name_escaped_ = false;
   std::vector<LabelSpan> labels_;
+  std::vector<std::string_view> names_;       // scratch for the duplicate check
+  std::vector<std::string> unescaped_names_;  // scratch for the duplicate check
   double value_ = 0;
   std::optional<int64_t> timestamp_;
   std::string_view family_;
@@ -381,36 +383,28 @@ Status TextParser::ParseLabels() {
 }
 
 // Prometheus rejects a series naming a label twice (with non-empty values) when appending;
-// refusing it here fails the scrape just the same, and earlier.
+// refusing it here fails the scrape just the same, and earlier. The metric name counts as
+// __name__.
 Status TextParser::CheckDuplicateLabels() {
-  const size_t n = labels_.size();
-  bool any_escaped = name_escaped_;
+  names_.clear();
+  names_.push_back(kMetricName);
+  bool any_escaped = false;
   for (const LabelSpan& l : labels_) any_escaped |= l.name_escaped;
   if (!any_escaped) {
-    for (size_t i = 0; i < n; ++i) {
-      if (labels_[i].value.empty()) continue;
-      if (labels_[i].name == kMetricName) return Fail("duplicate label name \"__name__\"");
-      for (size_t j = i + 1; j < n; ++j) {
-        if (labels_[j].name == labels_[i].name && !labels_[j].value.empty()) {
-          return Fail("duplicate label name " + parse::Quote(labels_[i].name));
-        }
-      }
+    for (const LabelSpan& l : labels_) {
+      if (!l.value.empty()) names_.push_back(l.name);
     }
-    return Status::Ok();
-  }
-  // Rare: compare unescaped names.
-  std::vector<std::string> names;
-  for (const LabelSpan& l : labels_) {
-    if (l.value.empty()) continue;
-    std::string scratch;
-    names.emplace_back(parse::UnescapeLabelValue(l.name, &scratch));
-  }
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i] == kMetricName) return Fail("duplicate label name \"__name__\"");
-    for (size_t j = i + 1; j < names.size(); ++j) {
-      if (names[i] == names[j]) return Fail("duplicate label name " + parse::Quote(names[i]));
+  } else {  // rare: compare unescaped names
+    unescaped_names_.clear();
+    for (const LabelSpan& l : labels_) {
+      if (l.value.empty()) continue;
+      std::string scratch;
+      unescaped_names_.emplace_back(parse::UnescapeLabelValue(l.name, &scratch));
     }
+    for (const std::string& n : unescaped_names_) names_.push_back(n);
   }
+  std::string_view dup;
+  if (parse::FindDuplicate(&names_, &dup)) return Fail("duplicate label name " + parse::Quote(dup));
   return Status::Ok();
 }
 

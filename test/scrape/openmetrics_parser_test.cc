@@ -294,6 +294,17 @@ TEST_CASE("openmetrics: errors name the line", "[parser][openmetrics]") {
   }
 }
 
+TEST_CASE("openmetrics: duplicate labels are found in long label sets too",
+          "[parser][openmetrics]") {
+  std::string line = "m{";
+  for (int i = 0; i < 40; ++i) line += "l" + std::to_string(i) + "=\"v\",";
+  CHECK(MustParse(line + "x=\"1\"} 1\n# EOF\n").Samples().size() == 1);
+  CHECK_THAT(Error(line + "l39=\"w\"} 1\n# EOF\n"),
+             Catch::StartsWith("line 1: duplicate label name \"l39\""));
+  CHECK_THAT(Error(line + "\"l3\"=\"w\"} 1\n# EOF\n"),
+             Catch::StartsWith("line 1: duplicate label name \"l3\""));
+}
+
 TEST_CASE("openmetrics: interleaved families with repeated names are rejected",
           "[parser][openmetrics]") {
   // Same series twice within its family, equal timestamps: allowed.

@@ -357,6 +357,17 @@ TEST_CASE("text: malformed samples report the line", "[parser][text]") {
   }
 }
 
+TEST_CASE("text: duplicate labels are found in long label sets too", "[parser][text]") {
+  std::string line = "m{";
+  for (int i = 0; i < 40; ++i) line += "l" + std::to_string(i) + "=\"v\",";
+  CHECK(One(line + "} 1").series.size() == line.size() + 1);
+  CHECK_THAT(Error(line + "l7=\"w\"} 1"), Catch::StartsWith("line 1: duplicate label name \"l7\""));
+  CHECK_THAT(Error(line + "__name__=\"w\"} 1"),
+             Catch::StartsWith("line 1: duplicate label name \"__name__\""));
+  CHECK_THAT(Error(line + "\"l\\\"q\"=\"1\",\"l\\\"q\"=\"2\"} 1"),
+             Catch::StartsWith("line 1: duplicate label name \"l\\\"q\""));
+}
+
 TEST_CASE("text: le and quantile values are rewritten in canonical float form", "[parser][text]") {
   Parsed p = ParseAll(
       "# TYPE h histogram\n"
