@@ -386,10 +386,23 @@ Status TextParser::ParseLabels() {
 // refusing it here fails the scrape just the same, and earlier. The metric name counts as
 // __name__.
 Status TextParser::CheckDuplicateLabels() {
-  names_.clear();
-  names_.push_back(kMetricName);
   bool any_escaped = false;
   for (const LabelSpan& l : labels_) any_escaped |= l.name_escaped;
+  if (!any_escaped && labels_.size() <= 16) {  // the common case, without copying names
+    for (size_t i = 0; i < labels_.size(); ++i) {
+      const LabelSpan& a = labels_[i];
+      if (a.value.empty()) continue;
+      if (a.name == kMetricName) return Fail("duplicate label name \"__name__\"");
+      for (size_t j = i + 1; j < labels_.size(); ++j) {
+        if (labels_[j].name == a.name && !labels_[j].value.empty()) {
+          return Fail("duplicate label name " + parse::Quote(a.name));
+        }
+      }
+    }
+    return Status::Ok();
+  }
+  names_.clear();
+  names_.push_back(kMetricName);
   if (!any_escaped) {
     for (const LabelSpan& l : labels_) {
       if (!l.value.empty()) names_.push_back(l.name);
