@@ -65,12 +65,20 @@ class TextParser final : public Parser {
     while (i < n && IsBlank(b[i])) ++i;
     pos_ = i;
   }
-  // Advances pos_ over bytes of class `cls` (or, with `until`, over bytes not of it).
-  void Scan(uint8_t cls, bool until = false) {
+  // Advances pos_ over bytes of class `cls`.
+  void ScanWhile(uint8_t cls) {
     const char* b = b_.data();
     const size_t n = b_.size();
     size_t i = pos_;
-    while (i < n && parse::Is(b[i], cls) != until) ++i;
+    while (i < n && parse::Is(b[i], cls)) ++i;
+    pos_ = i;
+  }
+  // Advances pos_ up to the next byte of class `cls`.
+  void ScanUntil(uint8_t cls) {
+    const char* b = b_.data();
+    const size_t n = b_.size();
+    size_t i = pos_;
+    while (i < n && !parse::Is(b[i], cls)) ++i;
     pos_ = i;
   }
   size_t LineEnd() const {
@@ -189,7 +197,7 @@ Result<EntryType> TextParser::ParseMetadata(bool help) {
     if (escaped) family_ = parse::UnescapeLabelValue(family_, &family_scratch_);
   } else if (IsMetricNameStart(c)) {
     const size_t s = pos_;
-    Scan(parse::kMetricChar);
+    ScanWhile(parse::kMetricChar);
     family_ = b_.substr(s, pos_ - s);
   } else {
     return Fail(fmt::format("expected metric name after {}, got {}", what, parse::Quote(Got())));
@@ -278,7 +286,7 @@ Result<EntryType> TextParser::ParseSample() {
     if (Status s = ParseLabels(); !s.ok()) return s;
     series_end = pos_;
   } else {
-    Scan(parse::kMetricChar);
+    ScanWhile(parse::kMetricChar);
     name_ = b_.substr(start, pos_ - start);
     name_set_ = true;
     series_end = pos_;
@@ -295,7 +303,7 @@ Result<EntryType> TextParser::ParseSample() {
 
   SkipBlanks();
   const size_t vstart = pos_;
-  Scan(parse::kValueEnd, /*until=*/true);
+  ScanUntil(parse::kValueEnd);
   const std::string_view vtext = b_.substr(vstart, pos_ - vstart);
   if (vtext.empty()) {
     return Fail("expected value after metric, got " + parse::Quote(Got()));
@@ -309,7 +317,7 @@ Result<EntryType> TextParser::ParseSample() {
   SkipBlanks();
   if (IsDigit(Peek())) {
     const size_t tstart = pos_;
-    Scan(parse::kDigitChar);
+    ScanWhile(parse::kDigitChar);
     int64_t ts = 0;
     auto [p, ec] = std::from_chars(b_.data() + tstart, b_.data() + pos_, ts);
     if (ec != std::errc()) {
@@ -346,7 +354,7 @@ Status TextParser::ParseLabels() {
       quoted = true;
     } else if (IsLabelNameStart(c)) {
       const size_t s = pos_;
-      Scan(parse::kLabelChar);
+      ScanWhile(parse::kLabelChar);
       l.name = b_.substr(s, pos_ - s);
     } else {
       return Fail("expected label name, got " + parse::Quote(Got()));
