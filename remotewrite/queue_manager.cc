@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -88,16 +89,27 @@ struct Shard {
   SteadyTime retry_at{};
   SteadyTime attempt_started{};
 
+  uint64_t pushed = 0;  // samples ever pushed / popped; a retired series is freed once every
+  uint64_t popped = 0;  // shard popped what had been pushed when it retired
+
   bool full() const { return size == ring.size(); }
   const QueuedSample& at(size_t i) const { return ring[(head + i) % ring.size()]; }
   void Push(const QueuedSample& s) {
     ring[(head + size) % ring.size()] = s;
     ++size;
+    ++pushed;
   }
   void Pop(size_t n) {
     head = (head + n) % ring.size();
     size -= n;
+    popped += n;
   }
+};
+
+// Cache entries no longer in the SeriesCache, freed once no queued sample can point at them.
+struct Grave {
+  std::vector<uint64_t> pushed;  // per shard, Shard::pushed when they were retired
+  std::vector<std::unique_ptr<CachedSeries>> entries;
 };
 
 }  // namespace
@@ -113,11 +125,14 @@ class QueueManager::Impl final : public Watcher::Sink {
   const config::RemoteWriteConfig& config() const { return config_; }
   int64_t CurrentSegment() const { return watcher_ ? watcher_->current_segment() : -1; }
 
-  void StoreSeries(std::span<const wal::RefSeries> series) override;
+  void StoreSeries(std::span<const wal::RefSeries> series, uint32_t segment) override;
+  void SeriesReset(uint32_t segment) override;
   size_t Append(std::span<const wal::RefSample> samples) override;
 
  private:
   void RegisterMetrics();
+  void Bury();
+  void FreeGraves();
   void Run(std::stop_token stop, Watcher& watcher);
   void MaybeSend(Shard& shard, SteadyTime now, bool flushing);
   void StartAttempt(Shard& shard, SteadyTime now);
@@ -140,6 +155,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   // Everything below is touched only by the loop thread while it runs (Start/Stop bracket it).
   SeriesCache cache_;
   std::unique_ptr<Watcher> watcher_;
+  std::deque<Grave> graves_;
   std::vector<Shard> shards_;
   CURLM* multi_ = nullptr;
   RequestEncoder encoder_;
@@ -275,8 +291,32 @@ void QueueManager::Impl::Stop(milliseconds flush_deadline) {
   thread_.join();
 }
 
-void QueueManager::Impl::StoreSeries(std::span<const wal::RefSeries> series) {
-  for (const wal::RefSeries& s : series) cache_.Store(s.ref, s.labels);
+void QueueManager::Impl::StoreSeries(std::span<const wal::RefSeries> series, uint32_t segment) {
+  for (const wal::RefSeries& s : series) cache_.Store(s.ref, s.labels, segment);
+  if (cache_.has_retired()) Bury();
+}
+
+void QueueManager::Impl::SeriesReset(uint32_t segment) {
+  cache_.Reset(segment);
+  if (cache_.has_retired()) Bury();
+}
+
+void QueueManager::Impl::Bury() {
+  Grave g;
+  for (const Shard& s : shards_) g.pushed.push_back(s.pushed);
+  g.entries = cache_.TakeRetired();
+  graves_.push_back(std::move(g));
+  FreeGraves();
+}
+
+void QueueManager::Impl::FreeGraves() {
+  while (!graves_.empty()) {
+    const Grave& g = graves_.front();
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      if (shards_[i].popped < g.pushed[i]) return;
+    }
+    graves_.pop_front();
+  }
 }
 
 size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
@@ -467,6 +507,7 @@ void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
   shard.Pop(shard.batch);
   shard.batch = 0;
   shard.wait_started = now;
+  if (!graves_.empty()) FreeGraves();
 }
 
 bool QueueManager::Impl::AllSent() const {

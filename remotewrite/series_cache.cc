@@ -13,16 +13,31 @@ Labels MergeExternalLabels(const Labels& series, const Labels& external) {
   return b.Build();
 }
 
-void SeriesCache::Store(wal::SeriesRef ref, const Labels& labels) {
+void SeriesCache::Store(wal::SeriesRef ref, const Labels& labels, uint32_t segment) {
   scratch_.clear();
   EncodeLabels(MergeExternalLabels(labels, external_), &scratch_);
   auto& slot = by_ref_[ref];
   if (slot != nullptr) {
-    // The WAL logs a series again after a restart; same labels is the common case.
-    if (slot->encoded_labels == scratch_) return;
+    // A checkpoint repeats series already read; a restart may log them again. Same labels is
+    // the common case.
+    if (slot->encoded_labels == scratch_) {
+      slot->segment = std::max(slot->segment, segment);
+      return;
+    }
     retired_.push_back(std::move(slot));
   }
-  slot = std::make_unique<CachedSeries>(CachedSeries{scratch_});
+  slot = std::make_unique<CachedSeries>(CachedSeries{scratch_, segment});
+}
+
+void SeriesCache::Reset(uint32_t segment) {
+  for (auto it = by_ref_.begin(); it != by_ref_.end();) {
+    if (it->second->segment < segment) {
+      retired_.push_back(std::move(it->second));
+      by_ref_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 }  // namespace petrel::remotewrite

@@ -2,14 +2,16 @@
 // Label fields. Computed once per series (external labels merged, then encoded), so the send path
 // only copies bytes.
 //
-// Entries are immutable once stored and their addresses stay valid for the cache's lifetime,
-// also when a ref is stored again with other labels (the old entry is retired, not freed), so
-// queued samples may point at them.
+// Entries are immutable once stored (but for their segment tag). Queued samples point at them,
+// so an entry that is replaced (a ref stored again with other labels) or forgotten (Reset) is
+// not freed: it moves to a retired list the owner takes with TakeRetired and frees once no
+// queued sample can point at it any more.
 // One caller at a time.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@ namespace petrel::remotewrite {
 
 struct CachedSeries {
   std::string encoded_labels;  // EncodeLabels of the final label set
+  uint32_t segment = 0;        // the newest WAL segment (or checkpoint) its record was seen in
 };
 
 // series plus each external label whose name the series does not have (series labels win).
@@ -30,18 +33,29 @@ class SeriesCache {
  public:
   explicit SeriesCache(Labels external_labels) : external_(std::move(external_labels)) {}
 
-  void Store(wal::SeriesRef ref, const Labels& labels);
-  // nullptr when ref was never stored.
+  // Records the series as seen in `segment`.
+  void Store(wal::SeriesRef ref, const Labels& labels, uint32_t segment);
+  // nullptr when ref is unknown.
   const CachedSeries* Find(wal::SeriesRef ref) const {
     auto it = by_ref_.find(ref);
     return it == by_ref_.end() ? nullptr : it->second.get();
   }
+  // Forgets the series last seen before `segment`.
+  void Reset(uint32_t segment);
   size_t size() const { return by_ref_.size(); }
+
+  // Entries replaced or forgotten since the last call.
+  std::vector<std::unique_ptr<CachedSeries>> TakeRetired() {
+    auto out = std::move(retired_);
+    retired_.clear();
+    return out;
+  }
+  bool has_retired() const { return !retired_.empty(); }
 
  private:
   const Labels external_;
   absl::flat_hash_map<wal::SeriesRef, std::unique_ptr<CachedSeries>> by_ref_;
-  std::vector<std::unique_ptr<CachedSeries>> retired_;  // replaced entries, see above
+  std::vector<std::unique_ptr<CachedSeries>> retired_;
   std::string scratch_;
 };
 

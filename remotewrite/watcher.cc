@@ -27,13 +27,14 @@ int64_t CheckpointIndex(std::string_view name) {
 }  // namespace
 
 Watcher::Watcher(Fs& fs, Registry& metrics, std::string wal_dir, std::string consumer,
-                 int64_t start_ms, Sink& sink)
+                 int64_t start_ms, Sink& sink, std::chrono::milliseconds checkpoint_interval)
     : fs_(fs),
       metrics_(metrics),
       wal_dir_(std::move(wal_dir)),
       consumer_(std::move(consumer)),
       start_ms_(start_ms),
-      sink_(sink) {
+      sink_(sink),
+      checkpoint_interval_(checkpoint_interval) {
   decode_failures_ = metrics_.GetCounter("prometheus_wal_watcher_record_decode_failures_total",
                                          "Number of records read by the WAL watcher that resulted "
                                          "in an error when decoding.",
@@ -64,6 +65,7 @@ void Watcher::Begin() {
 Watcher::Progress Watcher::Poll(size_t max_records) {
   if (!initialized_ && !Init()) return Progress::kIdle;
   if (!OfferPending()) return Progress::kBlocked;
+  MaybeNewCheckpoint();
   for (size_t n = 0; n < max_records;) {
     if (reader_ == nullptr || current_broken_) {
       if (!MaybeAdvance()) return Progress::kIdle;
@@ -88,7 +90,9 @@ Watcher::Progress Watcher::Poll(size_t max_records) {
       continue;
     }
     ++n;
-    if (!Dispatch(record_, /*tail=*/true)) return Progress::kBlocked;
+    if (!Dispatch(record_, /*tail=*/true, static_cast<uint32_t>(current_segment()))) {
+      return Progress::kBlocked;
+    }
   }
   return Progress::kRead;
 }
@@ -107,34 +111,52 @@ bool Watcher::Init() {
   }
   // Series of the segments truncation folded away live on in the newest checkpoint.
   auto first = segments->begin();
-  auto names = fs_.List(wal_dir_);
-  if (names.ok()) {
-    int64_t newest = -1;
-    for (const std::string& name : *names) newest = std::max(newest, CheckpointIndex(name));
-    if (newest >= 0) {
-      ReadCheckpoint(JoinPath(wal_dir_, fmt::format("checkpoint.{:08d}", newest)));
-      first = std::lower_bound(segments->begin(), segments->end(), static_cast<uint32_t>(newest));
-    }
+  last_checkpoint_check_ = now;
+  if (int64_t newest = NewestCheckpoint(); newest >= 0) {
+    ReadCheckpoint(static_cast<uint32_t>(newest));
+    first = std::lower_bound(segments->begin(), segments->end(), static_cast<uint32_t>(newest));
   }
   auto tail = std::lower_bound(segments->begin(), segments->end(), tail_from_);
   if (tail == segments->end()) --tail;  // truncated past tail_from_ meanwhile
-  for (auto it = std::min(first, tail); it != tail; ++it) ReplaySeries(wal_dir_, *it);
+  for (auto it = std::min(first, tail); it != tail; ++it) ReplaySeries(wal_dir_, *it, *it);
   OpenLive(*tail);
   initialized_ = true;
   return true;
 }
 
-void Watcher::ReadCheckpoint(const std::string& dir) {
+int64_t Watcher::NewestCheckpoint() {
+  auto names = fs_.List(wal_dir_);
+  if (!names.ok()) return -1;
+  int64_t newest = -1;
+  for (const std::string& name : *names) newest = std::max(newest, CheckpointIndex(name));
+  return newest;
+}
+
+void Watcher::ReadCheckpoint(uint32_t index) {
+  checkpoint_ = index;
+  const std::string dir = JoinPath(wal_dir_, fmt::format("checkpoint.{:08d}", index));
   auto segments = wal::ListSegments(fs_, dir);
   if (!segments.ok()) {
     spdlog::warn("remote write {}: reading checkpoint {}: {}", consumer_, dir,
                  segments.status().ToString());
     return;
   }
-  for (uint32_t index : *segments) ReplaySeries(dir, index);
+  for (uint32_t segment : *segments) ReplaySeries(dir, segment, index);
 }
 
-void Watcher::ReplaySeries(const std::string& dir, uint32_t index) {
+void Watcher::MaybeNewCheckpoint() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_checkpoint_check_ < checkpoint_interval_) return;
+  last_checkpoint_check_ = now;
+  int64_t newest = NewestCheckpoint();
+  // A checkpoint at or past the segment being read still covers records not read yet; its
+  // series would be tagged too new. Wait until the watcher has moved past it.
+  if (newest <= checkpoint_ || newest >= current_segment()) return;
+  ReadCheckpoint(static_cast<uint32_t>(newest));
+  sink_.SeriesReset(static_cast<uint32_t>(newest));
+}
+
+void Watcher::ReplaySeries(const std::string& dir, uint32_t index, uint32_t segment) {
   if (dir == wal_dir_) {
     current_ = index;
     current_segment_->Set(index);
@@ -152,7 +174,7 @@ void Watcher::ReplaySeries(const std::string& dir, uint32_t index) {
       return;
     }
     if (!*next) return;
-    Dispatch(record_, /*tail=*/false);
+    Dispatch(record_, /*tail=*/false, segment);
   }
 }
 
@@ -198,7 +220,7 @@ bool Watcher::MaybeAdvance() {
   return true;
 }
 
-bool Watcher::Dispatch(const std::string& record, bool tail) {
+bool Watcher::Dispatch(const std::string& record, bool tail, uint32_t segment) {
   wal::RecordType type = wal::TypeOf(record);
   RecordsRead(type)->Inc();
   switch (type) {
@@ -211,7 +233,7 @@ bool Watcher::Dispatch(const std::string& record, bool tail) {
                      wal::SegmentName(static_cast<uint32_t>(current_)), st.ToString());
         return true;
       }
-      sink_.StoreSeries(series_);
+      sink_.StoreSeries(series_, segment);
       return true;
     }
     case wal::RecordType::kSamples: {

@@ -5,6 +5,8 @@
 // checkpoint (checkpoint.N, Series records only), then every older segment from N on for
 // Series records only (their samples were written before this queue started), then reads the
 // noted segment from its start in live mode and moves on to each next segment once it appears.
+// While tailing, a new checkpoint (older than the current segment) is read for its series and
+// the sink is told to forget series last seen before it (Prometheus' SeriesReset).
 // Samples are forwarded only when t > start_ms. Series records always reach the sink before the
 // samples that use them. (Prometheus picks the segment when its goroutine runs; noting it in
 // Begin, on the starter's thread, means no sample committed after Start returns is skipped.)
@@ -36,7 +38,11 @@ class Watcher {
   class Sink {
    public:
     virtual ~Sink() = default;
-    virtual void StoreSeries(std::span<const wal::RefSeries> series) = 0;
+    // series were read from WAL segment `segment` (or from checkpoint.<segment>).
+    virtual void StoreSeries(std::span<const wal::RefSeries> series, uint32_t segment) = 0;
+    // A checkpoint.<segment> was read: series last seen in an older segment are gone from the
+    // WAL for good and may be forgotten.
+    virtual void SeriesReset(uint32_t segment) = 0;
     // Takes a prefix of samples; returns its length (less than samples.size() when full).
     virtual size_t Append(std::span<const wal::RefSample> samples) = 0;
   };
@@ -49,8 +55,9 @@ class Watcher {
 
   // consumer is the queue's remote_name (label of the prometheus_wal_watcher_* metrics).
   // fs, metrics and sink must outlive the watcher.
+  // checkpoint_interval: how often to look for a new checkpoint while tailing.
   Watcher(Fs& fs, Registry& metrics, std::string wal_dir, std::string consumer, int64_t start_ms,
-          Sink& sink);
+          Sink& sink, std::chrono::milliseconds checkpoint_interval = std::chrono::seconds(5));
   ~Watcher();
 
   // Notes the segment to tail from. Call once, before the first Poll (may be another thread).
@@ -64,11 +71,15 @@ class Watcher {
 
  private:
   bool Init();
-  void ReadCheckpoint(const std::string& dir);
+  // The newest complete checkpoint's index, or -1.
+  int64_t NewestCheckpoint();
+  void ReadCheckpoint(uint32_t index);
+  void MaybeNewCheckpoint();
   // Reads Series records of segment `index` in dir (the WAL or a checkpoint); samples skipped.
-  void ReplaySeries(const std::string& dir, uint32_t index);
+  // segment tags the series (the checkpoint's index when dir is a checkpoint).
+  void ReplaySeries(const std::string& dir, uint32_t index, uint32_t segment);
   // Handles one record; false when the sink did not take all of its samples.
-  bool Dispatch(const std::string& record, bool tail);
+  bool Dispatch(const std::string& record, bool tail, uint32_t segment);
   bool OfferPending();
   void OpenLive(uint32_t index);
   // Lists the segments (at most every 100 ms); sets advance_to_ when a newer one exists.
@@ -83,6 +94,7 @@ class Watcher {
   const std::string consumer_;
   const int64_t start_ms_;
   Sink& sink_;
+  const std::chrono::milliseconds checkpoint_interval_;
 
   bool initialized_ = false;
   uint32_t tail_from_ = 0;  // set by Begin; older segments are read for series only
@@ -91,6 +103,8 @@ class Watcher {
   bool current_broken_ = false;                 // a read error: skip the rest of this segment
   int64_t advance_to_ = -1;  // a newer segment exists: move there once this one is drained
   std::chrono::steady_clock::time_point last_list_{};
+  std::chrono::steady_clock::time_point last_checkpoint_check_{};
+  int64_t checkpoint_ = -1;  // index of the newest checkpoint read
 
   std::string record_;                   // reused record buffer
   std::vector<wal::RefSeries> series_;   // reused decode buffer

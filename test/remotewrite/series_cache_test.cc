@@ -23,7 +23,7 @@ TEST_CASE("external labels are added only where the series has no such label", "
 TEST_CASE("series cache holds the encoded final labels, stable across re-stores", "[remotewrite]") {
   SeriesCache cache(Labels{{"cluster", "c1"}});
   CHECK(cache.Find(1) == nullptr);
-  cache.Store(1, Labels{{"__name__", "up"}});
+  cache.Store(1, Labels{{"__name__", "up"}}, 0);
   const CachedSeries* first = cache.Find(1);
   REQUIRE(first != nullptr);
 
@@ -37,16 +37,34 @@ TEST_CASE("series cache holds the encoded final labels, stable across re-stores"
   CHECK(req.timeseries(0).labels(1).value() == "c1");
 
   SECTION("same labels again keep the entry") {
-    cache.Store(1, Labels{{"__name__", "up"}});
+    cache.Store(1, Labels{{"__name__", "up"}}, 0);
     CHECK(cache.Find(1) == first);
   }
-  SECTION("other labels replace it; the old entry stays readable") {
+  SECTION("other labels replace it; the old entry is retired, not freed") {
     std::string before = first->encoded_labels;
-    cache.Store(1, Labels{{"__name__", "down"}});
+    cache.Store(1, Labels{{"__name__", "down"}}, 0);
     CHECK(cache.Find(1) != first);
     CHECK(first->encoded_labels == before);
     CHECK(cache.size() == 1);
+    auto retired = cache.TakeRetired();
+    REQUIRE(retired.size() == 1);
+    CHECK(retired[0].get() == first);
+    CHECK_FALSE(cache.has_retired());
   }
+}
+
+TEST_CASE("series cache Reset forgets series last seen before a segment", "[remotewrite]") {
+  SeriesCache cache(Labels{});
+  cache.Store(1, Labels{{"__name__", "a"}}, 3);
+  cache.Store(2, Labels{{"__name__", "b"}}, 5);
+  cache.Store(3, Labels{{"__name__", "c"}}, 4);
+  cache.Store(1, Labels{{"__name__", "a"}}, 6);  // seen again later (e.g. in a checkpoint)
+  cache.Reset(5);
+  CHECK(cache.Find(1) != nullptr);
+  CHECK(cache.Find(2) != nullptr);
+  CHECK(cache.Find(3) == nullptr);
+  CHECK(cache.TakeRetired().size() == 1);
+  CHECK(cache.size() == 2);
 }
 
 }  // namespace
