@@ -48,11 +48,13 @@ class Parser {
   virtual Result<EntryType> Next() = 0;
 
   // kSample: the raw bytes naming the series (metric name and label block as written in the
-  // body), a cheap key for the scrape cache; equal bytes mean an equal label set.
+  // body, blanks included), a cheap key for the scrape cache; equal bytes mean an equal label
+  // set (as in Prometheus, the le/quantile rewrite below also depends on the TYPE lines).
   virtual std::string_view Series() const = 0;
-  // kSample: adds "__name__" and every label (unescaped) to b. Like Prometheus, the "le" value
-  // of a histogram and the "quantile" value of a summary are rewritten in canonical float form
-  // ("1" -> "1.0") when they parse as floats; the type is the one of the last TYPE line.
+  // kSample: adds "__name__" and every label with a non-empty value (unescaped) to b. Like
+  // Prometheus, the "le" value of a histogram and the "quantile" value of a summary are
+  // rewritten in canonical float form ("1" -> "1.0") when they parse as floats; the type is the
+  // one of the last TYPE line. A label named twice is a parse error, so b gets each name once.
   virtual void AddLabels(LabelsBuilder& b) const = 0;
   // kSample: the value; every NaN is the canonical quiet NaN 0x7ff8000000000001, never a stale
   // marker.
