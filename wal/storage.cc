@@ -248,6 +248,12 @@ Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
       break;
     }
   }
+  // A duplicate ref's samples may sit in any replayed segment: keep its series record in
+  // checkpoints until they all are folded in, as Prometheus does.
+  if (!segments->empty()) {
+    for (const auto& [dup, first_ref] : replay_remap_) deleted_[dup] = segments->back();
+  }
+  deleted_series_->Set(static_cast<double>(deleted_.size()));
   replay_remap_.clear();
   replay_series_ = {};
   replay_samples_ = {};
