@@ -1,8 +1,9 @@
 // Storage: the agent's WAL-only store (Prometheus tsdb/agent). Owns <dir>/wal, the series store
 // (one interned label set per ref, with its last timestamp) and the segment writer.
 //
-// Open replays existing segments (series records rebuild the store and the next ref; samples
-// restore each series' last timestamp), then always starts a fresh segment, as Prometheus does.
+// Open replays the newest checkpoint and the segments after it (series records rebuild the
+// store and the next ref; samples restore each series' last timestamp), then always starts a
+// fresh segment, as Prometheus does.
 // Thread-safe: any number of Appenders may commit concurrently; commits are serialized.
 #pragma once
 
@@ -33,8 +34,9 @@ struct Options {
 class Storage {
  public:
   // dir is --storage.agent.path; the WAL lives in dir/wal. Errors: kIo; kInvalidArgument for a
-  // bad segment size; kCorruption when the segment files are not sequential. A corrupt record
-  // does not fail Open: the WAL is repaired (see replay_status()).
+  // bad segment size or compression; kCorruption when the segment files are not sequential or
+  // the checkpoint is corrupt. A corrupt segment does not fail Open: the WAL is repaired (see
+  // replay_status()).
   static Result<std::unique_ptr<Storage>> Open(Fs& fs, Registry& metrics, const std::string& dir,
                                                Options options);
   virtual ~Storage() = default;
