@@ -163,6 +163,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   LogLimiter retry_log_;
   LogLimiter drop_log_;
 
+  bool started_ = false;                       // Start runs once
   std::atomic<int64_t> flush_deadline_ms_{0};  // set by Stop before it requests the stop
 
   Counter* samples_total_;
@@ -259,7 +260,8 @@ void QueueManager::Impl::RegisterMetrics() {
 }
 
 void QueueManager::Impl::Start() {
-  if (thread_.joinable()) return;
+  if (started_) return;
+  started_ = true;
   const config::QueueConfig& q = config_.queue_config;
   multi_ = curl_multi_init();
   // Resharding will change the count; samples go to shard ref % shards_.size().
@@ -360,7 +362,7 @@ void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
       flushing = true;
       deadline = now + milliseconds(flush_deadline_ms_.load());
     }
-    auto progress = flushing ? Watcher::Progress::kIdle : watcher.Poll(kMaxRecordsPerPoll);
+    auto progress = flushing ? Watcher::Progress::kIdle : watcher.Poll(kMaxRecordsPerPoll, stop);
     int running = 0;
     curl_multi_perform(multi_, &running);
     now = std::chrono::steady_clock::now();

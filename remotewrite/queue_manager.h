@@ -1,10 +1,24 @@
-// QueueManager: one remote_write endpoint. Tails the WAL (wal/reader.h), keeps a series cache
-// (ref -> labels with external labels merged, series labels winning), shards samples by
-// series ref, batches them, and sends RW 1.0 requests (protobuf + snappy) with retry and
-// backoff. It never drops silently: full shards make the watcher wait, because the WAL is
-// the buffer.
+// QueueManager: one remote_write endpoint (RW 1.0). Tails the WAL (wal/reader.h), keeps a series
+// cache (ref -> labels with external labels merged, series labels winning, encoded once), shards
+// samples by series ref, batches them, and sends protobuf + snappy requests with retry and
+// backoff. It never drops silently: full shards make the watcher wait, because the WAL is the
+// buffer.
 //
-// Thread-safe: Start/Stop from one owner; metrics readable any time.
+// Semantics follow Prometheus' queue manager and WAL watcher:
+// - Only samples with t > the Clock's Now() at Start are sent; segments older than the newest
+//   one at Start are read for series only. (No persisted send position yet.)
+// - shards = queue_config.min_shards (no resharding yet); shard = ref % shards. Each shard holds
+//   up to max(capacity, max_samples_per_send) samples and sends batches of at most
+//   max_samples_per_send, when full or batch_send_deadline after its oldest unsent sample
+//   arrived. A shard sends batch N+1 only after N succeeded or was dropped (per-series order).
+// - 5xx, transport errors, timeouts (and 429 with retry_on_http_429) are retried forever with
+//   backoff min_backoff..max_backoff, doubling, or Retry-After when given; other 4xx drop the
+//   batch (samples_failed_total, rate-limited log).
+// - Metrics: prometheus_remote_storage_* {remote_name, url} and prometheus_wal_watcher_*
+//   {consumer} (shared/reference/self-metrics.md §1-2).
+//
+// Threads: one std::jthread per endpoint runs the watcher and drives every shard's HTTP request
+// on one curl multi handle. Start/Stop from one owner; metrics readable any time.
 #pragma once
 
 #include <memory>
@@ -26,7 +40,7 @@ class QueueManager {
                std::string wal_dir, config::RemoteWriteConfig config, Labels external_labels);
   ~QueueManager();
 
-  // Starts the watcher and the send loop.
+  // Starts the watcher and the send loop. Only the first call does anything.
   void Start();
   // Stops reading, sends what is queued for at most flush_deadline, then joins.
   void Stop(std::chrono::milliseconds flush_deadline = std::chrono::minutes(1));

@@ -62,7 +62,8 @@ void Watcher::Begin() {
   tail_from_ = segments.ok() && !segments->empty() ? segments->back() : 0;
 }
 
-Watcher::Progress Watcher::Poll(size_t max_records) {
+Watcher::Progress Watcher::Poll(size_t max_records, std::stop_token stop) {
+  stop_ = std::move(stop);
   if (!initialized_ && !Init()) return Progress::kIdle;
   if (!OfferPending()) return Progress::kBlocked;
   MaybeNewCheckpoint();
@@ -166,7 +167,7 @@ void Watcher::ReplaySeries(const std::string& dir, uint32_t index, uint32_t segm
     spdlog::warn("remote write {}: replaying WAL: {}", consumer_, reader.status().ToString());
     return;
   }
-  while (true) {
+  while (!stop_.stop_requested()) {
     auto next = (*reader)->Next(&record_);
     if (!next.ok()) {
       // A torn tail after a crash is expected; the series before it are still good.

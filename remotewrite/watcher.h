@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,10 @@ class Watcher {
   // Notes the segment to tail from. Call once, before the first Poll (may be another thread).
   void Begin();
 
-  // Reads at most max_records records and hands their contents to the sink.
-  Progress Poll(size_t max_records);
+  // Reads at most max_records records and hands their contents to the sink. The first call
+  // also replays older segments' series, which can take long on a big WAL; a stop request ends
+  // that early (the watcher is then not to be polled again).
+  Progress Poll(size_t max_records, std::stop_token stop = {});
 
   // The segment being read; -1 before the WAL was found. Thread-safe.
   int64_t current_segment() const { return current_.load(std::memory_order_relaxed); }
@@ -95,6 +98,7 @@ class Watcher {
   const int64_t start_ms_;
   Sink& sink_;
   const std::chrono::milliseconds checkpoint_interval_;
+  std::stop_token stop_;  // of the current Poll
 
   bool initialized_ = false;
   uint32_t tail_from_ = 0;  // set by Begin; older segments are read for series only
