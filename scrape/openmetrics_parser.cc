@@ -249,6 +249,8 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
     bool is_quoted = false;
     if (i < n && line[i] == '"') {
       if (!quoted(&l.name, &l.name_escaped)) return Fail("unterminated quoted name");
+      if (l.name.empty()) return Fail("empty quoted name");
+      if (!parse::ValidUtf8(l.name)) return Fail("quoted name is not valid UTF-8");
       is_quoted = true;
     } else if (i < n && IsLabelNameStart(line[i])) {
       const size_t start = i;

@@ -351,6 +351,9 @@ Status TextParser::ParseLabels() {
       if (!ScanQuoted(/*nul_ok=*/false, &l.name, &l.name_escaped, &ascii)) {
         return Fail("unterminated quoted name");
       }
+      // Prometheus fails the scrape on such names after parsing; failing here is the same.
+      if (l.name.empty()) return Fail("empty quoted name");
+      if (!ascii && !parse::ValidUtf8(l.name)) return Fail("quoted name is not valid UTF-8");
       quoted = true;
     } else if (IsLabelNameStart(c)) {
       const size_t s = pos_;

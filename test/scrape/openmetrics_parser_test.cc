@@ -280,6 +280,8 @@ TEST_CASE("openmetrics: errors name the line", "[parser][openmetrics]") {
       {"a 1\nb{x=\"1\",x=\"2\"} 1\n# EOF\n", "line 2: duplicate label name \"x\""},
       {"a 1\nb{__name__=\"c\"} 1\n# EOF\n", "line 2: label __name__ besides"},
       {"a{x=\"\xc3\x28\"} 1\n# EOF\n", "line 1: label value is not valid UTF-8"},
+      {"a{\"\"=\"1\"} 1\n# EOF\n", "line 1: empty quoted name"},
+      {"{\"\xff\"} 1\n# EOF\n", "line 1: quoted name is not valid UTF-8"},
       {"# HELP a \xff\n# EOF\n", "line 1: HELP text is not valid UTF-8"},
       {"# TYPE a counter\na_total 1\na 2\n# EOF\n", "line 3: clashing metric family name \"a\""},
       {"# TYPE a gauge\na 1\nb 1\na 2\n# EOF\n", "line 4: clashing metric family name \"a\""},

@@ -348,6 +348,9 @@ TEST_CASE("text: malformed samples report the line", "[parser][text]") {
       {"m{a=\"1\",\"a\"=\"2\"} 1\n", "line 1: duplicate label name \"a\""},
       {"m{__name__=\"x\"} 1\n", "line 1: duplicate label name \"__name__\""},
       {"m{a=\"\xff\"} 1\n", "line 1: invalid UTF-8"},
+      {"m{\"\"=\"1\"} 1\n", "line 1: empty quoted name"},
+      {"{\"\"} 1\n", "line 1: empty quoted name"},
+      {"m{\"\xc3\x28\"=\"1\"} 1\n", "line 1: quoted name is not valid UTF-8"},
       {"m 1\r\n", "line 1: invalid value"},
       {"# HELP m ok\nm{a=\"1\" 1\n", "line 2: expected label name"},
   };
