@@ -51,6 +51,12 @@ Status WebServer::Start(const std::string& listen_address) {
     res.set_content("Service Unavailable", "text/plain; charset=utf-8");
   });
 
+  // Only SO_REUSEADDR: httplib's default also sets SO_REUSEPORT, which would let a second
+  // petrel silently share the port instead of failing to start.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);
   } else {
@@ -60,6 +66,11 @@ Status WebServer::Start(const std::string& listen_address) {
     return Status::Unavailable(fmt::format("cannot listen on {}", listen_address));
   }
   thread_ = std::jthread([this] { server_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the listen loop runs, so Stop() right after Start()
+  // would hang: wait (bounded) for the loop to start.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return Status::Ok();
 }
 

@@ -104,6 +104,10 @@ class Manager::Impl {
     pool_.Stop();  // finishes scrapes being parsed
     for (auto& [hash, e] : entries_) curl_multi_remove_handle(multi_, e->easy);
     for (auto& e : removed_) curl_multi_remove_handle(multi_, e->easy);
+    {
+      std::lock_guard lock(status_mu_);
+      status_loops_.clear();
+    }
     entries_.clear();
     removed_.clear();
     curl_multi_cleanup(multi_);

@@ -98,7 +98,10 @@ void ScrapeLoop::AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bo
       ++it;
       continue;
     }
-    if (e.last_iteration + 1 == iteration_ && !e.explicit_timestamp && e.ref != 0) {
+    // On failure a series appended earlier in this (rolled back) scrape is marked too:
+    // nothing of the scrape was kept. (Prometheus 3.14 skips those; we prefer consistency.)
+    bool was_live = e.last_iteration + 1 == iteration_ || (all && e.last_iteration == iteration_);
+    if (was_live && !e.explicit_timestamp && e.ref != 0) {
       (void)app.Append(e.ref, Labels(), timestamp_ms, wal::StaleNaN());
     }
     it = cache_.erase(it);

@@ -59,6 +59,9 @@ struct TargetServer {
     });
     port = server.bind_to_any_port("127.0.0.1");
     thread = std::jthread([this] { server.listen_after_bind(); });
+    for (int i = 0; i < 5000 && !server.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   ~TargetServer() { server.stop(); }
 };
@@ -136,8 +139,9 @@ TEST_CASE("the manager scrapes every target over HTTP with Prometheus's headers"
   REQUIRE(manager.ApplyConfig(cfg).ok());
   REQUIRE(Eventually(wal, [&] { return LastValue(wal, "plain", "plain") != 1; }));
   CHECK(std::isnan(LastValue(wal, "plain", "plain")));  // stale marker for the removed target
-  manager.Stop();
   CHECK(manager.Targets().size() == 2);
+  manager.Stop();
+  CHECK(manager.Targets().empty());
 }
 
 }  // namespace

@@ -134,7 +134,8 @@ TEST_CASE("a failed fetch reports up=0 and marks the previous series stale", "[s
 TEST_CASE("target labels win; clashing scraped labels become exported_*", "[scrape]") {
   Fixture f;
   REQUIRE(f.loop.Process(Body(1000, "m{job=\"app\",exported_job=\"x\",instance=\"i\"} 1\n")).ok());
-  const auto* m = Find(At(f.wal, 1000), "m");
+  auto got = At(f.wal, 1000);
+  const auto* m = Find(got, "m");
   REQUIRE(m != nullptr);
   CHECK(m->labels.Get("job") == "node");
   CHECK(m->labels.Get("exported_job") == "x");
@@ -147,7 +148,8 @@ TEST_CASE("explicit timestamps are honoured and parsed NaN cannot forge a stale 
   Fixture f;
   REQUIRE(f.loop.Process(Body(5000, "a 1 4000\nb NaN\n")).ok());
   CHECK(At(f.wal, 4000).size() == 1);
-  const auto* b = Find(At(f.wal, 5000), "b");
+  auto got = At(f.wal, 5000);
+  const auto* b = Find(got, "b");
   REQUIRE(b != nullptr);
   CHECK(std::isnan(b->v));
   CHECK_FALSE(wal::IsStaleNaN(b->v));
