@@ -136,7 +136,8 @@ class QueueManager::Impl final : public Watcher::Sink {
   void Run(std::stop_token stop, Watcher& watcher);
   void MaybeSend(Shard& shard, SteadyTime now, bool flushing);
   void StartAttempt(Shard& shard, SteadyTime now);
-  void DrainCompletions(SteadyTime now);
+  // Handles finished transfers; returns how many.
+  size_t DrainCompletions(SteadyTime now);
   void OnDone(Shard& shard, CURLcode code, SteadyTime now);
   void FinishBatch(Shard& shard, SteadyTime now);
   SteadyTime NextTimer(bool flushing) const;
@@ -369,6 +370,9 @@ void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
     DrainCompletions(now);
     for (Shard& s : shards_) MaybeSend(s, now, flushing);
     curl_multi_perform(multi_, &running);
+    // On loopback a transfer can finish inside that perform; its completion would otherwise
+    // wait for the next turn, and nothing on the socket would end the wait below early.
+    const bool completed = DrainCompletions(std::chrono::steady_clock::now()) > 0;
     if (flushing) {
       if (AllSent()) break;
       if (now >= deadline) {
@@ -377,7 +381,8 @@ void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
       }
     }
 
-    SteadyTime until = progress == Watcher::Progress::kRead ? now : NextTimer(flushing);
+    SteadyTime until =
+        progress == Watcher::Progress::kRead || completed ? now : NextTimer(flushing);
     const bool in_flight =
         std::any_of(shards_.begin(), shards_.end(), [](const Shard& s) { return s.in_flight; });
     if (in_flight || flushing) {
@@ -452,7 +457,8 @@ void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
   samples_total_->Inc(static_cast<double>(shard.batch));
 }
 
-void QueueManager::Impl::DrainCompletions(SteadyTime now) {
+size_t QueueManager::Impl::DrainCompletions(SteadyTime now) {
+  size_t done = 0;
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
@@ -464,10 +470,12 @@ void QueueManager::Impl::DrainCompletions(SteadyTime now) {
       if (s.client->handle() == easy) {
         s.in_flight = false;
         OnDone(s, code, now);
+        ++done;
         break;
       }
     }
   }
+  return done;
 }
 
 void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
