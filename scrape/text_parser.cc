@@ -96,6 +96,7 @@ class TextParser final : public Parser {
   Result<EntryType> ParseHashLine();
   Result<EntryType> ParseMetadata(bool help);
   Result<EntryType> ParseSample();
+  bool TryFastSample();
   Status ParseLabels();
   Status CheckDuplicateLabels();
   bool ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped, bool* ascii);
@@ -159,6 +160,7 @@ Result<EntryType> TextParser::Next() {
       return EntryType::kEof;
     }
     if (c == '#') return ParseHashLine();
+    if (IsMetricNameStart(c) && TryFastSample()) return EntryType::kSample;
     if (IsMetricNameStart(c) || c == '{') return ParseSample();
     return Fail("expected a metric name, '{' or '#' at the start of a line, got " +
                 parse::Quote(Got()));
@@ -272,6 +274,77 @@ bool TextParser::ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped,
   *ascii = !high;
   line_ += lines;
   pos_ = i + 1;
+  return true;
+}
+
+// The common line shape in one pass: name[{l="v",...}] value[ timestamp] with single spaces,
+// legacy label names and plain-ASCII values without escapes. It accepts a subset of what
+// ParseSample accepts, with the same result; anything else (blanks, quoted names, escapes,
+// non-ASCII, errors of any kind) returns false with pos_ unchanged, for ParseSample to handle.
+bool TextParser::TryFastSample() {
+  const char* b = b_.data();
+  const size_t n = b_.size();
+  const size_t start = pos_;
+  size_t i = start;
+  while (i < n && parse::Is(b[i], parse::kMetricChar)) ++i;
+  const size_t name_end = i;
+  labels_.clear();
+  if (i < n && b[i] == '{') {
+    ++i;
+    while (i < n && b[i] != '}') {
+      const size_t ns = i;
+      if (!parse::Is(b[i], parse::kLabelStart)) return false;
+      while (i < n && parse::Is(b[i], parse::kLabelChar)) ++i;
+      const size_t ne = i;
+      if (i + 1 >= n || b[i] != '=' || b[i + 1] != '"') return false;
+      i += 2;
+      const size_t vs = i;
+      while (i < n && !parse::Is(b[i], parse::kQuoteStop)) ++i;
+      if (i >= n || b[i] != '"') return false;
+      labels_.push_back({b_.substr(ns, ne - ns), b_.substr(vs, i - vs), false, false});
+      ++i;
+      if (i < n && b[i] == ',') {
+        ++i;
+      } else if (i >= n || b[i] != '}') {
+        return false;
+      }
+    }
+    if (i >= n) return false;
+    ++i;  // '}'
+  }
+  const size_t series_end = i;
+  if (i >= n || b[i] != ' ') return false;
+  const size_t vs = ++i;
+  while (i < n && !parse::Is(b[i], parse::kValueEnd)) ++i;
+  double value;
+  if (i == vs || !parse::ParseGoFloat(b_.substr(vs, i - vs), &value)) return false;
+  std::optional<int64_t> ts;
+  if (i < n && b[i] == ' ') {
+    const size_t ts_start = ++i;
+    while (i < n && parse::Is(b[i], parse::kDigitChar)) ++i;
+    int64_t t = 0;
+    if (i == ts_start || std::from_chars(b + ts_start, b + i, t).ec != std::errc()) return false;
+    ts = t;
+  }
+  if (i < n && b[i] != '\n') return false;
+  // Duplicates are ParseSample's to report.
+  if (labels_.size() > 16) return false;
+  for (size_t k = 0; k < labels_.size(); ++k) {
+    const LabelSpan& a = labels_[k];
+    if (a.value.empty()) continue;
+    if (a.name == kMetricName) return false;
+    for (size_t j = k + 1; j < labels_.size(); ++j) {
+      if (labels_[j].name == a.name && !labels_[j].value.empty()) return false;
+    }
+  }
+  name_ = b_.substr(start, name_end - start);
+  name_set_ = true;
+  name_escaped_ = false;
+  series_ = b_.substr(start, series_end - start);
+  value_ = value != value ? parse::NormalNaN() : value;
+  timestamp_ = ts;
+  pos_ = i;
+  EndLine();
   return true;
 }
 
