@@ -482,5 +482,39 @@ TEST_CASE("text: a node_exporter body", "[parser][text]") {
   CHECK(s.back().value == 4);
 }
 
+TEST_CASE("text: the one-pass and general sample paths agree", "[parser][text]") {
+  // A doubled blank before the value sends a line down the general path without changing
+  // what it means; every sample must come out the same either way.
+  std::string body(kNodeExporter);
+  body += "e{} 1\nt{a=\"1\",} 2 3\nn NaN\nd{a=\"\",a=\"x\"} 4\nz{a=\"\",b=\"x\"} -0\n";
+  std::string doubled;
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t end = body.find('\n', start);
+    std::string line = body.substr(start, end - start);
+    if (!line.empty() && line[0] != '#') {
+      size_t close = line.rfind('}');
+      size_t sp = line.find(' ', close == std::string::npos ? 0 : close);
+      line.insert(sp, " ");
+    }
+    doubled += line + "\n";
+    start = end + 1;
+  }
+  Parsed a = ParseAll(body), b = ParseAll(doubled);
+  REQUIRE(a.status.ok());
+  REQUIRE(b.status.ok());
+  auto sa = a.Samples(), sb = b.Samples();
+  REQUIRE(sa.size() == 34);
+  REQUIRE(sa.size() == sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    INFO(sa[i].series);
+    CHECK(sa[i].series == sb[i].series);
+    CHECK(sa[i].labels == sb[i].labels);
+    CHECK(std::bit_cast<uint64_t>(sa[i].value) == std::bit_cast<uint64_t>(sb[i].value));
+    CHECK(sa[i].timestamp == sb[i].timestamp);
+    CHECK(sa[i].line == sb[i].line);
+  }
+}
+
 }  // namespace
 }  // namespace petrel::scrape
