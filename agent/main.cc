@@ -148,8 +148,8 @@ int Run(const Flags& flags) {
   SetupLogging(flags.log_level);
   auto cfg = config::Load(flags.config_file);
   if (!cfg.ok()) {
-    std::fprintf(stderr, "petrel: error loading config from \"%s\": %s\n",
-                 flags.config_file.c_str(), cfg.status().message().c_str());
+    // The message starts with the file name and line.
+    std::fprintf(stderr, "petrel: error loading config: %s\n", cfg.status().message().c_str());
     return 1;
   }
   spdlog::info("msg=\"Starting Petrel\" version={} mode=agent", kVersion);

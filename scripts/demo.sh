@@ -36,13 +36,13 @@ echo "demo: receiver (Prometheus) on 127.0.0.1:$RECEIVER_PORT, node_exporter on 
 start_petrel "$ROOT/build/agent/petrel" "$WORK" "$WORK/petrel.yml" "$PORT"
 echo "demo: petrel on 127.0.0.1:$PORT, WAL in $WORK/data; waiting for samples to arrive..."
 
-if ! wait_for 60 test -n "$(prom_value "$RECEIVER_PORT" 'count(up{cluster="demo"} == 1) == 2')"; then
+if ! wait_for 60 prom_has "$RECEIVER_PORT" 'count(up{cluster="demo"} == 1) == 2'; then
   echo "demo: no samples from petrel reached the receiver within 60 s; petrel log:" >&2
   tail -50 "$WORK/petrel.log" >&2
   exit 1
 fi
 # Let one more scrape land so there is more than one sample per series.
-wait_for 30 test "$(prom_value "$RECEIVER_PORT" 'max(count_over_time(up{cluster="demo"}[5m]))')" -ge 2 || true
+wait_for 30 prom_has "$RECEIVER_PORT" 'max(count_over_time(up{cluster="demo"}[5m])) >= 2' || true
 
 series=$(prom_value "$RECEIVER_PORT" 'count({cluster="demo"})')
 samples=$(prom_value "$RECEIVER_PORT" 'sum(count_over_time({cluster="demo"}[5m]))')

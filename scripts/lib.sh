@@ -116,3 +116,9 @@ prom_query() {
 prom_value() {
   prom_query "$1" "$2" | jq -r '.data.result[0].value[1] // empty'
 }
+
+# prom_has <port> <promql>: succeeds when the query returns at least one series (use with
+# wait_for, which needs a command, not an already-expanded value).
+prom_has() {
+  [ -n "$(prom_value "$1" "$2")" ]
+}

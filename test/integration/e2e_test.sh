@@ -11,7 +11,7 @@ for tool in prometheus prometheus-node-exporter promtool curl jq; do
 done
 
 WORK=$(mktemp -d /tmp/petrel-e2e.XXXXXX)
-trap 'stop_all; rm -rf "$WORK"' EXIT
+trap 'stop_all; [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; echo "--- petrel log" >&2; tail -40 "$WORK/petrel.log" >&2 || true; exit 1; }
 
 start_receiver "$WORK"
@@ -53,12 +53,12 @@ curl -sf "http://127.0.0.1:$PORT/-/ready" | grep -q "Ready" || fail "/-/ready"
 
 for job in node receiver petrel; do
   q="up{job=\"$job\",cluster=\"edge-1\",env=\"ci\"} == 1"
-  wait_for 30 test -n "$(prom_value "$RECEIVER_PORT" "$q")" || fail "no $q at the receiver"
+  wait_for 30 prom_has "$RECEIVER_PORT" "$q" || fail "no $q at the receiver"
 done
 echo "up==1 for all three static targets after $(( $(date +%s) - START )) s"
 
 q="node_cpu_seconds_total{job=\"node\",instance=\"127.0.0.1:$NODE_PORT\",rack=\"r1\",cluster=\"edge-1\",env=\"ci\"}"
-wait_for 30 test -n "$(prom_value "$RECEIVER_PORT" "count($q)")" || fail "no $q at the receiver"
+wait_for 30 prom_has "$RECEIVER_PORT" "count($q)" || fail "no $q at the receiver"
 echo "node_exporter series arrive with job, instance, target and external labels: $(prom_value "$RECEIVER_PORT" "count($q)") series of node_cpu_seconds_total"
 
 for m in scrape_duration_seconds scrape_samples_scraped; do
@@ -85,8 +85,8 @@ ls "$WORK/data/wal" | grep -qE '^[0-9]{8}$' || fail "no WAL segments in $WORK/da
 
 promtool tsdb dump "$WORK/data" >"$WORK/dump.txt" 2>"$WORK/dump.err" ||
   { cat "$WORK/dump.err" >&2; fail "promtool tsdb dump failed"; }
-grep -q "node_cpu_seconds_total{.*instance=\"127.0.0.1:$NODE_PORT\".*job=\"node\"" "$WORK/dump.txt" ||
+grep -q "__name__=\"node_cpu_seconds_total\".*instance=\"127.0.0.1:$NODE_PORT\".*job=\"node\"" "$WORK/dump.txt" ||
   fail "promtool dump lacks node_cpu_seconds_total: $(head -3 "$WORK/dump.txt")"
-grep -q '^up{.*job="receiver"} 1 ' "$WORK/dump.txt" || fail "promtool dump lacks up{job=receiver} 1"
+grep -q '^{__name__="up",.*job="receiver"} 1 ' "$WORK/dump.txt" || fail "promtool dump lacks up{job=receiver} 1"
 echo "promtool tsdb dump read $(wc -l <"$WORK/dump.txt") samples from petrel's WAL"
 echo "PASS"
