@@ -1,5 +1,7 @@
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <set>
+#include <thread>
 
 #include "test/support/mem_fs.h"
 #include "test/wal/wal_test_util.h"
@@ -142,6 +144,104 @@ TEST_CASE("a corrupt segment fails the checkpoint and deletes nothing", "[wal]")
   REQUIRE(names.ok());
   for (const auto& n : *names) CHECK_FALSE(n.ends_with(".tmp"));
   CHECK_THAT(r.Render(), Contains("prometheus_agent_checkpoint_creations_failed_total 1"));
+}
+
+}  // namespace
+}  // namespace petrel::wal
+
+namespace petrel::wal {
+namespace {
+
+TEST_CASE("truncate runs while appenders commit", "[wal]") {
+  MemFs fs;
+  Registry r;
+  auto opened =
+      Storage::Open(fs, r, "/data", {.segment_bytes = kPage, .compression = Compression::kNone});
+  REQUIRE(opened.ok());
+  Storage& st = **opened;
+  constexpr int kBatches = 600;
+  std::atomic<int> progress{0};
+  std::atomic<int> failed{0};
+  std::thread writer([&] {
+    auto app = st.NewAppender();
+    for (int batch = 0; batch < kBatches; ++batch) {
+      for (int i = 0; i < 20; ++i) {
+        // Series i stops receiving samples after batch 30 * i: truncation drops it.
+        if (batch > 30 * i + 30) continue;
+        Labels l{{"__name__", "m"}, {"i", std::to_string(i)}, {"pad", std::string(100, 'p')}};
+        if (!app->Append(0, l, batch, i).ok()) ++failed;
+      }
+      if (!app->Commit().ok()) ++failed;
+      progress = batch + 1;
+    }
+  });
+  int truncations = 0;
+  uint64_t seen = 0;
+  for (int round = 1; round <= 5; ++round) {
+    for (int spins = 0; progress < round * 100 && spins < 100000; ++spins) {
+      st.notifier().WaitFor(&seen, std::chrono::milliseconds(10), {});
+    }
+    CHECK(st.Truncate(progress - 60).ok());
+    ++truncations;
+  }
+  writer.join();
+  CHECK(failed == 0);
+  CHECK(truncations == 5);
+  REQUIRE(st.Close().ok());
+
+  // Every sample left in the checkpoint and segments follows its series record.
+  auto checkpoint = LastCheckpoint(fs, "/data/wal");
+  REQUIRE(checkpoint.ok());
+  CHECK(*checkpoint >= 0);
+  std::set<SeriesRef> known;
+  size_t samples = 0;
+  auto check = [&](const std::string& dir) {
+    auto got = testing::ReadAll(fs, dir);
+    REQUIRE(got.status.ok());
+    for (const auto& rec : got.records) {
+      if (TypeOf(rec) == RecordType::kSeries) {
+        std::vector<RefSeries> s;
+        REQUIRE(DecodeSeries(rec, &s).ok());
+        for (const auto& x : s) known.insert(x.ref);
+      } else {
+        std::vector<RefSample> s;
+        REQUIRE(DecodeSamples(rec, &s).ok());
+        for (const auto& x : s) REQUIRE(known.count(x.ref) == 1);
+        samples += s.size();
+      }
+    }
+  };
+  if (*checkpoint >= 0) check("/data/wal/" + CheckpointName(static_cast<uint32_t>(*checkpoint)));
+  auto segments = ListSegments(fs, "/data/wal");
+  REQUIRE(segments.ok());
+  // ReadAll reads every segment of a dir; read the live ones one by one instead.
+  for (uint32_t index : *segments) {
+    if (*checkpoint >= 0 && index <= *checkpoint) continue;
+    auto reader = SegmentReader::Open(fs, "/data/wal", index, SegmentReader::Mode::kStrict);
+    REQUIRE(reader.ok());
+    std::string rec;
+    for (;;) {
+      auto more = (*reader)->Next(&rec);
+      REQUIRE(more.ok());
+      if (!*more) break;
+      std::vector<RefSeries> s;
+      std::vector<RefSample> v;
+      if (TypeOf(rec) == RecordType::kSeries) {
+        REQUIRE(DecodeSeries(rec, &s).ok());
+        for (const auto& x : s) known.insert(x.ref);
+      } else {
+        REQUIRE(DecodeSamples(rec, &v).ok());
+        for (const auto& x : v) REQUIRE(known.count(x.ref) == 1);
+        samples += v.size();
+      }
+    }
+  }
+  CHECK(samples > 0);
+  Registry r2;
+  auto again = Storage::Open(fs, r2, "/data", {.segment_bytes = kPage});
+  REQUIRE(again.ok());
+  CHECK((*again)->replay_status().ok());
+  CHECK((*again)->ActiveSeries() >= 1);
 }
 
 }  // namespace
