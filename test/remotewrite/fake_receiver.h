@@ -43,10 +43,15 @@ class FakeReceiver {
   // Called for request number n (0-based) after it was recorded.
   using Responder = std::function<Reply(size_t n, const ReceivedRequest& req)>;
 
-  FakeReceiver() {
+  // port 0: any free port; otherwise that port (e.g. one a Dropper just released).
+  explicit FakeReceiver(int port = 0) {
     server_.Post("/api/v1/write",
                  [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); });
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port == 0) {
+      port_ = server_.bind_to_any_port("127.0.0.1");
+    } else if (server_.bind_to_port("127.0.0.1", port)) {
+      port_ = port;
+    }
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     // stop() before the listen loop runs would be lost and the join would hang: wait for it.
     auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "remotewrite/encoder.h"
+#include "test/remotewrite/dropper.h"
 #include "test/remotewrite/fake_receiver.h"
 
 namespace petrel::remotewrite {
@@ -137,6 +138,16 @@ TEST_CASE("http client reports transport errors as retryable", "[remotewrite]") 
     CHECK(r.status.code() == Code::kUnavailable);
     CHECK(r.http_status == 0);
     CHECK(r.status.message().find("transport") != std::string::npos);
+  }
+  SECTION("connection closed without a response") {
+    testing::Dropper dropper;
+    auto client = HttpClient::Create(
+        Config("http://127.0.0.1:" + std::to_string(dropper.port()) + "/w"), clock);
+    REQUIRE(client.ok());
+    SendResult r = (*client)->Send(body, 0);
+    CHECK(r.status.code() == Code::kUnavailable);
+    CHECK(r.http_status == 0);
+    CHECK(dropper.dropped() >= 1);
   }
   SECTION("timeout") {
     FakeReceiver rx;

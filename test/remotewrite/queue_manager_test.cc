@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "test/remotewrite/dropper.h"
 #include "test/remotewrite/fake_receiver.h"
 #include "test/support/mem_fs.h"
 #include "wal/storage.h"
@@ -386,6 +387,60 @@ TEST_CASE("series folded into a checkpoint are known to a queue started later", 
                           env.start_ms);
   CHECK(env.Metric("samples_dropped_total", {"reason"}, {"unintentionally_dropped_series"}) == 0);
   CHECK(queue->CurrentSegment() == env.storage->CurrentSegment());
+}
+
+}  // namespace
+}  // namespace petrel::remotewrite
+
+namespace petrel::remotewrite {
+namespace {
+
+TEST_CASE("dropped connections and a refusing port are retried until a receiver is up",
+          "[remotewrite]") {
+  MemFs fs;
+  FakeClock clock;
+  Registry metrics;
+  auto storage = wal::Storage::Open(fs, metrics, "/data", {});
+  REQUIRE(storage.ok());
+  testing::Dropper dropper;
+  config::RemoteWriteConfig cfg;
+  cfg.url = "http://127.0.0.1:" + std::to_string(dropper.port()) + "/api/v1/write";
+  cfg.name = "drops";
+  cfg.queue_config.min_shards = 1;
+  cfg.queue_config.batch_send_deadline = milliseconds(5);
+  cfg.queue_config.min_backoff = milliseconds(5);
+  cfg.queue_config.max_backoff = milliseconds(20);
+  QueueManager queue(fs, clock, metrics, (*storage)->notifier(), (*storage)->wal_dir(), cfg,
+                     Labels{});
+  queue.Start();
+  const int64_t start_ms = ToMillis(clock.Now());
+  for (int step = 0; step < 10; ++step) {
+    auto app = (*storage)->NewAppender();
+    REQUIRE(app->Append(0, Labels{{"__name__", "m"}}, start_ms + 1 + step, step).ok());
+    REQUIRE(app->Commit().ok());
+  }
+  auto retried = metrics.GetCounter("prometheus_remote_storage_samples_retried_total", "",
+                                    {"remote_name", "url"}, {"drops", cfg.url});
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (dropper.dropped() < 3 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  REQUIRE(dropper.dropped() >= 3);
+  const int port = dropper.port();
+  dropper.Close();  // refused for a moment, then a real receiver on the same port
+  FakeReceiver rx(port);
+  REQUIRE(rx.port() == port);
+  REQUIRE(rx.WaitUntil([](const auto& reqs) { return Total(reqs) >= 10; }));
+  queue.Stop(std::chrono::seconds(5));
+  CHECK(Total(rx.requests()) == 10);
+  std::vector<int64_t> ts = Collect(rx.requests(), [](size_t) { return true; })["__name__=m,"];
+  REQUIRE(ts.size() == 10);
+  for (int i = 0; i < 10; ++i) CHECK(ts[i] == start_ms + 1 + i);
+  CHECK(retried->Value() > 0);
+  CHECK(metrics
+            .GetCounter("prometheus_remote_storage_samples_failed_total", "",
+                        {"remote_name", "url"}, {"drops", cfg.url})
+            ->Value() == 0);
 }
 
 }  // namespace
