@@ -101,9 +101,15 @@ void SeriesStore::GC(int64_t mint, std::vector<SeriesRef>* removed) {
   for (auto it = by_hash_.begin(); it != by_hash_.end();) {
     MemSeries** link = &it->second;
     while (MemSeries* s = *link) {
-      // A series not yet logged belongs to a batch in flight: it has no sample yet.
-      if (s->last_ts.load(std::memory_order_relaxed) >= mint ||
-          !s->logged.load(std::memory_order_relaxed)) {
+      // A series not yet logged may belong to a batch in flight, which has not stored its
+      // first timestamp yet: spare it once. Still unlogged a whole cycle later, its batch was
+      // abandoned.
+      bool keep = s->last_ts.load(std::memory_order_relaxed) >= mint;
+      if (!keep && !s->logged.load(std::memory_order_relaxed) && !s->gc_spared) {
+        s->gc_spared = true;
+        keep = true;
+      }
+      if (keep) {
         link = &s->next_same_hash;
         continue;
       }

@@ -35,6 +35,7 @@ struct MemSeries {
   // Its Series record is in the WAL. Changed only under the Storage's writer mutex.
   std::atomic<bool> logged{false};
   MemSeries* next_same_hash = nullptr;  // guarded by the store's mutex
+  bool gc_spared = false;               // guarded by the store's mutex
 };
 
 class SeriesStore {
@@ -53,7 +54,8 @@ class SeriesStore {
   // the caller maps the record's ref onto it, as Prometheus does (first ref wins).
   MemSeries* AddReplayed(SeriesRef ref, Labels labels);
 
-  // Unlinks every logged series whose last_ts < mint (lookups stop finding them); appends their
+  // Unlinks every series whose last_ts < mint (lookups stop finding them), sparing once a series
+  // not yet logged (its batch may be in flight); appends their
   // refs to *removed. Frees the series unlinked by the previous GC.
   void GC(int64_t mint, std::vector<SeriesRef>* removed);
 

@@ -51,3 +51,38 @@ TEST_CASE("series store handles sparse and huge refs from replay", "[wal]") {
 
 }  // namespace
 }  // namespace petrel::wal
+
+namespace petrel::wal {
+namespace {
+
+TEST_CASE("series store GC drops old series and spares unlogged ones once", "[wal]") {
+  SeriesStore store;
+  bool created = false;
+  const Labels old_l{{"a", "old"}}, new_l{{"a", "new"}}, pending_l{{"a", "pending"}};
+  MemSeries* old_s = store.GetOrCreate(old_l, old_l.Hash(), &created);
+  MemSeries* new_s = store.GetOrCreate(new_l, new_l.Hash(), &created);
+  MemSeries* pending = store.GetOrCreate(pending_l, pending_l.Hash(), &created);
+  old_s->logged = new_s->logged = true;
+  old_s->last_ts = 10;
+  new_s->last_ts = 100;
+
+  std::vector<SeriesRef> removed;
+  store.GC(50, &removed);
+  CHECK(removed == std::vector<SeriesRef>{old_s->ref});
+  CHECK(store.GetByRef(old_s->ref) == nullptr);
+  CHECK(store.GetByLabels(old_l, old_l.Hash()) == nullptr);
+  CHECK(old_s->labels == old_l);  // unlinked, not yet freed: in-flight pointers stay valid
+  CHECK(store.size() == 2);
+
+  removed.clear();
+  store.GC(50, &removed);  // the pending series' batch never committed
+  CHECK(removed == std::vector<SeriesRef>{pending->ref});
+  CHECK(store.size() == 1);
+  // Refs are never reused.
+  MemSeries* again = store.GetOrCreate(old_l, old_l.Hash(), &created);
+  CHECK(created);
+  CHECK(again->ref == 4);
+}
+
+}  // namespace
+}  // namespace petrel::wal
