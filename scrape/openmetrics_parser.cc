@@ -225,17 +225,23 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
   size_t i = *p + 1;
   const size_t n = line.size();
   // Scans the quoted string at line[i] == '"'.
-  auto quoted = [&](std::string_view* inner, bool* escaped) {
+  // Scans the quoted string at line[i] == '"'; *ascii tells whether it was all ASCII.
+  const char* b = line.data();
+  auto quoted = [&](std::string_view* inner, bool* escaped, bool* ascii) {
     const size_t start = ++i;
     *escaped = false;
-    while (i < n && line[i] != '"') {
-      if (line[i] == '\\') {
+    *ascii = true;
+    for (;;) {
+      while (i < n && !parse::Is(b[i], parse::kQuoteStop)) ++i;
+      if (i >= n) return false;
+      if (b[i] == '"') break;
+      if (b[i] == '\\') {
         *escaped = true;
         if (++i >= n) return false;
       }
+      if (static_cast<unsigned char>(b[i]) >= 0x80) *ascii = false;
       ++i;
     }
-    if (i >= n) return false;
     *inner = line.substr(start, i - start);
     ++i;
     return true;
@@ -248,9 +254,10 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
     LabelSpan l;
     bool is_quoted = false;
     if (i < n && line[i] == '"') {
-      if (!quoted(&l.name, &l.name_escaped)) return Fail("unterminated quoted name");
+      bool ascii = true;
+      if (!quoted(&l.name, &l.name_escaped, &ascii)) return Fail("unterminated quoted name");
       if (l.name.empty()) return Fail("empty quoted name");
-      if (!parse::ValidUtf8(l.name)) return Fail("quoted name is not valid UTF-8");
+      if (!ascii && !parse::ValidUtf8(l.name)) return Fail("quoted name is not valid UTF-8");
       is_quoted = true;
     } else if (i < n && IsLabelNameStart(line[i])) {
       const size_t start = i;
@@ -269,8 +276,9 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
       if (i >= n || line[i] != '=') return Fail("expected '=' after label name");
       ++i;
       if (i >= n || line[i] != '"') return Fail("expected quoted label value");
-      if (!quoted(&l.value, &l.value_escaped)) return Fail("unterminated label value");
-      if (!parse::ValidUtf8(l.value)) return Fail("label value is not valid UTF-8");
+      bool ascii = true;
+      if (!quoted(&l.value, &l.value_escaped, &ascii)) return Fail("unterminated label value");
+      if (!ascii && !parse::ValidUtf8(l.value)) return Fail("label value is not valid UTF-8");
       out->push_back(l);
     }
     if (i < n && line[i] == '}') {
@@ -289,6 +297,18 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
 
 // Any label named twice, or __name__ next to the metric name.
 Status OpenMetricsParser::CheckDuplicates() {
+  bool any_escaped = false;
+  for (const LabelSpan& l : labels_) any_escaped |= l.name_escaped;
+  if (!any_escaped && labels_.size() <= 16) {  // the common case, without copying names
+    for (size_t i = 0; i < labels_.size(); ++i) {
+      const std::string_view a = labels_[i].name;
+      if (a == kMetricName) return Fail("label __name__ besides the metric name");
+      for (size_t j = i + 1; j < labels_.size(); ++j) {
+        if (labels_[j].name == a) return Fail("duplicate label name " + parse::Quote(a));
+      }
+    }
+    return Status::Ok();
+  }
   names_.clear();
   names_.push_back(kMetricName);
   unescaped_names_.clear();
