@@ -45,7 +45,9 @@ fi
 wait_for 30 prom_has "$RECEIVER_PORT" 'max(count_over_time(up{cluster="demo"}[5m])) >= 2' || true
 
 series=$(prom_value "$RECEIVER_PORT" 'count({cluster="demo"})')
-samples=$(prom_value "$RECEIVER_PORT" 'sum(count_over_time({cluster="demo"}[5m]))')
+# The receiver scrapes nothing itself, so every sample its head appended came from petrel.
+samples=$(curl -sf "http://127.0.0.1:$RECEIVER_PORT/metrics" |
+  awk '/^prometheus_tsdb_head_samples_appended_total/ {n += $2} END {printf "%d", n}')
 echo
 echo "The receiver holds ${series} series and ${samples} samples from petrel."
 echo
