@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,46 @@ TEST_CASE("encoder output is byte-identical to protobuf's serialization", "[remo
   std::string want_bytes;
   REQUIRE(want.SerializeToString(&want_bytes));
   CHECK(Encode(in) == want_bytes);
+}
+
+TEST_CASE("random requests are byte-identical to protobuf's serialization", "[remotewrite]") {
+  std::mt19937_64 rng(42);  // fixed seed: deterministic
+  auto text = [&](size_t max_len) {
+    std::string s;
+    const size_t len = 1 + rng() % max_len;
+    while (s.size() < len)
+      s += rng() % 8 == 0 ? "é" : std::string(1, static_cast<char>('!' + rng() % 90));
+    return s;
+  };
+  for (int round = 0; round < 50; ++round) {
+    std::vector<In> in;
+    const size_t n = 1 + rng() % 40;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<Label> labels;
+      const size_t nl = rng() % 12;
+      for (size_t j = 0; j < nl; ++j) labels.push_back({text(20), text(rng() % 4 == 0 ? 400 : 30)});
+      double v = std::bit_cast<double>(rng());
+      if (rng() % 5 == 0) v = 0;
+      int64_t t = rng() % 5 == 0 ? 0 : static_cast<int64_t>(rng());
+      in.push_back({Labels::FromUnsorted(std::move(labels)), t, v});
+    }
+    prometheus::WriteRequest want;
+    for (const In& s : in) {
+      auto* ts = want.add_timeseries();
+      for (const Label& l : s.labels) {
+        auto* pl = ts->add_labels();
+        pl->set_name(l.name);
+        pl->set_value(l.value);
+      }
+      auto* sample = ts->add_samples();
+      sample->set_value(s.v == 0 ? 0.0 : s.v);
+      sample->set_timestamp(s.t);
+    }
+    std::string want_bytes;
+    REQUIRE(want.SerializeToString(&want_bytes));
+    INFO("round " << round);
+    REQUIRE(Encode(in) == want_bytes);
+  }
 }
 
 TEST_CASE("zero value and zero timestamp are omitted from the wire", "[remotewrite]") {
