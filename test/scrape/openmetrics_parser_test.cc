@@ -136,6 +136,68 @@ TEST_CASE("openmetrics: metadata and samples of every type", "[parser][openmetri
   CHECK(e[20].line == 21);
 }
 
+// Shaped like client_golang's OpenMetrics output (EnableOpenMetrics, created timestamps on).
+constexpr std::string_view kGoClient =
+    R"om(# HELP go_gc_duration_seconds A summary of the pause duration of garbage collection cycles.
+# TYPE go_gc_duration_seconds summary
+go_gc_duration_seconds{quantile="0.0"} 2.1e-05
+go_gc_duration_seconds{quantile="0.25"} 3.5e-05
+go_gc_duration_seconds{quantile="1.0"} 0.000172
+go_gc_duration_seconds_sum 0.001337
+go_gc_duration_seconds_count 24
+go_gc_duration_seconds_created 1.7e+09
+# HELP go_info Information about the Go environment.
+# TYPE go_info gauge
+go_info{version="go1.22.1"} 1.0
+# HELP http_requests Total requests.
+# TYPE http_requests counter
+http_requests_total{code="200",method="get"} 1027.0 # {trace_id="4bf92f3577b34da6"} 1.0 1.7000000123e+09
+http_requests_created{code="200",method="get"} 1.6999e+09
+http_requests_total{code="500",method="get"} 3.0
+http_requests_created{code="500",method="get"} 1.6999e+09
+# HELP request_seconds Request latency.
+# TYPE request_seconds histogram
+# UNIT request_seconds seconds
+request_seconds_bucket{handler="/",le="0.005"} 24.0
+request_seconds_bucket{handler="/",le="0.5"} 120.0 # {trace_id="a"} 0.31
+request_seconds_bucket{handler="/",le="+Inf"} 144.0
+request_seconds_sum{handler="/"} 34.5
+request_seconds_count{handler="/"} 144.0
+request_seconds_created{handler="/"} 1.6999e+09
+request_seconds_bucket{handler="/x",le="0.005"} 0.0
+request_seconds_bucket{handler="/x",le="0.5"} 0.0
+request_seconds_bucket{handler="/x",le="+Inf"} 0.0
+request_seconds_sum{handler="/x"} 0.0
+request_seconds_count{handler="/x"} 0.0
+# HELP build Build information.
+# TYPE build info
+build_info{branch="main",version="1.0"} 1
+# TYPE feature stateset
+feature{feature="a"} 1
+feature{feature="b"} 0
+# EOF
+)om";
+
+TEST_CASE("openmetrics: a client_golang-shaped body", "[parser][openmetrics]") {
+  Parsed p = MustParse(kGoClient);
+  auto s = p.Samples();
+  REQUIRE(s.size() == 25);
+  CHECK(s[0].labels.Get("quantile") == "0.0");
+  CHECK(s[5].labels.Get("__name__") == "go_gc_duration_seconds_created");
+  CHECK(s[5].value == 1.7e9);
+  REQUIRE(s[7].has_exemplar);
+  CHECK(s[7].exemplar.timestamp == 1700000012300);
+  CHECK(s[7].exemplar.labels.Get("trace_id") == "4bf92f3577b34da6");
+  CHECK(s[12].labels.Get("le") == "0.5");
+  CHECK(s[12].has_exemplar);
+  CHECK_FALSE(s[12].exemplar.timestamp.has_value());
+  CHECK(s[22].labels.Get("branch") == "main");
+  CHECK(s.back().line == 37);
+  int units = 0;
+  for (const Entry& e : p.entries) units += e.type == EntryType::kUnit;
+  CHECK(units == 1);
+}
+
 TEST_CASE("openmetrics: Series bytes and label escapes", "[parser][openmetrics]") {
   Parsed p = MustParse(
       "a{x=\"q\\\"uote\",y=\"back\\\\slash\",z=\"new\\nline\",w=\"keep\\tthis\"} 1\n"
