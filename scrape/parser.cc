@@ -94,7 +94,9 @@ std::optional<ExpositionFormat> FormatFromContentType(std::string_view content_t
 }
 
 std::unique_ptr<Parser> NewParser(std::string_view content_type, std::string_view body) {
-  if (ContentTypeIsOpenMetrics(content_type)) return NewOpenMetricsParser(body);
+  // Scrapes accept what Prometheus accepts: a drop-in must not fail targets Prometheus
+  // scrapes fine. The strict spec checks are for `petrel check metrics`.
+  if (ContentTypeIsOpenMetrics(content_type)) return NewOpenMetricsParser(body, /*strict=*/false);
   return NewTextParser(body);
 }
 

@@ -98,7 +98,8 @@ enum class ExpositionFormat { kPrometheusText, kOpenMetrics, kProtobuf };
 // exists here yet.
 std::optional<ExpositionFormat> FormatFromContentType(std::string_view content_type);
 
-// The parser for a scrape reply: OpenMetrics for application/openmetrics-text, the text parser
+// The parser for a scrape reply, as lenient as Prometheus (OpenMetrics with strict=false):
+// OpenMetrics for application/openmetrics-text, the text parser
 // for anything else (text/plain, a missing or unrecognised Content-Type: the Prometheus 2.x
 // fallback; Prometheus 3.x fails such scrapes unless fallback_scrape_protocol is set, which is
 // the caller's decision to make before calling this).
