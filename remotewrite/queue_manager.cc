@@ -11,6 +11,7 @@
 
 #include "remotewrite/encoder.h"
 #include "remotewrite/http_client.h"
+#include "remotewrite/logfmt.h"
 #include "remotewrite/series_cache.h"
 #include "remotewrite/watcher.h"
 
@@ -272,8 +273,9 @@ void QueueManager::Impl::Start() {
     s.ring.resize(capacity);
     auto client = HttpClient::Create(config_, clock_);
     if (!client.ok() || multi_ == nullptr) {
-      spdlog::error("remote write {}: cannot start: {}", name_,
-                    client.ok() ? "curl_multi_init failed" : client.status().ToString());
+      spdlog::error(
+          "msg=\"Cannot start remote write queue\" component=remote remote_name={} err={}", name_,
+          Quote(client.ok() ? "curl_multi_init failed" : client.status().ToString()));
       return;
     }
     s.client = std::move(*client);
@@ -447,7 +449,8 @@ void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
   CURLMcode rc = curl_multi_add_handle(multi_, shard.client->handle());
   if (rc != CURLM_OK) {
     // Not expected (the handle is never in the multi twice); treat as a transport error.
-    spdlog::error("remote write {}: curl_multi_add_handle: {}", name_, curl_multi_strerror(rc));
+    spdlog::error("msg=\"curl_multi_add_handle failed\" component=remote remote_name={} err={}",
+                  name_, Quote(curl_multi_strerror(rc)));
     samples_total_->Inc(static_cast<double>(shard.batch));
     OnDone(shard, CURLE_FAILED_INIT, now);
     return;
@@ -493,17 +496,19 @@ void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
     shard.backoff = std::min(2 * sleep, config_.queue_config.max_backoff);
     ++shard.attempt;
     if (retry_log_.Allow(now, &suppressed)) {
-      spdlog::warn("remote write {}: retrying {} samples in {} ms: {} ({} similar suppressed)",
-                   name_, shard.batch, sleep.count(), r.status.message(), suppressed);
+      spdlog::warn(
+          "msg=\"Failed to send batch, retrying\" component=remote remote_name={} samples={} "
+          "retry_in={}ms err={} suppressed={}",
+          name_, shard.batch, sleep.count(), Quote(r.status.message()), suppressed);
     }
     return;
   }
   failed_total_->Inc(static_cast<double>(shard.batch));
   if (drop_log_.Allow(now, &suppressed)) {
     spdlog::error(
-        "remote write {}: dropped {} samples, non-recoverable error: {} ({} similar "
-        "suppressed)",
-        name_, shard.batch, r.status.message(), suppressed);
+        "msg=\"non-recoverable error, dropping batch\" component=remote remote_name={} samples={} "
+        "err={} suppressed={}",
+        name_, shard.batch, Quote(r.status.message()), suppressed);
   }
   FinishBatch(shard, now);
 }
@@ -539,7 +544,10 @@ void QueueManager::Impl::Abandon() {
   if (lost == 0) return;
   failed_total_->Inc(static_cast<double>(lost));
   pending_->Add(-static_cast<double>(lost));
-  spdlog::error("remote write {}: flush deadline passed; dropped {} unsent samples", name_, lost);
+  spdlog::error(
+      "msg=\"Flush deadline passed, dropping unsent samples\" component=remote remote_name={} "
+      "samples={}",
+      name_, lost);
 }
 
 QueueManager::QueueManager(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier,

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "remotewrite/logfmt.h"
+
 namespace petrel::remotewrite {
 namespace {
 
@@ -25,6 +27,11 @@ int64_t CheckpointIndex(std::string_view name) {
 }
 
 }  // namespace
+
+void Watcher::Log(spdlog::level::level_enum level, std::string_view msg, const Status& err) const {
+  spdlog::log(level, "msg={} component=remote remote_name={} err={}", Quote(msg), consumer_,
+              Quote(err.ToString()));
+}
 
 Watcher::Watcher(Fs& fs, Registry& metrics, std::string wal_dir, std::string consumer,
                  int64_t start_ms, Sink& sink, std::chrono::milliseconds checkpoint_interval)
@@ -74,8 +81,11 @@ Watcher::Progress Watcher::Poll(size_t max_records, std::stop_token stop) {
     }
     auto next = reader_->Next(&record_);
     if (!next.ok()) {
-      spdlog::error("remote write {}: reading WAL: {}; skipping the rest of segment {}", consumer_,
-                    next.status().ToString(), wal::SegmentName(static_cast<uint32_t>(current_)));
+      spdlog::error(
+          "msg=\"Error reading WAL, skipping the rest of the segment\" component=remote "
+          "remote_name={} segment={} err={}",
+          consumer_, wal::SegmentName(static_cast<uint32_t>(current_)),
+          Quote(next.status().ToString()));
       current_broken_ = true;
       continue;
     }
@@ -105,8 +115,7 @@ bool Watcher::Init() {
   auto segments = wal::ListSegments(fs_, wal_dir_);
   if (!segments.ok() || segments->empty()) {
     if (!segments.ok() && segments.status().code() != Code::kNotFound) {
-      spdlog::warn("remote write {}: listing WAL segments: {}", consumer_,
-                   segments.status().ToString());
+      Log(spdlog::level::warn, "Error listing WAL segments", segments.status());
     }
     return false;
   }
@@ -138,8 +147,7 @@ void Watcher::ReadCheckpoint(uint32_t index) {
   const std::string dir = JoinPath(wal_dir_, fmt::format("checkpoint.{:08d}", index));
   auto segments = wal::ListSegments(fs_, dir);
   if (!segments.ok()) {
-    spdlog::warn("remote write {}: reading checkpoint {}: {}", consumer_, dir,
-                 segments.status().ToString());
+    Log(spdlog::level::warn, "Error reading checkpoint", segments.status().Prefixed(dir));
     return;
   }
   for (uint32_t segment : *segments) ReplaySeries(dir, segment, index);
@@ -164,14 +172,14 @@ void Watcher::ReplaySeries(const std::string& dir, uint32_t index, uint32_t segm
   }
   auto reader = wal::SegmentReader::Open(fs_, dir, index, wal::SegmentReader::Mode::kStrict);
   if (!reader.ok()) {
-    spdlog::warn("remote write {}: replaying WAL: {}", consumer_, reader.status().ToString());
+    Log(spdlog::level::warn, "Error replaying WAL", reader.status());
     return;
   }
   while (!stop_.stop_requested()) {
     auto next = (*reader)->Next(&record_);
     if (!next.ok()) {
       // A torn tail after a crash is expected; the series before it are still good.
-      spdlog::warn("remote write {}: replaying WAL: {}", consumer_, next.status().ToString());
+      Log(spdlog::level::warn, "Error replaying WAL", next.status());
       return;
     }
     if (!*next) return;
@@ -187,8 +195,7 @@ void Watcher::OpenLive(uint32_t index) {
   current_broken_ = false;
   auto reader = wal::SegmentReader::Open(fs_, wal_dir_, index, wal::SegmentReader::Mode::kLive);
   if (!reader.ok()) {
-    spdlog::error("remote write {}: opening WAL segment: {}", consumer_,
-                  reader.status().ToString());
+    Log(spdlog::level::err, "Error opening WAL segment", reader.status());
     current_broken_ = true;
     return;
   }
@@ -201,15 +208,16 @@ bool Watcher::FindNewer() {
   last_list_ = now;
   auto segments = wal::ListSegments(fs_, wal_dir_);
   if (!segments.ok()) {
-    spdlog::warn("remote write {}: listing WAL segments: {}", consumer_,
-                 segments.status().ToString());
+    Log(spdlog::level::warn, "Error listing WAL segments", segments.status());
     return false;
   }
   auto it = std::upper_bound(segments->begin(), segments->end(), static_cast<uint32_t>(current_));
   if (it == segments->end()) return false;
   if (*it != current_ + 1) {
-    spdlog::warn("remote write {}: WAL segment {} is gone; continuing at {}", consumer_,
-                 wal::SegmentName(static_cast<uint32_t>(current_ + 1)), wal::SegmentName(*it));
+    spdlog::warn(
+        "msg=\"WAL segment is gone, continuing at a later one\" component=remote remote_name={} "
+        "segment={} next={}",
+        consumer_, wal::SegmentName(static_cast<uint32_t>(current_ + 1)), wal::SegmentName(*it));
   }
   advance_to_ = *it;
   return true;
@@ -230,8 +238,8 @@ bool Watcher::Dispatch(const std::string& record, bool tail, uint32_t segment) {
       Status st = wal::DecodeSeries(record, &series_);
       if (!st.ok()) {
         decode_failures_->Inc();
-        spdlog::warn("remote write {}: segment {}: {}", consumer_,
-                     wal::SegmentName(static_cast<uint32_t>(current_)), st.ToString());
+        Log(spdlog::level::warn, "Error decoding record",
+            st.Prefixed("segment " + wal::SegmentName(segment)));
         return true;
       }
       sink_.StoreSeries(series_, segment);
@@ -247,8 +255,8 @@ bool Watcher::Dispatch(const std::string& record, bool tail, uint32_t segment) {
       if (!st.ok()) {
         pending_.clear();
         decode_failures_->Inc();
-        spdlog::warn("remote write {}: segment {}: {}", consumer_,
-                     wal::SegmentName(static_cast<uint32_t>(current_)), st.ToString());
+        Log(spdlog::level::warn, "Error decoding record",
+            st.Prefixed("segment " + wal::SegmentName(segment)));
         return true;
       }
       std::erase_if(pending_, [this](const wal::RefSample& s) { return s.t <= start_ms_; });

@@ -18,6 +18,8 @@
 // One caller at a time.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -90,6 +92,7 @@ class Watcher {
   // Opens the next segment when one is known or found; false when there is none yet.
   bool MaybeAdvance();
   Counter* RecordsRead(wal::RecordType type);
+  void Log(spdlog::level::level_enum level, std::string_view msg, const Status& err) const;
 
   Fs& fs_;
   Registry& metrics_;
