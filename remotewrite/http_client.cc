@@ -40,6 +40,18 @@ std::string BodyForMessage(std::string_view body) {
 
 const char* UserAgent() { return "Petrel/" PETREL_VERSION; }
 
+std::string RedactUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  size_t host = scheme + 3;
+  size_t at = url.find('@', host);
+  size_t slash = url.find('/', host);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
+  size_t colon = url.find(':', host);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "xxxxx" + url.substr(at);
+}
+
 std::chrono::milliseconds ParseRetryAfter(std::string_view value,
                                           std::chrono::system_clock::time_point now) {
   using std::chrono::milliseconds;

@@ -35,6 +35,9 @@ inline constexpr size_t kMaxBodyInMessage = 256;
 // "Petrel/<version>"
 const char* UserAgent();
 
+// url with the password of its userinfo part replaced by "xxxxx", for labels and logs.
+std::string RedactUrl(const std::string& url);
+
 struct SendResult {
   Status status;
   std::chrono::milliseconds retry_after{0};  // > 0 only when a usable Retry-After was sent

@@ -13,6 +13,7 @@
 #include "remotewrite/http_client.h"
 #include "remotewrite/logfmt.h"
 #include "remotewrite/series_cache.h"
+#include "remotewrite/shard.h"
 #include "remotewrite/watcher.h"
 
 namespace petrel::remotewrite {
@@ -27,86 +28,6 @@ constexpr size_t kMaxRecordsPerPoll = 64;
 constexpr milliseconds kIdleWait(100);
 // Longest wait on curl while transfers run; the WAL is looked at in between.
 constexpr milliseconds kBusyWait(25);
-// At most one log line per kind of send failure per interval.
-constexpr auto kLogInterval = std::chrono::seconds(10);
-
-// The URL as a metric label: a password in the userinfo part is replaced.
-std::string RedactUrl(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t host = scheme + 3;
-  size_t at = url.find('@', host);
-  size_t slash = url.find('/', host);
-  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
-  size_t colon = url.find(':', host);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "xxxxx" + url.substr(at);
-}
-
-class LogLimiter {
- public:
-  // True when a line may be logged now; *suppressed gets the count held back since the last.
-  bool Allow(SteadyTime now, size_t* suppressed) {
-    if (logged_ && now - last_ < kLogInterval) {
-      ++suppressed_;
-      return false;
-    }
-    logged_ = true;
-    last_ = now;
-    *suppressed = suppressed_;
-    suppressed_ = 0;
-    return true;
-  }
-
- private:
-  bool logged_ = false;
-  SteadyTime last_{};
-  size_t suppressed_ = 0;
-};
-
-// A sample waiting in a shard. series points into the SeriesCache (stable, see there).
-struct QueuedSample {
-  const CachedSeries* series;
-  int64_t t;
-  double v;
-};
-
-// One shard: a bounded FIFO of samples plus the state of the batch it is sending. The batch is
-// the first `batch` samples of the FIFO; they are popped only once that batch succeeded or was
-// dropped, so a shard never sends batch N+1 before N is done (per-series order).
-struct Shard {
-  std::vector<QueuedSample> ring;  // fixed capacity, allocated once
-  size_t head = 0;
-  size_t size = 0;
-  SteadyTime wait_started{};  // batch_send_deadline runs from here for a partial batch
-
-  std::unique_ptr<HttpClient> client;
-  std::string body;  // compressed request of the current batch, kept for retries
-  size_t batch = 0;  // samples in the current batch; 0 = none
-  int64_t batch_max_t = 0;
-  bool in_flight = false;
-  int attempt = 0;
-  milliseconds backoff{0};
-  SteadyTime retry_at{};
-  SteadyTime attempt_started{};
-
-  uint64_t pushed = 0;  // samples ever pushed / popped; a retired series is freed once every
-  uint64_t popped = 0;  // shard popped what had been pushed when it retired
-
-  bool full() const { return size == ring.size(); }
-  const QueuedSample& at(size_t i) const { return ring[(head + i) % ring.size()]; }
-  void Push(const QueuedSample& s) {
-    ring[(head + size) % ring.size()] = s;
-    ++size;
-    ++pushed;
-  }
-  void Pop(size_t n) {
-    head = (head + n) % ring.size();
-    size -= n;
-    popped += n;
-  }
-};
-
 // Cache entries no longer in the SeriesCache, freed once no queued sample can point at them.
 struct Grave {
   std::vector<uint64_t> pushed;  // per shard, Shard::pushed when they were retired
@@ -158,7 +79,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   SeriesCache cache_;
   std::unique_ptr<Watcher> watcher_;
   std::deque<Grave> graves_;
-  std::vector<Shard> shards_;
+  std::vector<Shard> shards_;  // resharding will change the count
   CURLM* multi_ = nullptr;
   RequestEncoder encoder_;
   int64_t highest_ms_ = INT64_MIN;
@@ -267,10 +188,12 @@ void QueueManager::Impl::Start() {
   const config::QueueConfig& q = config_.queue_config;
   multi_ = curl_multi_init();
   // Resharding will change the count; samples go to shard ref % shards_.size().
-  shards_.resize(static_cast<size_t>(std::max(1, q.min_shards)));
+  // A shard holds at least one full batch, so a batch can always form.
   const size_t capacity = std::max(static_cast<size_t>(std::max(1, q.capacity)), max_per_send_);
+  const size_t count = static_cast<size_t>(std::max(1, q.min_shards));
+  shards_.reserve(count);
+  for (size_t i = 0; i < count; ++i) shards_.emplace_back(capacity);
   for (Shard& s : shards_) {
-    s.ring.resize(capacity);
     auto client = HttpClient::Create(config_, clock_);
     if (!client.ok() || multi_ == nullptr) {
       spdlog::error(
@@ -308,7 +231,7 @@ void QueueManager::Impl::SeriesReset(uint32_t segment) {
 
 void QueueManager::Impl::Bury() {
   Grave g;
-  for (const Shard& s : shards_) g.pushed.push_back(s.pushed);
+  for (const Shard& s : shards_) g.pushed.push_back(s.queue.pushed());
   g.entries = cache_.TakeRetired();
   graves_.push_back(std::move(g));
   FreeGraves();
@@ -318,7 +241,7 @@ void QueueManager::Impl::FreeGraves() {
   while (!graves_.empty()) {
     const Grave& g = graves_.front();
     for (size_t i = 0; i < shards_.size(); ++i) {
-      if (shards_[i].popped < g.pushed[i]) return;
+      if (shards_[i].queue.popped() < g.pushed[i]) return;
     }
     graves_.pop_front();
   }
@@ -337,13 +260,13 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
       continue;
     }
     Shard& shard = shards_[s.ref % shards_.size()];
-    if (shard.full()) {
+    if (shard.queue.full()) {
       // The watcher keeps the rest and offers it again: the WAL is the buffer.
       enqueue_retries_->Inc();
       break;
     }
-    if (shard.size == 0) shard.wait_started = now;
-    shard.Push({series, s.t, s.v});
+    if (shard.queue.size() == 0) shard.wait_started = now;
+    shard.queue.Push({series, s.t, s.v});
     ++queued;
     max_t = std::max(max_t, s.t);
   }
@@ -408,7 +331,7 @@ SteadyTime QueueManager::Impl::NextTimer(bool flushing) const {
     if (s.in_flight) continue;
     if (s.batch > 0) {
       t = std::min(t, s.retry_at);
-    } else if (s.size > 0) {
+    } else if (s.queue.size() > 0) {
       t = flushing ? SteadyTime::min()
                    : std::min(t, s.wait_started + config_.queue_config.batch_send_deadline);
     }
@@ -422,7 +345,7 @@ void QueueManager::Impl::MaybeSend(Shard& shard, SteadyTime now, bool flushing) 
     if (now >= shard.retry_at) StartAttempt(shard, now);
     return;
   }
-  const size_t n = std::min(shard.size, max_per_send_);
+  const size_t n = std::min(shard.queue.size(), max_per_send_);
   if (n == 0) return;
   if (n < max_per_send_ && !flushing &&
       now - shard.wait_started < config_.queue_config.batch_send_deadline) {
@@ -431,7 +354,7 @@ void QueueManager::Impl::MaybeSend(Shard& shard, SteadyTime now, bool flushing) 
   encoder_.Reset();
   int64_t max_t = INT64_MIN;
   for (size_t i = 0; i < n; ++i) {
-    const QueuedSample& q = shard.at(i);
+    const QueuedSample& q = shard.queue.at(i);
     encoder_.AddSample(q.series->encoded_labels, q.t, q.v);
     max_t = std::max(max_t, q.t);
   }
@@ -519,7 +442,7 @@ void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
   double sent_s = static_cast<double>(shard.batch_max_t / 1000);
   if (sent_s > highest_sent_ts_->Value()) highest_sent_ts_->Set(sent_s);
   pending_->Add(-static_cast<double>(shard.batch));
-  shard.Pop(shard.batch);
+  shard.queue.Pop(shard.batch);
   shard.batch = 0;
   shard.wait_started = now;
   if (!graves_.empty()) FreeGraves();
@@ -527,7 +450,7 @@ void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
 
 bool QueueManager::Impl::AllSent() const {
   return std::all_of(shards_.begin(), shards_.end(),
-                     [](const Shard& s) { return s.size == 0 && !s.in_flight; });
+                     [](const Shard& s) { return s.queue.size() == 0 && !s.in_flight; });
 }
 
 void QueueManager::Impl::Abandon() {
@@ -537,8 +460,8 @@ void QueueManager::Impl::Abandon() {
       curl_multi_remove_handle(multi_, s.client->handle());
       s.in_flight = false;
     }
-    lost += s.size;
-    s.Pop(s.size);
+    lost += s.queue.size();
+    s.queue.Pop(s.queue.size());
     s.batch = 0;
   }
   if (lost == 0) return;

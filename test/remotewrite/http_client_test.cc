@@ -175,6 +175,15 @@ TEST_CASE("Retry-After accepts seconds and HTTP dates", "[remotewrite]") {
   CHECK(ParseRetryAfter("Tue, 14 Nov 2023 22:13:00 GMT", now) == milliseconds(0));  // past
 }
 
+TEST_CASE("RedactUrl hides the password only", "[remotewrite]") {
+  CHECK(RedactUrl("http://u:secret@host:9090/api/v1/write") ==
+        "http://u:xxxxx@host:9090/api/v1/write");
+  CHECK(RedactUrl("https://host:9090/a@b") == "https://host:9090/a@b");
+  CHECK(RedactUrl("http://user@host/w") == "http://user@host/w");
+  CHECK(RedactUrl("http://127.0.0.1:1/w") == "http://127.0.0.1:1/w");
+  CHECK(RedactUrl("not a url") == "not a url");
+}
+
 TEST_CASE("ClassifyResponse maps statuses to codes", "[remotewrite]") {
   auto now = std::chrono::system_clock::from_time_t(1700000000);
   CHECK(ClassifyResponse(200, "", "", false, now).status.ok());
