@@ -34,6 +34,8 @@ struct Entry {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   std::string body;
+  int64_t body_limit = 0;  // 0: unlimited
+  bool body_limit_hit = false;
   SteadyTime due;
   WallTime due_wall;  // the ideal tick, used to snap timestamps
   SteadyTime started;
@@ -48,8 +50,17 @@ struct Entry {
 };
 
 size_t WriteBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
+  auto* e = static_cast<Entry*>(user);
+  const size_t bytes = size * n;
+  // body_size_limit counts uncompressed bytes (curl hands us decoded data); reaching it
+  // aborts the transfer, so a never-ending body cannot grow memory.
+  if (e->body_limit > 0 &&
+      static_cast<int64_t>(e->body.size() + bytes) >= e->body_limit) {
+    e->body_limit_hit = true;
+    return 0;
+  }
+  e->body.append(data, bytes);
+  return bytes;
 }
 
 std::string TimeoutSeconds(std::chrono::milliseconds timeout) {
@@ -69,7 +80,10 @@ class Manager::Impl {
                   ? options_.parse_workers
                   : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4)),
         multi_(curl_multi_init()),
-        targets_gauge_registry_(metrics) {
+        targets_gauge_registry_(metrics),
+        exceeded_body_limit_(metrics.GetCounter(
+            "prometheus_target_scrapes_exceeded_body_size_limit_total",
+            "Total number of scrapes that hit the body size limit")) {
     thread_ = std::jthread([this](std::stop_token st) { Run(st); });
   }
 
@@ -185,7 +199,8 @@ class Manager::Impl {
     curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, static_cast<long>(target.timeout.count()));
     curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, &WriteBody);
-    curl_easy_setopt(e->easy, CURLOPT_WRITEDATA, &e->body);
+    curl_easy_setopt(e->easy, CURLOPT_WRITEDATA, e.get());
+    e->body_limit = target.body_size_limit;
     curl_easy_setopt(e->easy, CURLOPT_PRIVATE, e.get());
 
     // First scrape at the target's offset within the interval, aligned to wall time, so
@@ -223,6 +238,7 @@ class Manager::Impl {
         e->timestamp_ms = ToMillis(drift <= tolerance ? e->due_wall : wall);
         e->started = now;
         e->body.clear();
+        e->body_limit_hit = false;
         curl_multi_add_handle(multi_, e->easy);
       }
       // Next tick; ticks missed while busy or stalled are skipped, never bunched up.
@@ -249,7 +265,11 @@ class Manager::Impl {
       r.duration = clock_.Monotonic() - e->started;
       long http_status = 0;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
-      if (code != CURLE_OK) {
+      if (code == CURLE_WRITE_ERROR && e->body_limit_hit) {
+        exceeded_body_limit_->Inc();
+        r.status = Status::Unavailable(
+            fmt::format("body size limit exceeded ({} bytes)", e->body_limit));
+      } else if (code != CURLE_OK) {
         r.status = Status::Unavailable(curl_easy_strerror(code));
       } else if (http_status != 200) {
         r.status = Status::Unavailable(fmt::format("server returned HTTP status {}", http_status));
@@ -293,6 +313,7 @@ class Manager::Impl {
   WorkerPool pool_;
   CURLM* multi_;
   Registry& targets_gauge_registry_;
+  Counter* exceeded_body_limit_;
 
   std::mutex mu_;  // guards pending_, has_pending_
   std::vector<Target> pending_;

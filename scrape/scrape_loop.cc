@@ -83,6 +83,7 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
       continue;
     }
     entry_ref.ref = *ref;
+    entry_ref.previous_iteration = entry_ref.last_iteration;
     entry_ref.last_iteration = iteration_;
     entry_ref.explicit_timestamp = ts.has_value();
   }
@@ -98,9 +99,10 @@ void ScrapeLoop::AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bo
       ++it;
       continue;
     }
-    // On failure a series appended earlier in this (rolled back) scrape is marked too:
-    // nothing of the scrape was kept. (Prometheus 3.14 skips those; we prefer consistency.)
-    bool was_live = e.last_iteration + 1 == iteration_ || (all && e.last_iteration == iteration_);
+    // On failure a series live in the previous scrape is marked even if this (rolled back)
+    // scrape had reached it: nothing of the scrape was kept. (Prometheus 3.14 skips those.)
+    uint64_t before_now = e.last_iteration == iteration_ ? e.previous_iteration : e.last_iteration;
+    bool was_live = before_now != 0 && before_now + 1 == iteration_;  // 0: never
     if (was_live && !e.explicit_timestamp && e.ref != 0) {
       (void)app.Append(e.ref, Labels(), timestamp_ms, wal::StaleNaN());
     }

@@ -71,6 +71,7 @@ class ScrapeLoop {
   struct CacheEntry {
     wal::SeriesRef ref = 0;
     uint64_t last_iteration = 0;
+    uint64_t previous_iteration = 0;  // last_iteration before the current scrape touched it
     bool explicit_timestamp = false;
   };
   struct Counts {

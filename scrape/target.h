@@ -21,6 +21,7 @@ struct Target {
   Labels labels;    // job, instance, static labels
   std::chrono::milliseconds interval{0};
   std::chrono::milliseconds timeout{0};
+  int64_t body_size_limit = 0;  // bytes of the uncompressed body; 0 = unlimited
 
   // Identity for syncing target sets across reloads: same job, URL and labels.
   uint64_t Hash() const;

@@ -38,6 +38,7 @@ struct TargetServer {
   std::mutex mu;  // guards accept, timeout_header, encoding
   std::string accept, timeout_header, encoding;
   std::atomic<int> requests{0};
+  std::atomic<bool> stopping{false};
 
   TargetServer() {
     server.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
@@ -57,13 +58,42 @@ struct TargetServer {
     server.Get("/broken", [](const httplib::Request&, httplib::Response& res) {
       res.status = 503;
     });
+    // Bad payloads: each must fail its scrape with nothing of it kept.
+    server.Get("/garbage", [](const httplib::Request&, httplib::Response& res) {
+      std::string junk = "ok_metric 1\n\x01\x02";
+      for (int i = 0; i < 4096; ++i) junk.push_back(static_cast<char>((i * 7919) % 256));
+      res.set_content(junk, "text/plain; version=0.0.4");
+    });
+    server.Get("/badgzip", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Encoding", "gzip");
+      res.set_content("ok_metric 1\nthis is not gzip", "text/plain; version=0.0.4");
+    });
+    server.Get("/truncated", [](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider("text/plain; version=0.0.4",
+                                       [](size_t offset, httplib::DataSink& sink) {
+                                         if (offset > 0) return false;  // abort mid-body
+                                         sink.write("ok_metric 1\npartial_metr", 24);
+                                         return true;
+                                       });
+    });
+    server.Get("/endless", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider(
+          "text/plain; version=0.0.4", [this](size_t, httplib::DataSink& sink) {
+            if (stopping.load()) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            return sink.write("ok_metric 1\n", 12);
+          });
+    });
     port = server.bind_to_any_port("127.0.0.1");
     thread = std::jthread([this] { server.listen_after_bind(); });
     for (int i = 0; i < 5000 && !server.is_running(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  ~TargetServer() { server.stop(); }
+  ~TargetServer() {
+    stopping = true;
+    server.stop();
+  }
 };
 
 config::ScrapeConfig Job(const std::string& name, const std::string& path, int port) {
@@ -142,6 +172,55 @@ TEST_CASE("the manager scrapes every target over HTTP with Prometheus's headers"
   CHECK(manager.Targets().size() == 2);
   manager.Stop();
   CHECK(manager.Targets().empty());
+}
+
+// Samples of a job other than the automatic series.
+int PayloadSamples(FakeWal& wal, std::string_view job) {
+  int n = 0;
+  for (const auto& s : wal.committed) {
+    auto name = s.labels.Get("__name__");
+    if (s.labels.Get("job") == job && name != "up" && name.rfind("scrape_", 0) != 0) ++n;
+  }
+  return n;
+}
+
+TEST_CASE("a truncated or garbage or gzip-corrupt or endless body fails the scrape cleanly",
+          "[scrape]") {
+  TargetServer target;
+  REQUIRE(target.port > 0);
+  FakeWal wal;
+  SystemClock clock;
+  Registry registry;
+  Manager manager(clock, registry, [&wal] { return std::make_unique<FakeAppender>(wal); }, {});
+  config::Config cfg;
+  for (const char* job : {"garbage", "badgzip", "truncated", "endless"}) {
+    cfg.scrape_configs.push_back(Job(job, std::string("/") + job, target.port));
+  }
+  for (auto& job : cfg.scrape_configs) {
+    job.scrape_interval = std::chrono::milliseconds(500);
+    job.scrape_timeout = std::chrono::milliseconds(job.job_name == "endless" ? 200 : 450);
+  }
+  REQUIRE(manager.ApplyConfig(cfg).ok());
+
+  REQUIRE(Eventually(wal, [&] {
+    for (const char* job : {"garbage", "badgzip", "truncated", "endless"}) {
+      if (LastValue(wal, "up", job) != 0) return false;
+    }
+    return true;
+  }));
+  auto targets = manager.Targets();
+  manager.Stop();
+  std::lock_guard lock(wal.mu);
+  for (const char* job : {"garbage", "badgzip", "truncated", "endless"}) {
+    INFO(job);
+    CHECK(PayloadSamples(wal, job) == 0);
+  }
+  std::map<std::string, std::string> errors;
+  for (const auto& t : targets) errors[t.target.job] = t.health.last_error;
+  CHECK_THAT(errors["garbage"], Catch::Contains("line"));
+  CHECK_THAT(errors["badgzip"], Catch::Contains("ncoding"));
+  CHECK_FALSE(errors["truncated"].empty());
+  CHECK_THAT(errors["endless"], Catch::Contains("imeout"));
 }
 
 }  // namespace
