@@ -44,6 +44,7 @@ class QueueManager::Impl final : public Watcher::Sink {
 
   void Start();
   void Stop(milliseconds flush_deadline);
+  void RequestStop(milliseconds flush_deadline);
   const config::RemoteWriteConfig& config() const { return config_; }
   int64_t CurrentSegment() const { return watcher_ ? watcher_->current_segment() : -1; }
 
@@ -212,10 +213,15 @@ void QueueManager::Impl::Start() {
   });
 }
 
-void QueueManager::Impl::Stop(milliseconds flush_deadline) {
-  if (!thread_.joinable()) return;
+void QueueManager::Impl::RequestStop(milliseconds flush_deadline) {
+  if (!thread_.joinable() || thread_.get_stop_token().stop_requested()) return;
   flush_deadline_ms_.store(flush_deadline.count());
   thread_.request_stop();
+}
+
+void QueueManager::Impl::Stop(milliseconds flush_deadline) {
+  if (!thread_.joinable()) return;
+  RequestStop(flush_deadline);
   thread_.join();
 }
 
@@ -484,6 +490,10 @@ QueueManager::~QueueManager() = default;
 void QueueManager::Start() { impl_->Start(); }
 
 void QueueManager::Stop(std::chrono::milliseconds flush_deadline) { impl_->Stop(flush_deadline); }
+
+void QueueManager::RequestStop(std::chrono::milliseconds flush_deadline) {
+  impl_->RequestStop(flush_deadline);
+}
 
 const config::RemoteWriteConfig& QueueManager::config() const { return impl_->config(); }
 

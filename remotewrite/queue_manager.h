@@ -42,8 +42,11 @@ class QueueManager {
 
   // Starts the watcher and the send loop. Only the first call does anything.
   void Start();
-  // Stops reading, sends what is queued for at most flush_deadline, then joins.
+  // Stops reading, sends what is queued for at most flush_deadline, then joins. After
+  // RequestStop, flush_deadline is ignored (the requested one holds).
   void Stop(std::chrono::milliseconds flush_deadline = std::chrono::minutes(1));
+  // Starts Stop without waiting, so several queues can flush in parallel; Stop() then joins.
+  void RequestStop(std::chrono::milliseconds flush_deadline);
 
   const config::RemoteWriteConfig& config() const;
 

@@ -22,6 +22,7 @@ namespace petrel::remotewrite::testing {
 struct ReceivedRequest {
   std::multimap<std::string, std::string> headers;  // names as sent
   bool decoded = false;                             // snappy and protobuf both parsed
+  size_t wire_bytes = 0;                            // the (compressed) body as received
   prometheus::WriteRequest body;
 
   std::string Header(const std::string& name) const {
@@ -101,6 +102,7 @@ class FakeReceiver {
   void Handle(const httplib::Request& req, httplib::Response& res) {
     ReceivedRequest got;
     for (const auto& [k, v] : req.headers) got.headers.emplace(k, v);
+    got.wire_bytes = req.body.size();
     std::string raw;
     got.decoded =
         snappy::Uncompress(req.body.data(), req.body.size(), &raw) && got.body.ParseFromString(raw);

@@ -148,7 +148,14 @@ TEST_CASE("queue sends every sample once, in per-series order, across segments",
   CHECK(env.Metric("samples_failed_total") == 0);
   CHECK(env.Metric("samples_retried_total") == 0);
   CHECK(env.GaugeValue("samples_pending") == 0);
-  CHECK(env.Metric("bytes_total") > 0);
+  size_t wire_bytes = 0;
+  for (const auto& r : reqs) wire_bytes += r.wire_bytes;
+  CHECK(env.Metric("bytes_total") == wire_bytes);
+  CHECK(env.metrics
+            .GetHistogram("prometheus_remote_storage_sent_batch_duration_seconds", "", {},
+                          {"remote_name", "url"}, {env.cfg.name, env.cfg.url})
+            ->Read()
+            .count == reqs.size());
   CHECK(env.GaugeValue("shards") == 2);
   CHECK(env.GaugeValue("queue_highest_sent_timestamp_seconds") ==
         (env.start_ms + kSteps * 1000) / 1000);
@@ -305,7 +312,11 @@ TEST_CASE("Stop gives up after the flush deadline and counts the rest failed", "
   env.Write(5, 0, 10);
   REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return reqs.size() >= 2; }));
   auto t0 = std::chrono::steady_clock::now();
-  queue->Stop(milliseconds(100));
+  SECTION("Stop") { queue->Stop(milliseconds(100)); }
+  SECTION("RequestStop, then Stop joins") {
+    queue->RequestStop(milliseconds(100));
+    queue->Stop(std::chrono::minutes(1));  // the requested deadline holds
+  }
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
   CHECK(env.Metric("samples_failed_total") == 50);
   CHECK(env.GaugeValue("samples_pending") == 0);
