@@ -311,6 +311,12 @@ TEST_CASE("Stop gives up after the flush deadline and counts the rest failed", "
   queue->Start();
   env.Write(5, 0, 10);
   REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return reqs.size() >= 2; }));
+  // All 50 read from the WAL and queued (what is still only in the WAL is not lost).
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (env.GaugeValue("samples_pending") < 50 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  REQUIRE(env.GaugeValue("samples_pending") == 50);
   auto t0 = std::chrono::steady_clock::now();
   SECTION("Stop") { queue->Stop(milliseconds(100)); }
   SECTION("RequestStop, then Stop joins") {
