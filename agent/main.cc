@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <iostream>
 #include <memory>
 #include <vector>
 
+#include "agent/check.h"
 #include "agent/flags.h"
 #include "agent/web.h"
 #include "common/clock.h"
@@ -247,6 +249,10 @@ int Run(const Flags& flags) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "check") {
+    return petrel::agent::RunCheck({args.begin() + 1, args.end()}, std::cin, std::cout,
+                                   std::cerr);
+  }
   auto flags = petrel::agent::ParseFlags(args);
   if (!flags.ok()) {
     std::fprintf(stderr, "petrel: error: %s, try --help\n", flags.status().message().c_str());
