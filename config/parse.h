@@ -7,6 +7,7 @@
 #include "common/status.h"
 #include "config/config.h"
 #include "config/node.h"
+#include "config/relabel.h"
 
 namespace petrel::config {
 
@@ -21,5 +22,9 @@ Status ParseRemoteWrites(const Node& list, std::vector<RemoteWriteConfig>& out);
 std::string UrlProblem(std::string_view url);
 
 bool IsValidUtf8(std::string_view text);
+
+// Validate, plus: source_labels_set says the key was written (even as []), which labeldrop and
+// labelkeep forbid as Prometheus does.
+Status ValidateRelabel(const RelabelConfig& rule, bool source_labels_set);
 
 }  // namespace petrel::config
