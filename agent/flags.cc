@@ -72,6 +72,14 @@ const std::map<std::string, FlagDef>& Defs() {
           f.listen_address = v;
           return Status::Ok();
         }}},
+      {"web.enable-lifecycle",
+       {"Enable shutdown and reload via HTTP request (/-/quit, /-/reload).", true,
+        [](Flags& f, const std::string& v) {
+          auto b = ParseBool("web.enable-lifecycle", v);
+          if (!b.ok()) return b.status();
+          f.enable_lifecycle = *b;
+          return Status::Ok();
+        }}},
       {"log.level",
        {"Only log messages with the given severity or above: debug, info, warn, error.", false,
         [](Flags& f, const std::string& v) {

@@ -18,6 +18,7 @@ struct Flags {
   std::chrono::milliseconds flush_deadline = std::chrono::minutes(1);
   std::string listen_address = "0.0.0.0:9090";
   std::string log_level = "info";
+  bool enable_lifecycle = false;  // /-/reload and /-/quit
   bool show_version = false;
   bool show_help = false;
 };

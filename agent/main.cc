@@ -16,6 +16,7 @@
 
 #include "agent/check.h"
 #include "agent/flags.h"
+#include "agent/status.h"
 #include "agent/web.h"
 #include "common/clock.h"
 #include "common/fs.h"
@@ -79,6 +80,47 @@ class Agent {
                                      "Timestamp of the last successful configuration reload.");
   }
 
+  // Loads the config file and applies it; on error the running config stays. Thread-safe
+  // (SIGHUP and /-/reload may race).
+  Status Reload() {
+    std::lock_guard lock(reload_mu_);
+    auto next = config::Load(flags_.config_file);
+    if (!next.ok()) {
+      reload_ok_->Set(0);
+      return next.status();
+    }
+    return Apply(*next);
+  }
+
+  std::vector<scrape::Manager::TargetStatus> Targets() const {
+    return scraper_ ? scraper_->Targets() : std::vector<scrape::Manager::TargetStatus>{};
+  }
+
+  std::vector<QueueStatus> Queues() const {
+    std::lock_guard lock(reload_mu_);
+    std::vector<QueueStatus> out;
+    for (const auto& q : queues_) {
+      const auto& c = q->config();
+      const std::vector<std::string> names = {"remote_name", "url"};
+      const std::vector<std::string> values = {c.name, c.url};
+      QueueStatus st{c.name, c.url};
+      st.samples_pending =
+          registry_.GetGauge("prometheus_remote_storage_samples_pending", "", names, values)
+              ->Value();
+      st.highest_sent_seconds =
+          registry_
+              .GetGauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", "",
+                        names, values)
+              ->Value();
+      st.failed_samples =
+          registry_.GetCounter("prometheus_remote_storage_samples_failed_total", "", names, values)
+              ->Value();
+      out.push_back(std::move(st));
+    }
+    return out;
+  }
+
+  // The first config, applied once at startup.
   Status Apply(const config::Config& cfg) {
     StartQueues(cfg);
     if (!scraper_) {
@@ -135,6 +177,7 @@ class Agent {
   }
 
   const Flags& flags_;
+  mutable std::mutex reload_mu_;  // serializes reloads; guards queues_ for Queues()
   Fs& fs_;
   Clock& clock_;
   Registry& registry_;
@@ -145,6 +188,54 @@ class Agent {
   std::vector<std::unique_ptr<remotewrite::QueueManager>> queues_;
   std::unique_ptr<scrape::Manager> scraper_;
 };
+
+void LogReload(const Status& s, const std::string& file) {
+  if (s.ok()) {
+    spdlog::info("msg=\"Completed loading of configuration file\" filename={}", file);
+  } else {
+    spdlog::error("msg=\"Reloading config failed\" err=\"{}\"", s.message());
+  }
+}
+
+// The agent's own routes besides /metrics and the health checks (web.cc).
+void RegisterHandlers(WebServer& web, const Flags& flags, Clock& clock,
+                      std::atomic<Agent*>& running) {
+  using Reply = WebServer::Reply;
+  const Reply starting{503, "text/plain; charset=utf-8", "Service Unavailable"};
+  web.HandleGet("/api/v1/targets", [&running, starting] {
+    Agent* a = running.load();
+    if (a == nullptr) return starting;
+    return Reply{200, "application/json", TargetsJson(a->Targets())};
+  });
+  web.HandleGet("/", [&running, &clock, starting] {
+    Agent* a = running.load();
+    if (a == nullptr) return starting;
+    double now = static_cast<double>(ToMillis(clock.Now())) / 1000.0;
+    return Reply{200, "text/html; charset=utf-8", StatusPage(a->Targets(), a->Queues(), now)};
+  });
+  const bool lifecycle = flags.enable_lifecycle;
+  const Reply forbidden{403, "text/plain; charset=utf-8", "Lifecycle API is not enabled."};
+  web.HandlePost("/-/reload", [&running, &flags, lifecycle, forbidden, starting] {
+    if (!lifecycle) return forbidden;
+    Agent* a = running.load();
+    if (a == nullptr) return starting;
+    Status s = a->Reload();
+    LogReload(s, flags.config_file);
+    if (!s.ok()) {
+      return Reply{500, "text/plain; charset=utf-8", "failed to reload config: " + s.message()};
+    }
+    return Reply{200, "text/plain; charset=utf-8", ""};
+  });
+  web.HandlePost("/-/quit", [lifecycle, forbidden] {
+    if (!lifecycle) return forbidden;
+    static std::atomic<bool> quitting{false};
+    if (quitting.exchange(true)) {
+      return Reply{200, "text/plain; charset=utf-8", "Termination already in progress."};
+    }
+    ::kill(::getpid(), SIGTERM);
+    return Reply{200, "text/plain; charset=utf-8", "Requesting termination... Goodbye!"};
+  });
+}
 
 int Run(const Flags& flags) {
   SetupLogging(flags.log_level);
@@ -184,6 +275,8 @@ int Run(const Flags& flags) {
   }
 
   WebServer web(registry);
+  std::atomic<Agent*> running{nullptr};  // set once the agent runs; handlers answer 503 before
+  RegisterHandlers(web, flags, clock, running);
   if (Status s = web.Start(flags.listen_address); !s.ok()) {
     spdlog::error("msg=\"Cannot start web server\" err=\"{}\"", s.message());
     return 1;
@@ -209,6 +302,7 @@ int Run(const Flags& flags) {
     (void)(*storage)->Close();
     return 1;
   }
+  running.store(&agent);
   web.SetReady(true);
   spdlog::info("msg=\"Server is ready to receive web requests.\"");
 
@@ -219,21 +313,11 @@ int Run(const Flags& flags) {
       spdlog::warn("msg=\"Received shutdown signal\" signal={}", strsignal(sig));
       break;
     }
-    auto next = config::Load(flags.config_file);
-    if (!next.ok()) {
-      spdlog::error("msg=\"Reloading config failed\" err=\"{}\"", next.status().message());
-      registry.GetGauge("prometheus_config_last_reload_successful", "")->Set(0);
-      continue;
-    }
-    if (Status s = agent.Apply(*next); !s.ok()) {
-      spdlog::error("msg=\"Reloading config failed\" err=\"{}\"", s.message());
-      continue;
-    }
-    spdlog::info("msg=\"Completed loading of configuration file\" filename={}",
-                 flags.config_file);
+    LogReload(agent.Reload(), flags.config_file);
   }
 
   web.SetStopping(true);
+  running.store(nullptr);
   agent.Stop();
   if (Status s = (*storage)->Close(); !s.ok()) {
     spdlog::error("msg=\"Closing WAL failed\" err=\"{}\"", s.message());

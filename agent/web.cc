@@ -16,6 +16,28 @@ WebServer::WebServer(Registry& registry)
 
 WebServer::~WebServer() { Stop(); }
 
+namespace {
+void Send(httplib::Response& res, const WebServer::Reply& reply) {
+  res.status = reply.status;
+  res.set_content(reply.body, reply.content_type.c_str());
+}
+}  // namespace
+
+void WebServer::HandleGet(const std::string& path, std::function<Reply()> handler) {
+  server_->Get(path, [handler](const httplib::Request&, httplib::Response& res) {
+    Send(res, handler());
+  });
+}
+
+void WebServer::HandlePost(const std::string& path, std::function<Reply()> handler) {
+  auto h = [handler](const httplib::Request&, httplib::Response& res) { Send(res, handler()); };
+  server_->Post(path, h);
+  server_->Put(path, h);
+  server_->Get(path, [](const httplib::Request&, httplib::Response& res) {
+    Send(res, {405, "text/plain; charset=utf-8", "Only POST or PUT requests allowed"});
+  });
+}
+
 Status WebServer::Start(const std::string& listen_address) {
   auto colon = listen_address.rfind(':');
   if (colon == std::string::npos) {

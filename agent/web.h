@@ -27,6 +27,17 @@ class WebServer {
   Status Start(const std::string& listen_address);
   void Stop();
 
+  struct Reply {
+    int status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+  };
+  // Extra routes; register before Start. Handlers run on server threads and must be
+  // thread-safe.
+  void HandleGet(const std::string& path, std::function<Reply()> handler);
+  // POST and PUT; GET answers 405 as Prometheus does.
+  void HandlePost(const std::string& path, std::function<Reply()> handler);
+
   void SetReady(bool ready) { ready_.store(ready); }
   void SetStopping(bool stopping) { stopping_.store(stopping); }
   int port() const { return port_; }

@@ -34,6 +34,14 @@ Result<std::vector<Target>> TargetsFromConfig(const config::ScrapeConfig& job) {
       t.job = job.job_name;
       t.url = job.scheme + "://" + address + job.metrics_path;
       t.labels = b.Build();
+      LabelsBuilder discovered(sc.labels);
+      discovered.Set("__address__", address);
+      discovered.Set("__metrics_path__", job.metrics_path);
+      discovered.Set("__scheme__", job.scheme);
+      discovered.Set("__scrape_interval__", config::FormatDuration(job.scrape_interval));
+      discovered.Set("__scrape_timeout__", config::FormatDuration(job.scrape_timeout));
+      discovered.Set("job", job.job_name);
+      t.discovered_labels = discovered.Build();
       t.interval = job.scrape_interval;
       t.timeout = job.scrape_timeout;
       out.push_back(std::move(t));

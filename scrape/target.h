@@ -19,6 +19,7 @@ struct Target {
   std::string job;
   std::string url;  // scheme://address/metrics_path
   Labels labels;    // job, instance, static labels
+  Labels discovered_labels;  // before relabeling: __address__, __scheme__, ... (status pages)
   std::chrono::milliseconds interval{0};
   std::chrono::milliseconds timeout{0};
   int64_t body_size_limit = 0;  // bytes of the uncompressed body; 0 = unlimited
