@@ -22,50 +22,11 @@ namespace {
 
 // Global keys Prometheus accepts that Petrel does not implement yet.
 const std::vector<std::string_view> kGlobalUnsupported = {
-    "scrape_protocols",
-    "scrape_failure_log_file",
-    "body_size_limit",
-    "sample_limit",
-    "target_limit",
-    "label_limit",
-    "label_name_length_limit",
-    "label_value_length_limit",
-    "keep_dropped_targets",
-    "metric_name_validation_scheme",
-    "metric_name_escaping_scheme",
-    "scrape_native_histograms",
-    "convert_classic_histograms_to_nhcb",
-    "always_scrape_classic_histograms",
-    "extra_scrape_metrics",
+    "scrape_failure_log_file",          "keep_dropped_targets",
+    "metric_name_validation_scheme",    "metric_name_escaping_scheme",
+    "scrape_native_histograms",         "convert_classic_histograms_to_nhcb",
+    "always_scrape_classic_histograms", "extra_scrape_metrics",
 };
-
-const std::vector<std::string_view> kScrapeUnsupported = WithHttpClientKeys({
-    "honor_labels",
-    "honor_timestamps",
-    "track_timestamps_staleness",
-    "params",
-    "scrape_protocols",
-    "fallback_scrape_protocol",
-    "scrape_native_histograms",
-    "always_scrape_classic_histograms",
-    "convert_classic_histograms_to_nhcb",
-    "scrape_failure_log_file",
-    "enable_compression",
-    "body_size_limit",
-    "sample_limit",
-    "target_limit",
-    "label_limit",
-    "label_name_length_limit",
-    "label_value_length_limit",
-    "native_histogram_bucket_limit",
-    "native_histogram_min_bucket_factor",
-    "keep_dropped_targets",
-    "metric_name_validation_scheme",
-    "metric_name_escaping_scheme",
-    "extra_scrape_metrics",
-    "relabel_configs",
-    "metric_relabel_configs",
-});
 
 const std::vector<std::string_view> kTopUnsupported = {
     "scrape_config_files",
@@ -74,148 +35,30 @@ const std::vector<std::string_view> kTopUnsupported = {
     "otlp",
 };
 
-Status ParseLabels(const Node& map, Labels& out, bool expand_env) {
-  std::vector<Label> labels;
-  Status s = ForEachEntry(map, [&](const Node& key, const std::string& name, const Node& value) {
-    if (!IsValidLabelName(name)) {
-      return key.Error(fmt::format("\"{}\" is not a valid label name", name));
-    }
-    auto text = value.String();
-    if (!text.ok()) return text.status();
-    std::string v = expand_env ? ExpandEnv(*text, GetEnv) : std::move(*text);
-    if (!IsValidUtf8(v))
-      return value.Error(fmt::format("label value for \"{}\" is not valid UTF-8", name));
-    labels.push_back({name, std::move(v)});
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  out = Labels::FromUnsorted(std::move(labels));
-  return Status::Ok();
-}
-
-// A duration and where it was written, for errors that involve other settings.
-struct DurationSetting {
-  Duration value{0};
-  std::optional<Node> node;
-};
-
-KeyFn SettingInto(DurationSetting& out) {
-  return [&out](const Node& v) {
-    auto d = v.AsDuration();
-    if (!d.ok()) return d.status();
-    out = {*d, v};
-    return Status::Ok();
-  };
-}
-
-// Prometheus's rule: a zero interval takes the inherited one; the timeout may not exceed the
-// resulting interval and, when zero, becomes min(inherited timeout, interval). what_prefix
-// and what_suffix frame the error as Prometheus words it.
-Status ResolveTimes(Duration interval, const DurationSetting& timeout, Duration inherited_interval,
-                    Duration inherited_timeout, std::string_view what_prefix,
-                    std::string_view what_suffix, Duration& interval_out, Duration& timeout_out) {
-  interval_out = interval.count() != 0 ? interval : inherited_interval;
-  if (timeout.value > interval_out) {
-    return timeout.node->Error(fmt::format("{}scrape timeout {} greater than scrape interval {}{}",
-                                           what_prefix, FormatDuration(timeout.value),
-                                           FormatDuration(interval_out), what_suffix));
-  }
-  timeout_out =
-      timeout.value.count() != 0 ? timeout.value : std::min(inherited_timeout, interval_out);
-  return Status::Ok();
-}
-
 Status ParseGlobal(const Node& map, GlobalConfig& global) {
   Duration interval{0};
   DurationSetting timeout;
   Duration ignored{0};
   std::string ignored_text;
-  Status s = ForEachKey(
-      map,
-      {
-          {"scrape_interval", DurationInto(interval)},
-          {"scrape_timeout", SettingInto(timeout)},
-          {"external_labels",
-           [&](const Node& v) { return ParseLabels(v, global.external_labels, true); }},
-          // Agent mode evaluates no rules and runs no queries, so Prometheus in agent mode
-          // accepts these and ignores them; Petrel checks their syntax and does the same.
-          {"evaluation_interval", DurationInto(ignored)},
-          {"rule_query_offset", DurationInto(ignored)},
-          {"query_log_file", StringInto(ignored_text)},
-      },
-      {.unsupported = kGlobalUnsupported});
+  KeyHandlers handlers = {
+      {"scrape_interval", DurationInto(interval)},
+      {"scrape_timeout", SettingInto(timeout)},
+      {"external_labels",
+       [&](const Node& v) { return ParseLabels(v, global.external_labels, true); }},
+      // Agent mode evaluates no rules and runs no queries, so Prometheus in agent mode
+      // accepts these and ignores them; Petrel checks their syntax and does the same.
+      {"evaluation_interval", DurationInto(ignored)},
+      {"rule_query_offset", DurationInto(ignored)},
+      {"query_log_file", StringInto(ignored_text)},
+      {"scrape_protocols",
+       [&](const Node& v) { return ParseScrapeProtocols(v, global.scrape_protocols); }},
+  };
+  AddLimitHandlers(handlers, global.limits);
+  Status s = ForEachKey(map, handlers, {.unsupported = kGlobalUnsupported});
   if (!s.ok()) return s;
   const GlobalConfig defaults;
   return ResolveTimes(interval, timeout, defaults.scrape_interval, defaults.scrape_timeout,
                       "global ", "", global.scrape_interval, global.scrape_timeout);
-}
-
-Status ParseTarget(const Node& item, std::vector<std::string>& targets) {
-  auto target = item.String();
-  if (!target.ok()) return target.status();
-  if (Status c = CheckTargetAddress(*target); !c.ok()) return item.Error(c.message());
-  targets.push_back(std::move(*target));
-  return Status::Ok();
-}
-
-Status ParseStaticConfig(const Node& map, StaticConfig& sc) {
-  if (map.IsNull()) return map.Error("empty or null static config");
-  return ForEachKey(
-      map, {
-               {"targets", ForEachItem([&](const Node& i) { return ParseTarget(i, sc.targets); })},
-               {"labels", [&](const Node& v) { return ParseLabels(v, sc.labels, false); }},
-           });
-}
-
-Status ParseScheme(const Node& v, std::string& scheme) {
-  auto text = v.String();
-  if (!text.ok()) return text.status();
-  if (*text != "http" && *text != "https") {
-    return v.Error(fmt::format("scheme must be \"http\" or \"https\", got \"{}\"", *text));
-  }
-  scheme = std::move(*text);
-  return Status::Ok();
-}
-
-Status ParseScrapeConfig(const Node& map, const GlobalConfig& global, ScrapeConfig& sc) {
-  if (map.IsNull()) return map.Error("empty or null scrape config section");
-  Duration interval{0};
-  DurationSetting timeout;
-  Status s = ForEachKey(map,
-                        {
-                            {"job_name", StringInto(sc.job_name)},
-                            {"scrape_interval", DurationInto(interval)},
-                            {"scrape_timeout", SettingInto(timeout)},
-                            {"metrics_path", StringInto(sc.metrics_path)},
-                            {"scheme", [&](const Node& v) { return ParseScheme(v, sc.scheme); }},
-                            {"static_configs", ForEachItem([&](const Node& item) {
-                               return ParseStaticConfig(item, sc.static_configs.emplace_back());
-                             })},
-                        },
-                        {.unsupported = kScrapeUnsupported, .sd_configs_unsupported = true});
-  if (!s.ok()) return s;
-  if (sc.job_name.empty()) return map.Error("missing required key \"job_name\"");
-  return ResolveTimes(interval, timeout, global.scrape_interval, global.scrape_timeout, "",
-                      fmt::format(" for scrape config with job name \"{}\"", sc.job_name),
-                      sc.scrape_interval, sc.scrape_timeout);
-}
-
-Status ParseScrapeConfigs(const Node& list, const GlobalConfig& global,
-                          std::vector<ScrapeConfig>& out) {
-  auto items = list.Items();
-  if (!items.ok()) return items.status();
-  std::map<std::string, int> first_line;  // job name -> line of its first definition
-  for (const Node& item : *items) {
-    ScrapeConfig& sc = out.emplace_back();
-    if (Status s = ParseScrapeConfig(item, global, sc); !s.ok()) return s;
-    auto [it, inserted] = first_line.emplace(sc.job_name, item.line());
-    if (!inserted) {
-      return item.Error(
-          fmt::format("found multiple scrape configs with job name \"{}\" (first at line {})",
-                      sc.job_name, it->second));
-    }
-  }
-  return Status::Ok();
 }
 
 // rule_files, remote_read and alerting: Prometheus rejects them in agent mode when they
@@ -266,6 +109,69 @@ Result<Config> ParseRoot(const Node& root) {
 }
 
 }  // namespace
+
+Status ParseLabels(const Node& map, Labels& out, bool expand_env) {
+  std::vector<Label> labels;
+  Status s = ForEachEntry(map, [&](const Node& key, const std::string& name, const Node& value) {
+    if (!IsValidLabelName(name)) {
+      return key.Error(fmt::format("\"{}\" is not a valid label name", name));
+    }
+    auto text = expand_env ? value.ExpandedString() : value.String();
+    if (!text.ok()) return text.status();
+    std::string v = std::move(*text);
+    if (!IsValidUtf8(v))
+      return value.Error(fmt::format("label value for \"{}\" is not valid UTF-8", name));
+    labels.push_back({name, std::move(v)});
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  out = Labels::FromUnsorted(std::move(labels));
+  return Status::Ok();
+}
+
+KeyFn SettingInto(DurationSetting& out) {
+  return [&out](const Node& v) {
+    auto d = v.AsDuration();
+    if (!d.ok()) return d.status();
+    out = {*d, v};
+    return Status::Ok();
+  };
+}
+
+Status ResolveTimes(Duration interval, const DurationSetting& timeout, Duration inherited_interval,
+                    Duration inherited_timeout, std::string_view what_prefix,
+                    std::string_view what_suffix, Duration& interval_out, Duration& timeout_out) {
+  interval_out = interval.count() != 0 ? interval : inherited_interval;
+  if (timeout.value > interval_out) {
+    return timeout.node->Error(fmt::format("{}scrape timeout {} greater than scrape interval {}{}",
+                                           what_prefix, FormatDuration(timeout.value),
+                                           FormatDuration(interval_out), what_suffix));
+  }
+  timeout_out =
+      timeout.value.count() != 0 ? timeout.value : std::min(inherited_timeout, interval_out);
+  return Status::Ok();
+}
+
+const char* ScrapeProtocolName(ScrapeProtocol protocol) {
+  switch (protocol) {
+    case ScrapeProtocol::kPrometheusProto:
+      return "PrometheusProto";
+    case ScrapeProtocol::kPrometheusText0_0_4:
+      return "PrometheusText0.0.4";
+    case ScrapeProtocol::kPrometheusText1_0_0:
+      return "PrometheusText1.0.0";
+    case ScrapeProtocol::kOpenMetricsText0_0_1:
+      return "OpenMetricsText0.0.1";
+    case ScrapeProtocol::kOpenMetricsText1_0_0:
+      return "OpenMetricsText1.0.0";
+  }
+  return "PrometheusText0.0.4";
+}
+
+std::vector<ScrapeProtocol> DefaultScrapeProtocols() {
+  return {ScrapeProtocol::kOpenMetricsText1_0_0, ScrapeProtocol::kOpenMetricsText0_0_1,
+          ScrapeProtocol::kPrometheusText1_0_0, ScrapeProtocol::kPrometheusText0_0_4};
+}
 
 Result<Config> Parse(std::string_view yaml, const std::string& source) {
   // yaml-cpp reports syntax errors (and, defensively, anything else) by throwing; nothing

@@ -18,27 +18,77 @@
 // Stricter than Prometheus: queue_config values that cannot run (0 shards, min > max, zero
 // deadline/backoff) and remote_timeout: 0 are rejected rather than accepted.
 //
+// Relative file paths (password_file, credentials_file, bearer_token_file, tls_config files,
+// file_sd_configs files) are joined to the directory of the config file, as Prometheus does.
+//
+// Environment: external_labels values expand $VAR / ${VAR} ($$ is a literal $) as Prometheus
+// does, but an unset variable is an error naming it (`petrel.yml:4:
+// global.external_labels.node: environment variable "NODE_NAME" is not set`) where
+// Prometheus silently expands it to "" -- one DaemonSet config can say ${NODE_NAME} and a
+// missing downward-API variable is caught at load. Set-but-empty variables expand to "".
+//
 // Thread-safe: the functions share no state (Parse reads the environment for external_labels).
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/labels.h"
 #include "common/status.h"
+#include "config/http_client.h"
+#include "config/relabel.h"
 
 namespace petrel::config {
 
 using Duration = std::chrono::milliseconds;
 
+// The scrape_protocols / fallback_scrape_protocol names (exposition-format.md §1).
+enum class ScrapeProtocol {
+  kPrometheusProto,  // "PrometheusProto": rejected at load until a protobuf parser exists
+  kPrometheusText0_0_4,
+  kPrometheusText1_0_0,
+  kOpenMetricsText0_0_1,
+  kOpenMetricsText1_0_0,
+};
+// "OpenMetricsText1.0.0" etc.
+const char* ScrapeProtocolName(ScrapeProtocol protocol);
+// Prometheus's default order: OpenMetricsText1.0.0, OpenMetricsText0.0.1,
+// PrometheusText1.0.0, PrometheusText0.0.4.
+std::vector<ScrapeProtocol> DefaultScrapeProtocols();
+
+// Limits; 0 means no limit (exposition-format.md §7). A scrape config's 0 takes the global.
+struct ScrapeLimits {
+  uint64_t body_size_limit = 0;  // bytes of the uncompressed body; YAML "10MB", "1GiB"
+  uint64_t sample_limit = 0;
+  uint64_t label_limit = 0;
+  uint64_t label_name_length_limit = 0;   // bytes
+  uint64_t label_value_length_limit = 0;  // bytes
+  uint64_t target_limit = 0;
+  bool operator==(const ScrapeLimits&) const = default;
+};
+
 struct GlobalConfig {
   Duration scrape_interval = std::chrono::minutes(1);
   Duration scrape_timeout = std::chrono::seconds(10);  // min(10s, scrape_interval) when absent
   Labels external_labels;  // $VAR / ${VAR} expanded from the environment at load
+  std::vector<ScrapeProtocol> scrape_protocols = DefaultScrapeProtocols();
+  ScrapeLimits limits;  // YAML: the six keys directly under global
   bool operator==(const GlobalConfig&) const = default;
+};
+
+// One file_sd_configs entry (discovery/file). Files hold [{targets: [...], labels: {...}}]
+// in JSON (*.json) or YAML (*.yml, *.yaml).
+struct FileSdConfig {
+  // At least one; each matches ^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$ (a '*' glob
+  // in the last path element only). Relative paths are joined to the config file's directory.
+  std::vector<std::string> files;
+  Duration refresh_interval = std::chrono::minutes(5);  // > 0
+  bool operator==(const FileSdConfig&) const = default;
 };
 
 struct StaticConfig {
@@ -55,7 +105,22 @@ struct ScrapeConfig {
   Duration scrape_timeout{0};   // when absent: min(global timeout, scrape_interval); <= interval
   std::string metrics_path = "/metrics";
   std::string scheme = "http";  // "http" or "https"
+  // URL query parameters (url.Values): name -> values in order; __param_<name> target labels
+  // replace the first value.
+  std::map<std::string, std::vector<std::string>> params;
+  bool honor_labels = false;
+  bool honor_timestamps = true;
+  bool track_timestamps_staleness = false;
+  bool enable_compression = true;  // Accept-Encoding: gzip
+  ScrapeLimits limits;             // YAML: the six keys directly in the scrape config
+  // Never empty, no duplicates, in preference order; the global list when absent.
+  std::vector<ScrapeProtocol> scrape_protocols;
+  std::optional<ScrapeProtocol> fallback_scrape_protocol;
   std::vector<StaticConfig> static_configs;
+  std::vector<FileSdConfig> file_sd_configs;
+  std::vector<RelabelConfig> relabel_configs;         // on targets, before scraping
+  std::vector<RelabelConfig> metric_relabel_configs;  // on scraped series
+  HttpClientConfig http_client;                       // YAML: inline keys
   bool operator==(const ScrapeConfig&) const = default;
 };
 
@@ -71,6 +136,13 @@ struct QueueConfig {
   bool operator==(const QueueConfig&) const = default;
 };
 
+struct MetadataConfig {
+  bool send = true;
+  Duration send_interval = std::chrono::minutes(1);  // > 0
+  int max_samples_per_send = 2000;                   // >= 1
+  bool operator==(const MetadataConfig&) const = default;
+};
+
 struct RemoteWriteConfig {
   std::string url;  // absolute http:// or https:// URL
   // Unique within a Config. When absent, Load sets the first 6 hex chars of the md5 of a
@@ -80,6 +152,10 @@ struct RemoteWriteConfig {
   Duration remote_timeout = std::chrono::seconds(30);
   std::map<std::string, std::string> headers;  // reserved headers (remote-write.md §1) rejected
   QueueConfig queue_config;
+  std::vector<RelabelConfig> write_relabel_configs;
+  bool send_exemplars = false;
+  MetadataConfig metadata_config;
+  HttpClientConfig http_client{.enable_http2 = false};  // YAML: inline keys
   bool operator==(const RemoteWriteConfig&) const = default;
 };
 
@@ -90,6 +166,11 @@ struct Config {
   // Equal configs behave the same; a reload can skip unchanged parts.
   bool operator==(const Config&) const = default;
 };
+
+// The loaded config as YAML, for /api/v1/status/config: every key Petrel implements, with
+// defaults filled in, secrets (passwords, credentials, URL passwords) shown as "<secret>" /
+// "xxxxx". Parse(Render(c)) gives c back, except for the secrets.
+std::string Render(const Config& config);
 
 // Reads and validates the file at path. Messages start with the path. A file that cannot be
 // read is kInvalidArgument too ("petrel.yml: cannot read: No such file or directory").
@@ -105,12 +186,20 @@ Result<Duration> ParseDuration(std::string_view text);
 // y and w only when they divide exactly (90d stays "90d"). Negative values get a leading "-".
 std::string FormatDuration(Duration d);
 
+// Prometheus's units.Base2Bytes: "0", "512B", "10MB" == "10MiB" (units are powers of 1024:
+// B, KB, MB, GB, TB, PB, EB, or KiB..EiB, not mixed), "1.5GB", "1GB512MB". Case-sensitive.
+Result<uint64_t> ParseBytes(std::string_view text);
+// "10MiB", "1GiB512MiB", "0B", "1000B": the largest units first.
+std::string FormatBytes(uint64_t bytes);
+
 // True when name matches [a-zA-Z_][a-zA-Z0-9_]* (Prometheus's legacy validation scheme).
 bool IsValidLabelName(std::string_view name);
 // OK when address is a valid static target: host[:port] without scheme or path.
 Status CheckTargetAddress(std::string_view address);
 // The text hashed for a remote_write entry's default name: every setting but the name, with
-// defaults applied, one "key: value" per line in a fixed order, headers sorted.
+// defaults applied, one "key: value" per line in a fixed order, headers sorted. Settings added
+// after the first release appear only when they differ from their defaults, so the derived
+// names of existing configs stay the same; secrets appear as "<secret>".
 std::string CanonicalRemoteWrite(const RemoteWriteConfig& rw);
 
 }  // namespace petrel::config

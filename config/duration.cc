@@ -1,4 +1,5 @@
 // Prometheus's model.Duration: parse and format.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -95,6 +96,92 @@ std::string FormatDuration(Duration d) {
     if (const uint64_t n = rest / unit.ms; n > 0) {
       out += fmt::format("{}{}", n, unit.name);
       rest -= n * unit.ms;
+    }
+  }
+  return out;
+}
+
+}  // namespace petrel::config
+
+// Prometheus's units.Base2Bytes (alecthomas/units): parse and format.
+namespace petrel::config {
+namespace {
+
+using UnitTable = std::array<std::pair<std::string_view, uint64_t>, 7>;
+constexpr UnitTable kIecUnits = {{{"B", 1},
+                                  {"KiB", 1ull << 10},
+                                  {"MiB", 1ull << 20},
+                                  {"GiB", 1ull << 30},
+                                  {"TiB", 1ull << 40},
+                                  {"PiB", 1ull << 50},
+                                  {"EiB", 1ull << 60}}};
+constexpr UnitTable kOldUnits = {{{"B", 1},
+                                  {"KB", 1ull << 10},
+                                  {"MB", 1ull << 20},
+                                  {"GB", 1ull << 30},
+                                  {"TB", 1ull << 40},
+                                  {"PB", 1ull << 50},
+                                  {"EB", 1ull << 60}}};
+
+// units.ParseUnit: a sequence of <decimal><unit>, e.g. "1.5GB" or "1GB512MB".
+Result<uint64_t> ParseWithUnits(std::string_view text, const UnitTable& units) {
+  auto invalid = [&] {
+    return Status::InvalidArgument(fmt::format("invalid byte size \"{}\"", text));
+  };
+  std::string_view s = text;
+  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+  if (s == "0") return uint64_t{0};
+  if (s.empty()) return invalid();
+  long double total = 0;
+  while (!s.empty()) {
+    long double value = 0;
+    size_t i = 0;
+    for (; i < s.size() && IsDigit(s[i]); ++i) value = value * 10 + (s[i] - '0');
+    bool digits = i > 0;
+    if (i < s.size() && s[i] == '.') {
+      long double scale = 1;
+      for (++i; i < s.size() && IsDigit(s[i]); ++i) {
+        scale /= 10;
+        value += (s[i] - '0') * scale;
+        digits = true;
+      }
+    }
+    if (!digits) return invalid();
+    s.remove_prefix(i);
+    size_t j = 0;
+    while (j < s.size() && s[j] != '.' && !IsDigit(s[j])) ++j;
+    const std::string_view unit = s.substr(0, j);
+    s.remove_prefix(j);
+    const auto it =
+        std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+    if (it == units.end()) {
+      return Status::InvalidArgument(
+          fmt::format("unknown unit \"{}\" in byte size \"{}\"", unit, text));
+    }
+    total += value * static_cast<long double>(it->second);
+  }
+  if (total > static_cast<long double>(std::numeric_limits<int64_t>::max())) {
+    return Status::InvalidArgument(fmt::format("byte size out of range \"{}\"", text));
+  }
+  return static_cast<uint64_t>(total);
+}
+
+}  // namespace
+
+Result<uint64_t> ParseBytes(std::string_view text) {
+  // KiB-style first, then KB-style, as ParseBase2Bytes; the second one's error is reported.
+  auto iec = ParseWithUnits(text, kIecUnits);
+  if (iec.ok()) return iec;
+  return ParseWithUnits(text, kOldUnits);
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes == 0) return "0B";
+  std::string out;
+  for (auto it = kIecUnits.rbegin(); it != kIecUnits.rend(); ++it) {
+    if (bytes >= it->second) {
+      out += fmt::format("{}{}", bytes / it->second, it->first);
+      bytes %= it->second;
     }
   }
   return out;

@@ -1,5 +1,7 @@
 #include "config/expand.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 
 namespace petrel::config {
@@ -49,7 +51,7 @@ Ref ReadRef(std::string_view s) {
 
 }  // namespace
 
-std::string ExpandEnv(std::string_view text, const EnvLookup& lookup) {
+Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& lookup) {
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
@@ -64,16 +66,22 @@ std::string ExpandEnv(std::string_view text, const EnvLookup& lookup) {
     } else if (ref.name == "$") {
       out.push_back('$');  // "$$" (or "${$}") is an escaped dollar
     } else {
-      out += lookup(ref.name);
+      std::optional<std::string> value = lookup(ref.name);
+      if (!value) {
+        return Status::InvalidArgument(
+            fmt::format("environment variable \"{}\" is not set", ref.name));
+      }
+      out += *value;
     }
     i += 1 + ref.width;
   }
   return out;
 }
 
-std::string GetEnv(std::string_view name) {
+std::optional<std::string> GetEnv(std::string_view name) {
   const char* value = std::getenv(std::string(name).c_str());
-  return value == nullptr ? std::string() : std::string(value);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
 }
 
 }  // namespace petrel::config

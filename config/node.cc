@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include "config/expand.h"
+
 namespace petrel::config {
 namespace {
 
@@ -163,6 +165,21 @@ Result<std::string> Node::String() const {
   if (IsNull()) return std::string();
   if (!node_.IsScalar()) return Error(fmt::format("expected a string, got {}", KindName(node_)));
   return node_.Scalar();
+}
+
+Result<std::string> Node::ExpandedString() const {
+  auto text = String();
+  if (!text.ok()) return text.status();
+  auto expanded = ExpandEnv(*text, GetEnv);
+  if (!expanded.ok()) return Error(expanded.status().message());
+  return expanded;
+}
+
+std::string Node::ResolvePath(std::string_view path) const {
+  if (path.empty() || path[0] == '/') return std::string(path);
+  const size_t slash = source_->rfind('/');
+  if (slash == std::string::npos) return std::string(path);
+  return fmt::format("{}/{}", std::string_view(*source_).substr(0, slash), path);
 }
 
 Result<Duration> Node::AsDuration() const {

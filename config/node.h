@@ -40,6 +40,12 @@ class Node {
 
   // Any scalar as text; a mapping or sequence is an error.
   Result<std::string> String() const;
+  // String() with $VAR / ${VAR} expanded from the environment (expand.h); an unset variable
+  // is an error at this node: `petrel.yml:9: path: environment variable "X" is not set`.
+  Result<std::string> ExpandedString() const;
+  // A path as written in the config, joined to the directory of the config file when
+  // relative (empty stays empty), as Prometheus's SetDirectory does.
+  std::string ResolvePath(std::string_view path) const;
   Result<Duration> AsDuration() const;
   // A plain decimal integer in [min, max]; quoted strings are rejected as in Prometheus.
   Result<int64_t> AsInt(int64_t min, int64_t max) const;

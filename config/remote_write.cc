@@ -18,8 +18,6 @@ namespace petrel::config {
 namespace {
 
 const std::vector<std::string_view> kRemoteWriteUnsupported = WithHttpClientKeys({
-    "write_relabel_configs",
-    "send_exemplars",
     "send_native_histograms",
     "round_robin_dns",
     "protobuf_message",
@@ -129,30 +127,46 @@ Status ParseQueueConfig(const Node& map, QueueConfig& q) {
   return Status::Ok();
 }
 
+Status ParseMetadataConfig(const Node& map, MetadataConfig& m) {
+  return ForEachKey(map, {
+                             {"send", BoolInto(m.send)},
+                             {"send_interval", PositiveDuration(m.send_interval)},
+                             {"max_samples_per_send", IntInto(m.max_samples_per_send, 1, INT_MAX)},
+                         });
+}
+
 Status ParseRemoteWrite(const Node& map, RemoteWriteConfig& rw) {
   if (map.IsNull()) return map.Error("empty or null remote write config section");
-  Status s = ForEachKey(
-      map,
-      {
-          {"url",
-           [&](const Node& v) {
-             auto url = v.String();
-             if (!url.ok()) return url.status();
-             if (const std::string why = UrlProblem(*url); !why.empty()) {
-               return v.Error(fmt::format("invalid URL \"{}\": {}", *url, why));
-             }
-             rw.url = std::move(*url);
-             return Status::Ok();
-           }},
-          {"name", StringInto(rw.name)},
-          {"remote_timeout", PositiveDuration(rw.remote_timeout)},
-          {"headers", [&](const Node& v) { return ParseHeaders(v, rw.headers); }},
-          {"queue_config", [&](const Node& v) { return ParseQueueConfig(v, rw.queue_config); }},
-      },
-      {.unsupported = kRemoteWriteUnsupported});
+  HttpClientParser http(rw.http_client);
+  KeyHandlers handlers = {
+      {"url",
+       [&](const Node& v) {
+         auto url = v.String();
+         if (!url.ok()) return url.status();
+         if (const std::string why = UrlProblem(*url); !why.empty()) {
+           return v.Error(fmt::format("invalid URL \"{}\": {}", RedactUrl(*url), why));
+         }
+         rw.url = std::move(*url);
+         return Status::Ok();
+       }},
+      {"name", StringInto(rw.name)},
+      {"remote_timeout", PositiveDuration(rw.remote_timeout)},
+      {"headers", [&](const Node& v) { return ParseHeaders(v, rw.headers); }},
+      {"queue_config", [&](const Node& v) { return ParseQueueConfig(v, rw.queue_config); }},
+      {"write_relabel_configs",
+       [&](const Node& v) {
+         return ParseRelabelConfigs(v, "relabeling rule in remote write config",
+                                    rw.write_relabel_configs);
+       }},
+      {"send_exemplars", BoolInto(rw.send_exemplars)},
+      {"metadata_config",
+       [&](const Node& v) { return ParseMetadataConfig(v, rw.metadata_config); }},
+  };
+  http.AddHandlers(handlers);
+  Status s = ForEachKey(map, handlers, {.unsupported = kRemoteWriteUnsupported});
   if (!s.ok()) return s;
   if (rw.url.empty()) return map.Error("missing required key \"url\"");
-  return Status::Ok();
+  return http.Finish(map);
 }
 
 std::string Md5Hex(std::string_view data) {
@@ -185,6 +199,19 @@ std::string CanonicalRemoteWrite(const RemoteWriteConfig& rw) {
       q.capacity, q.max_shards, q.min_shards, q.max_samples_per_send,
       FormatDuration(q.batch_send_deadline), FormatDuration(q.min_backoff),
       FormatDuration(q.max_backoff), q.retry_on_http_429);
+  // Later settings: only when not at their defaults, so existing derived names stay.
+  const RemoteWriteConfig defaults;
+  if (rw.send_exemplars) out += "send_exemplars: true\n";
+  if (rw.metadata_config != defaults.metadata_config) {
+    out += fmt::format(
+        "metadata_config:\n  send: {}\n  send_interval: {}\n  max_samples_per_send: {}\n",
+        rw.metadata_config.send, FormatDuration(rw.metadata_config.send_interval),
+        rw.metadata_config.max_samples_per_send);
+  }
+  if (!rw.write_relabel_configs.empty() || rw.http_client != defaults.http_client) {
+    // The YAML rendering (Render's), secrets redacted; only identity matters here.
+    out += RenderRemoteWriteExtras(rw);
+  }
   return out;
 }
 

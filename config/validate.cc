@@ -159,9 +159,7 @@ bool IsValidUtf8(std::string_view text) {
 
 std::vector<std::string_view> WithHttpClientKeys(std::vector<std::string_view> keys) {
   for (std::string_view key :
-       {"basic_auth", "authorization", "oauth2", "bearer_token", "bearer_token_file", "tls_config",
-        "follow_redirects", "enable_http2", "proxy_url", "no_proxy", "proxy_from_environment",
-        "proxy_connect_header", "http_headers"}) {
+       {"oauth2", "no_proxy", "proxy_from_environment", "proxy_connect_header", "http_headers"}) {
     keys.push_back(key);
   }
   return keys;

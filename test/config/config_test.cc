@@ -216,7 +216,6 @@ global:
     cluster: $PETREL_TEST_CLUSTER
     region: "${PETREL_TEST_CLUSTER}-eu"
     price: "$$5"
-    gone: $PETREL_TEST_UNSET
 )",
                    "p.yml");
   REQUIRE(cfg.ok());
@@ -224,8 +223,22 @@ global:
   CHECK(l.Get("cluster") == "edge-7");
   CHECK(l.Get("region") == "edge-7-eu");
   CHECK(l.Get("price") == "$5");
-  CHECK_FALSE(l.Has("gone"));  // an empty value means no label
   CHECK(l.size() == 3);
+
+  SECTION("an unset variable is an error naming it and the line (Prometheus: empty)") {
+    auto bad =
+        Parse("global:\n  external_labels:\n    a: x\n    node: ${PETREL_TEST_UNSET}\n", "p.yml");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().message() ==
+          "p.yml:4: global.external_labels.node: environment variable \"PETREL_TEST_UNSET\" is "
+          "not set");
+  }
+  SECTION("a variable set to empty removes the label") {
+    REQUIRE(setenv("PETREL_TEST_EMPTY", "", 1) == 0);
+    auto empty = Parse("global:\n  external_labels:\n    gone: $PETREL_TEST_EMPTY\n", "p.yml");
+    REQUIRE(empty.ok());
+    CHECK(empty->global.external_labels.empty());
+  }
 
   SECTION("static_configs labels are taken literally") {
     auto sc = Parse(

@@ -90,23 +90,27 @@ TEST_CASE("label names are validated", "[config][errors]") {
 }
 
 TEST_CASE("unsupported Prometheus keys are errors, not ignored", "[config][errors]") {
-  CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    relabel_configs:\n"
-                "      - action: drop\n") ==
-        "petrel.yml:3: scrape_configs[0]: \"relabel_configs\" is not supported by petrel yet");
   CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n"
                 "      - role: pod\n") ==
         "petrel.yml:3: scrape_configs[0]: \"kubernetes_sd_configs\" is not supported by petrel "
         "yet");
-  CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    honor_labels: true\n") ==
-        "petrel.yml:3: scrape_configs[0]: \"honor_labels\" is not supported by petrel yet");
-  CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    basic_auth: {username: u}\n") ==
-        "petrel.yml:3: remote_write[0]: \"basic_auth\" is not supported by petrel yet");
-  CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    write_relabel_configs:\n      - {}\n") ==
-        "petrel.yml:3: remote_write[0]: \"write_relabel_configs\" is not supported by petrel yet");
-  CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    send_exemplars: true\n") ==
-        "petrel.yml:3: remote_write[0]: \"send_exemplars\" is not supported by petrel yet");
-  CHECK(ErrorOf("global:\n  sample_limit: 10\n") ==
-        "petrel.yml:2: global: \"sample_limit\" is not supported by petrel yet");
+  CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    keep_dropped_targets: 10\n") ==
+        "petrel.yml:3: scrape_configs[0]: \"keep_dropped_targets\" is not supported by petrel "
+        "yet");
+  CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    oauth2: {client_id: x}\n") ==
+        "petrel.yml:3: scrape_configs[0]: \"oauth2\" is not supported by petrel yet");
+  CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    http_headers: {X: {values: [a]}}\n") ==
+        "petrel.yml:3: remote_write[0]: \"http_headers\" is not supported by petrel yet");
+  CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    sigv4: {region: x}\n") ==
+        "petrel.yml:3: remote_write[0]: \"sigv4\" is not supported by petrel yet");
+  CHECK(ErrorOf("remote_write:\n  - url: http://x/\n    basic_auth: {username_file: /u}\n") ==
+        "petrel.yml:3: remote_write[0].basic_auth: \"username_file\" is not supported by petrel "
+        "yet");
+  CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    tls_config: {max_version: TLS13}\n") ==
+        "petrel.yml:3: scrape_configs[0].tls_config: \"max_version\" is not supported by petrel "
+        "yet");
+  CHECK(ErrorOf("global:\n  keep_dropped_targets: 10\n") ==
+        "petrel.yml:2: global: \"keep_dropped_targets\" is not supported by petrel yet");
   CHECK(ErrorOf("storage:\n  tsdb: {}\n") ==
         "petrel.yml:1: \"storage\" is not supported by petrel yet");
 }
