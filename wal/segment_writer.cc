@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 
 #include "wal/crc32c.h"
 #include "wal/reader.h"
@@ -46,6 +47,9 @@ WriterMetrics WriterMetrics::Register(Registry& r) {
                                       {"compression"}, {"snappy"});
   m.bytes_saved_zstd = r.GetCounter("prometheus_tsdb_wal_record_bytes_saved_total", saved_help,
                                     {"compression"}, {"zstd"});
+  m.fsync_duration = r.GetHistogram("prometheus_tsdb_wal_fsync_duration_seconds",
+                                    "Duration of write log fsync.",
+                                    {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
   m.segment_current = r.GetGauge("prometheus_tsdb_wal_segment_current",
                                  "Write log segment index that TSDB is currently writing to.");
   return m;
@@ -90,7 +94,7 @@ Status SegmentWriter::OpenSegment(uint32_t index) {
   if (Status s = fs_.SyncDir(dir_); !s.ok()) return Status::Io(s.message());
   file_ = std::move(*file);
   index_ = index;
-  offset_ = written_ = 0;
+  offset_ = written_ = synced_ = 0;
   broken_ = false;
   if (metrics_.segment_current != nullptr) metrics_.segment_current->Set(index);
   return Status::Ok();
@@ -107,10 +111,27 @@ Status SegmentWriter::CloseSegment() {
     Inc(metrics_.completed_pages);
   }
   Status s = WritePending();
-  if (s.ok()) s = file_->Sync();
+  if (s.ok()) s = SyncFile();
   Status c = file_->Close();
   file_.reset();
   return s.ok() ? c : s;
+}
+
+Status SegmentWriter::SyncFile() {
+  const auto start = std::chrono::steady_clock::now();
+  Status s = file_->Sync();
+  if (s.ok()) synced_ = written_;
+  if (metrics_.fsync_duration != nullptr) {
+    metrics_.fsync_duration->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return s;
+}
+
+Status SegmentWriter::Sync() {
+  if (!file_) return Status::Io("wal writer is closed");
+  if (synced_ == written_) return Status::Ok();
+  return SyncFile();
 }
 
 Status SegmentWriter::NextSegment() {

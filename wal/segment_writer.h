@@ -32,6 +32,7 @@ struct WriterMetrics {
   Counter* bytes_saved_snappy = nullptr;  // {compression="snappy"}
   Counter* bytes_saved_zstd = nullptr;    // {compression="zstd"}
   Gauge* segment_current = nullptr;
+  Histogram* fsync_duration = nullptr;  // seconds per fsync of a segment
 
   // Registers the families above in registry.
   static WriterMetrics Register(Registry& registry);
@@ -54,6 +55,9 @@ class SegmentWriter {
   Status Log(std::span<const std::string_view> records);
   Status Log(std::string_view record) { return Log(std::span<const std::string_view>(&record, 1)); }
 
+  // Fsyncs the current segment when bytes were written since the last fsync.
+  Status Sync();
+
   // Pads the open page, fsyncs and closes the current segment, then starts segment index+1.
   Status NextSegment();
   // Pads the open page, fsyncs and closes. Log fails with kIo afterwards.
@@ -66,6 +70,7 @@ class SegmentWriter {
   SegmentWriter(Fs& fs, std::string wal_dir, WriterOptions options, WriterMetrics metrics);
   Status OpenSegment(uint32_t index);
   Status CloseSegment();
+  Status SyncFile();
   // The record as stored: compressed into compressed_ when that is strictly smaller (then
   // *flag is the fragment flag), else rec itself.
   std::string_view Compress(std::string_view rec, uint8_t* flag);
@@ -86,6 +91,7 @@ class SegmentWriter {
   std::unique_ptr<WritableFile> file_;
   uint64_t offset_ = 0;     // bytes of the segment, including pending_
   uint64_t written_ = 0;    // bytes of the segment already in the file
+  uint64_t synced_ = 0;     // bytes of the segment known fsynced
   std::string pending_;     // bytes not yet appended to the file; reused across Log calls
   std::string compressed_;  // compression output buffer, reused
   struct Zstd;

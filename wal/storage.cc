@@ -5,7 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <stop_token>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -17,6 +21,28 @@
 namespace petrel::wal {
 namespace {
 
+uint64_t FileBytes(Fs& fs, const std::string& path) {
+  auto f = fs.OpenForRead(path);
+  if (!f.ok()) return 0;
+  auto size = (*f)->Size();
+  return size.ok() ? *size : 0;
+}
+
+uint64_t DirBytes(Fs& fs, const std::string& d, int depth) {
+  auto names = fs.List(d);
+  if (!names.ok()) return 0;
+  uint64_t total = 0;
+  for (const auto& name : *names) {
+    const std::string path = JoinPath(d, name);
+    if (fs.IsDir(path)) {
+      if (depth < 2) total += DirBytes(fs, path, depth + 1);
+      continue;
+    }
+    total += FileBytes(fs, path);
+  }
+  return total;
+}
+
 // Bytes in the WAL dir (segments and checkpoint dirs), for a gauge computed at scrape time.
 // Shared with the registry's callback, which may outlive the Storage: Close() detaches it.
 struct SizeProbe {
@@ -26,23 +52,7 @@ struct SizeProbe {
 
   double Bytes() {
     std::lock_guard lock(mu);
-    return fs == nullptr ? 0 : static_cast<double>(DirBytes(dir, 0));
-  }
-  uint64_t DirBytes(const std::string& d, int depth) {
-    auto names = fs->List(d);
-    if (!names.ok()) return 0;
-    uint64_t total = 0;
-    for (const auto& name : *names) {
-      const std::string path = JoinPath(d, name);
-      if (fs->IsDir(path)) {
-        if (depth < 2) total += DirBytes(path, depth + 1);
-        continue;
-      }
-      if (auto f = fs->OpenForRead(path); f.ok()) {
-        if (auto size = (*f)->Size(); size.ok()) total += *size;
-      }
-    }
-    return total;
+    return fs == nullptr ? 0 : static_cast<double>(DirBytes(*fs, dir, 0));
   }
 };
 
@@ -82,7 +92,14 @@ class StorageImpl final : public Storage {
   }
   size_t ActiveSeries() const override { return store_.size(); }
   const Status& replay_status() const override { return replay_status_; }
-  Status Truncate(int64_t mint_ms) override;
+  using Storage::Truncate;
+  Status Truncate(int64_t mint_ms, uint32_t keep_from_segment) override;
+  Result<std::vector<SegmentStats>> DropSegments(uint32_t last) override;
+  std::vector<SegmentStats> Segments() const override;
+  uint64_t CheckpointBytes() const override;
+  void SetFull(bool full) override { full_.store(full, std::memory_order_relaxed); }
+  bool full() const override { return full_.load(std::memory_order_relaxed); }
+  Status Sync() override;
   Status Close() override;
 
  private:
@@ -97,11 +114,17 @@ class StorageImpl final : public Storage {
   Status Repair(const std::vector<uint32_t>& segments, uint32_t index, uint64_t good_end);
   // Writes a Series record for every series in the lists not yet in the WAL, then `samples`
   // (when not empty). Serialized by writer_mu_.
+  // samples holds n_samples samples, the newest at max_ts.
   Status Write(std::span<MemSeries* const> a, std::span<MemSeries* const> b,
-               std::string_view samples);
+               std::string_view samples, uint64_t n_samples, int64_t max_ts);
+  // The fsync-interval thread.
+  void SyncLoop(std::stop_token stop);
 
   // Truncate's steps after GC and rotation: checkpoint [first, last] and delete what it covers.
+  // Requires truncate_mu_.
   Status CheckpointAndDelete(uint32_t first, uint32_t last, int64_t mint_ms);
+  // The bytes a repair of segment `index` cut at good_end drops (there and in later segments).
+  uint64_t RepairLoss(const std::vector<uint32_t>& segments, uint32_t index, uint64_t good_end);
 
   Fs& fs_;
   const std::string dir_;
@@ -116,6 +139,7 @@ class StorageImpl final : public Storage {
   std::vector<RefSeries> replay_series_;
   std::vector<RefSample> replay_samples_;
   int64_t last_checkpoint_ = -1;  // index of the checkpoint replayed, or -1
+  int64_t replay_segment_ = -1;   // the WAL segment being replayed; -1 for a checkpoint
 
   Gauge* active_series_;
   Counter* samples_appended_;
@@ -129,6 +153,10 @@ class StorageImpl final : public Storage {
   Counter* checkpoint_deletions_failed_;
   Counter* truncations_;
   Counter* truncations_failed_;
+  Counter* corruptions_;
+  Counter* repair_dropped_bytes_;
+  Counter* samples_rejected_;
+  std::atomic<bool> full_{false};
 
   // Serializes Truncate; guards deleted_.
   std::mutex truncate_mu_;
@@ -143,6 +171,11 @@ class StorageImpl final : public Storage {
   uint32_t closed_segment_ = 0;
   std::string series_record_;
   std::vector<MemSeries*> to_log_;
+  // Samples and newest timestamp per segment still on disk (from replay and commits).
+  std::map<uint32_t, SegmentStats> seg_stats_;
+
+  // Last member: stopped and joined first on destruction (Close does it explicitly).
+  std::jthread syncer_;
 };
 
 StorageImpl::StorageImpl(Fs& fs, Registry& r, std::string dir, Options options)
@@ -175,6 +208,15 @@ StorageImpl::StorageImpl(Fs& fs, Registry& r, std::string dir, Options options)
                               "Total number of write log truncations attempted.");
   truncations_failed_ = r.GetCounter("prometheus_tsdb_wal_truncations_failed_total",
                                      "Total number of write log truncations that failed.");
+  corruptions_ = r.GetCounter("prometheus_agent_corruptions_total",
+                              "Total number of WAL corruptions found (replay and checkpointing).");
+  repair_dropped_bytes_ = r.GetCounter(
+      "petrel_wal_repair_dropped_bytes_total",
+      "Bytes of WAL cut off by repairs of a corrupt or torn segment on open.");
+  samples_rejected_ =
+      r.GetCounter("petrel_wal_samples_rejected_total",
+                   "Samples whose commit was refused because the WAL is full (policy "
+                   "backpressure).");
   size_probe_->fs = &fs_;
   size_probe_->dir = wal_dir_;
   r.AddGaugeFunc("prometheus_tsdb_wal_storage_size_bytes", "Size of the write log directory.",
@@ -210,7 +252,27 @@ Status StorageImpl::Init() {
       writer_metrics_);
   if (!writer.ok()) return writer.status();
   writer_ = std::move(*writer);
+  if (options_.fsync_interval.count() > 0) {
+    syncer_ = std::jthread([this](std::stop_token stop) { SyncLoop(std::move(stop)); });
+  }
   return Status::Ok();
+}
+
+void StorageImpl::SyncLoop(std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  for (;;) {
+    cv.wait_for(lock, stop, options_.fsync_interval, [] { return false; });
+    if (stop.stop_requested()) return;
+    if (Status s = Sync(); !s.ok()) spdlog::error("wal: fsync failed: {}", s.message());
+  }
+}
+
+Status StorageImpl::Sync() {
+  std::lock_guard lock(writer_mu_);
+  if (!writer_) return Status::Ok();
+  return writer_->Sync();
 }
 
 Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
@@ -227,6 +289,7 @@ Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
     const std::string dir = JoinPath(wal_dir_, CheckpointName(index));
     auto parts = ListSegments(fs_, dir);
     if (!parts.ok()) return parts.status();
+    replay_segment_ = -1;
     for (uint32_t part : *parts) {
       Status found;
       uint64_t good_end = 0;
@@ -238,9 +301,15 @@ Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
     const uint32_t index = (*segments)[i];
     if (*checkpoint >= 0 && index <= *checkpoint) continue;
     uint64_t good_end = 0;
+    replay_segment_ = index;
     if (Status s = ReplaySegment(wal_dir_, index, &replay_status_, &good_end); !s.ok()) return s;
     if (!replay_status_.ok()) {
-      spdlog::warn("wal: replay found corruption, repairing: {}", replay_status_.message());
+      corruptions_->Inc();
+      const uint64_t lost = RepairLoss(*segments, index, good_end);
+      repair_dropped_bytes_->Inc(static_cast<double>(lost));
+      spdlog::warn("wal: replay found corruption, repairing: {}; cutting {} bytes at segment {} "
+                   "offset {}",
+                   replay_status_.message(), lost, SegmentName(index), good_end);
       if (Status s = Repair(*segments, index, good_end); !s.ok()) {
         return s.Prefixed("repairing " + replay_status_.message());
       }
@@ -301,6 +370,11 @@ Status StorageImpl::ApplyRecord(std::string_view rec) {
     case RecordType::kSamples: {
       samples.clear();
       if (Status s = DecodeSamples(rec, &samples); !s.ok()) return s;
+      if (replay_segment_ >= 0 && !samples.empty()) {
+        SegmentStats& st = seg_stats_[static_cast<uint32_t>(replay_segment_)];
+        st.samples += samples.size();
+        for (const auto& rs : samples) st.max_ts = std::max(st.max_ts, rs.t);
+      }
       for (const auto& rs : samples) {
         SeriesRef ref = rs.ref;
         if (!replay_remap_.empty()) {
@@ -333,11 +407,23 @@ Status StorageImpl::ApplyRecord(std::string_view rec) {
   }
 }
 
+uint64_t StorageImpl::RepairLoss(const std::vector<uint32_t>& segments, uint32_t index,
+                                 uint64_t good_end) {
+  uint64_t lost = 0;
+  for (uint32_t i : segments) {
+    if (i < index) continue;
+    const uint64_t size = FileBytes(fs_, JoinPath(wal_dir_, SegmentName(i)));
+    lost += i == index ? (size > good_end ? size - good_end : 0) : size;
+  }
+  return lost;
+}
+
 Status StorageImpl::Repair(const std::vector<uint32_t>& segments, uint32_t index,
                            uint64_t good_end) {
   for (uint32_t later : segments) {
     if (later <= index) continue;
     if (Status s = fs_.Remove(JoinPath(wal_dir_, SegmentName(later))); !s.ok()) return s;
+    seg_stats_.erase(later);
   }
   // Cutting at the end of the last good record and zero-filling its page leaves exactly the
   // bytes Prometheus's repair would rewrite (it re-logs those records into a fresh file).
@@ -355,7 +441,7 @@ Status StorageImpl::Repair(const std::vector<uint32_t>& segments, uint32_t index
 }
 
 Status StorageImpl::Write(std::span<MemSeries* const> a, std::span<MemSeries* const> b,
-                          std::string_view samples) {
+                          std::string_view samples, uint64_t n_samples, int64_t max_ts) {
   std::lock_guard lock(writer_mu_);
   if (!writer_) return Status::Io("wal storage is closed");
   // A series may have been created by another appender whose commit has not happened yet; its
@@ -382,11 +468,20 @@ Status StorageImpl::Write(std::span<MemSeries* const> a, std::span<MemSeries* co
   Status s = writer_->Log(std::span<const std::string_view>(records, n));
   if (!s.ok()) {
     for (MemSeries* m : to_log_) m->logged.store(false, std::memory_order_relaxed);
+    return s;
   }
-  return s;
+  if (n_samples > 0) {
+    // The samples record is the last one logged, so it is in the writer's current segment.
+    SegmentStats& st = seg_stats_[writer_->segment()];
+    st.samples += n_samples;
+    st.max_ts = std::max(st.max_ts, max_ts);
+  }
+  // The commit is in the file either way; an fsync failure is reported, the data stays.
+  if (options_.fsync_interval.count() == 0) return writer_->Sync();
+  return Status::Ok();
 }
 
-Status StorageImpl::Truncate(int64_t mint_ms) {
+Status StorageImpl::Truncate(int64_t mint_ms, uint32_t keep_from_segment) {
   std::lock_guard truncate_lock(truncate_mu_);
   auto segments = ListSegments(fs_, wal_dir_);
   if (!segments.ok()) return segments.status();
@@ -410,9 +505,58 @@ Status StorageImpl::Truncate(int64_t mint_ms) {
   // closed ones, and only when that is more than one segment.
   const int64_t newest_closed = static_cast<int64_t>(current) - 1;
   if (newest_closed <= static_cast<int64_t>(first)) return Status::Ok();
-  const auto last = static_cast<uint32_t>(first + (newest_closed - first) * 2 / 3);
+  auto last = static_cast<uint32_t>(first + (newest_closed - first) * 2 / 3);
+  // Never past what an endpoint still reads.
+  if (keep_from_segment <= first) return Status::Ok();
+  last = std::min(last, keep_from_segment - 1);
   if (last <= first) return Status::Ok();
   return CheckpointAndDelete(first, last, mint_ms);
+}
+
+Result<std::vector<SegmentStats>> StorageImpl::DropSegments(uint32_t last) {
+  std::lock_guard truncate_lock(truncate_mu_);
+  std::vector<SegmentStats> dropped;
+  for (const SegmentStats& st : Segments()) {
+    if (st.index <= last) dropped.push_back(st);
+  }
+  // Never the active segment (the last one listed).
+  const uint32_t active = CurrentSegment();
+  std::erase_if(dropped, [active](const SegmentStats& st) { return st.index >= active; });
+  if (dropped.empty()) return dropped;
+  // Every sample of the dropped segments goes (and older checkpointed ones too): the mint just
+  // past their newest sample.
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (const auto& st : dropped) newest = std::max(newest, st.max_ts);
+  const int64_t mint = newest == std::numeric_limits<int64_t>::max() ? newest : newest + 1;
+  if (Status s = CheckpointAndDelete(dropped.front().index, dropped.back().index, mint); !s.ok()) {
+    if (fs_.Exists(JoinPath(wal_dir_, SegmentName(dropped.front().index)))) return s;
+    // Deleted, though something after failed (an old checkpoint left behind): still dropped.
+    spdlog::warn("wal: after dropping segments: {}", s.message());
+  }
+  return dropped;
+}
+
+std::vector<SegmentStats> StorageImpl::Segments() const {
+  std::vector<SegmentStats> out;
+  auto listed = ListSegments(fs_, wal_dir_);
+  if (!listed.ok()) return out;
+  for (uint32_t index : *listed) {
+    SegmentStats st;
+    {
+      std::lock_guard lock(writer_mu_);
+      if (auto it = seg_stats_.find(index); it != seg_stats_.end()) st = it->second;
+    }
+    st.index = index;
+    st.bytes = FileBytes(fs_, JoinPath(wal_dir_, SegmentName(index)));
+    out.push_back(st);
+  }
+  return out;
+}
+
+uint64_t StorageImpl::CheckpointBytes() const {
+  auto index = LastCheckpoint(fs_, wal_dir_);
+  if (!index.ok() || *index < 0) return 0;
+  return DirBytes(fs_, JoinPath(wal_dir_, CheckpointName(static_cast<uint32_t>(*index))), 1);
 }
 
 Status StorageImpl::CheckpointAndDelete(uint32_t first, uint32_t last, int64_t mint_ms) {
@@ -427,6 +571,7 @@ Status StorageImpl::CheckpointAndDelete(uint32_t first, uint32_t last, int64_t m
                  {.segment_bytes = options_.segment_bytes, .compression = options_.compression});
   if (!stats.ok()) {
     checkpoint_creations_failed_->Inc();
+    if (stats.status().code() == Code::kCorruption) corruptions_->Inc();
     return stats.status();
   }
   // Segments covered by the checkpoint. A failure leaves extra segments, which replay skips.
@@ -435,6 +580,10 @@ Status StorageImpl::CheckpointAndDelete(uint32_t first, uint32_t last, int64_t m
   for (uint32_t index = first; index <= last; ++index) {
     Status s = fs_.Remove(JoinPath(wal_dir_, SegmentName(index)));
     if (!s.ok() && s.code() != Code::kNotFound && result.ok()) result = s;
+  }
+  {
+    std::lock_guard lock(writer_mu_);
+    seg_stats_.erase(seg_stats_.begin(), seg_stats_.upper_bound(last));
   }
   if (!result.ok()) truncations_failed_->Inc();
   std::erase_if(deleted_, [last](const auto& kv) { return kv.second <= last; });
@@ -451,6 +600,10 @@ Status StorageImpl::CheckpointAndDelete(uint32_t first, uint32_t last, int64_t m
 }
 
 Status StorageImpl::Close() {
+  if (syncer_.joinable()) {
+    syncer_.request_stop();
+    syncer_.join();
+  }
   {
     std::lock_guard lock(size_probe_->mu);
     size_probe_->fs = nullptr;
@@ -492,9 +645,18 @@ Result<SeriesRef> AppenderImpl::Append(SeriesRef ref, const Labels& labels, int6
 }
 
 Status AppenderImpl::Commit() {
+  if (!samples_.empty() && storage_.full()) {
+    storage_.samples_rejected_->Inc(static_cast<double>(samples_.size()));
+    Clear();
+    return Status::Unavailable("wal is full: retention.max-size reached with unsent data "
+                               "(retention policy backpressure)");
+  }
   samples_record_.clear();
+  int64_t max_ts = std::numeric_limits<int64_t>::min();
+  for (const auto& rs : samples_) max_ts = std::max(max_ts, rs.t);
   if (!samples_.empty()) EncodeSamples(samples_, &samples_record_);
-  Status s = storage_.Write(created_, sample_series_, samples_record_);
+  Status s =
+      storage_.Write(created_, sample_series_, samples_record_, samples_.size(), max_ts);
   if (s.ok()) {
     for (size_t i = 0; i < samples_.size(); ++i) {
       std::atomic<int64_t>& last = sample_series_[i]->last_ts;
@@ -511,7 +673,9 @@ Status AppenderImpl::Commit() {
 
 void AppenderImpl::Rollback() {
   // New series stay registered and are still logged, as Prometheus does.
-  if (!created_.empty() && storage_.Write(created_, {}, {}).ok()) storage_.notifier_.Notify();
+  if (!created_.empty() && storage_.Write(created_, {}, {}, 0, 0).ok()) {
+    storage_.notifier_.Notify();
+  }
   storage_.samples_appended_->Inc(static_cast<double>(samples_.size()));
   Clear();
 }

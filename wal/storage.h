@@ -7,9 +7,12 @@
 // Thread-safe: any number of Appenders may commit concurrently; commits are serialized.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/fs.h"
 #include "common/metrics.h"
@@ -29,6 +32,19 @@ bool CompressionSupported(Compression compression);
 struct Options {
   uint64_t segment_bytes = 128ull << 20;  // multiple of 32 KiB
   Compression compression = Compression::kSnappy;
+  // --storage.agent.wal-fsync-interval. A background thread fsyncs the active segment this
+  // often; 0 fsyncs in every commit. Closed segments are always fsynced on rotation. Either
+  // way a process crash (kill -9) loses nothing committed: the bytes are in the OS page cache.
+  // A power loss loses at most the commits of the last interval.
+  std::chrono::milliseconds fsync_interval{5000};
+};
+
+// What Storage knows about one segment file.
+struct SegmentStats {
+  uint32_t index = 0;
+  uint64_t bytes = 0;    // file size
+  uint64_t samples = 0;  // samples in its records
+  int64_t max_ts = std::numeric_limits<int64_t>::min();  // newest sample; min() when none
 };
 
 class Storage {
@@ -58,7 +74,28 @@ class Storage {
   // record stays in checkpoints until the segments that may hold its samples are folded in.
   // Thread-safe; commits go on meanwhile. Errors: kIo; kCorruption when a segment to fold is
   // corrupt (nothing is deleted then).
-  virtual Status Truncate(int64_t mint_ms) = 0;
+  // keep_from_segment bounds the fold: segments >= it are never folded or deleted (an endpoint
+  // still reads them), whatever mint_ms says.
+  virtual Status Truncate(int64_t mint_ms, uint32_t keep_from_segment) = 0;
+  Status Truncate(int64_t mint_ms) {
+    return Truncate(mint_ms, std::numeric_limits<uint32_t>::max());
+  }
+  // Retention forcing data out (max-size, max-time): folds every segment <= last (capped below
+  // the active one) into checkpoint.<last>, keeping series records but none of their samples,
+  // and deletes them. Returns what the dropped segments held (empty when nothing was dropped).
+  // Thread-safe, serialized with Truncate. Errors as Truncate.
+  virtual Result<std::vector<SegmentStats>> DropSegments(uint32_t last) = 0;
+  // The segment files, oldest first; the active segment is last. Thread-safe.
+  virtual std::vector<SegmentStats> Segments() const = 0;
+  // Bytes of the newest checkpoint directory.
+  virtual uint64_t CheckpointBytes() const = 0;
+  // Backpressure (retention policy "backpressure"): while full, Commit drops its samples and
+  // fails with kUnavailable (counted in petrel_wal_samples_rejected_total); Append, Rollback
+  // and readers work as usual. Thread-safe.
+  virtual void SetFull(bool full) = 0;
+  virtual bool full() const = 0;
+  // Fsyncs what was committed to the active segment (the fsync-interval thread calls this).
+  virtual Status Sync() = 0;
   // Pads the last page, fsyncs and closes the segment. Appenders must not be used after.
   virtual Status Close() = 0;
 };
