@@ -191,37 +191,38 @@ Status RetentionLoop::EnforceSizeLocked(const std::vector<EndpointNeed>& needs) 
     storage_.SetFull(false);
     return Status::Ok();
   }
-  const std::vector<SegmentStats> segments = storage_.Segments();
-  uint64_t total = storage_.CheckpointBytes();
-  for (const auto& st : segments) total += st.bytes;
-  if (total <= options_.max_bytes) {
-    storage_.SetFull(false);
-    return Status::Ok();
-  }
-  // The fewest oldest closed segments that bring the WAL within the bound.
-  const uint64_t excess = total - options_.max_bytes;
-  const uint32_t active = storage_.CurrentSegment();
-  int64_t last = -1;
-  uint64_t freed = 0;
-  for (const auto& st : segments) {
-    if (st.index >= active || freed >= excess) break;
-    freed += st.bytes;
-    last = st.index;
-  }
-  if (options_.policy == RetentionPolicy::kBackpressure) {
-    last = std::min<int64_t>(last, static_cast<int64_t>(KeepFrom(needs)) - 1);
-  }
+  // A drop rewrites the checkpoint (series records), which may grow it: check again, a bounded
+  // number of times.
   Status s;
-  if (last >= 0) s = Drop(static_cast<uint32_t>(last), needs, "max_size");
-  if (options_.policy == RetentionPolicy::kBackpressure) {
-    const bool full = DiskBytes(storage_) > options_.max_bytes;
-    if (full && !storage_.full()) {
-      spdlog::warn("wal: retention.max-size {} bytes reached with unsent data: refusing appends "
-                   "until the endpoints catch up (policy backpressure)",
-                   options_.max_bytes);
+  for (int round = 0; round < 3 && s.ok(); ++round) {
+    const std::vector<SegmentStats> segments = storage_.Segments();
+    uint64_t total = storage_.CheckpointBytes();
+    for (const auto& st : segments) total += st.bytes;
+    if (total <= options_.max_bytes) break;
+    // The fewest oldest closed segments that bring the WAL within the bound.
+    const uint64_t excess = total - options_.max_bytes;
+    const uint32_t active = storage_.CurrentSegment();
+    int64_t last = -1;
+    uint64_t freed = 0;
+    for (const auto& st : segments) {
+      if (st.index >= active || freed >= excess) break;
+      freed += st.bytes;
+      last = st.index;
     }
-    storage_.SetFull(full);
+    if (options_.policy == RetentionPolicy::kBackpressure) {
+      last = std::min<int64_t>(last, static_cast<int64_t>(KeepFrom(needs)) - 1);
+    }
+    if (last < 0) break;
+    s = Drop(static_cast<uint32_t>(last), needs, "max_size");
   }
+  const bool full = options_.policy == RetentionPolicy::kBackpressure &&
+                    DiskBytes(storage_) > options_.max_bytes;
+  if (full && !storage_.full()) {
+    spdlog::warn("wal: retention.max-size {} bytes reached with unsent data: refusing appends "
+                 "until the endpoints catch up (policy backpressure)",
+                 options_.max_bytes);
+  }
+  storage_.SetFull(full);
   return s;
 }
 
