@@ -11,6 +11,8 @@
 #include <set>
 #include <thread>
 
+#include "scrape/http_options.h"
+#include "scrape/parser.h"
 #include "scrape/worker_pool.h"
 
 namespace petrel::scrape {
@@ -33,6 +35,9 @@ struct Entry {
   uint64_t hash = 0;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
+  curl_slist* connect_to = nullptr;
+  std::string url;  // as requested (may name tls_config.server_name)
+  std::vector<std::string> static_headers;  // Accept, timeout, Host
   std::string body;
   int64_t body_limit = 0;  // 0: unlimited
   bool body_limit_hit = false;
@@ -46,6 +51,7 @@ struct Entry {
   ~Entry() {
     if (easy != nullptr) curl_easy_cleanup(easy);
     if (headers != nullptr) curl_slist_free_all(headers);
+    if (connect_to != nullptr) curl_slist_free_all(connect_to);
   }
 };
 
@@ -61,6 +67,24 @@ size_t WriteBody(char* data, size_t size, size_t n, void* user) {
   }
   e->body.append(data, bytes);
   return bytes;
+}
+
+// Picks the parser's Content-Type as Prometheus 3 does: the reply's when it names a known
+// format, else fallback_scrape_protocol, else the scrape fails.
+Status ResolveContentType(const config::ScrapeConfig& job, std::string* content_type) {
+  auto format = FormatFromContentType(*content_type);
+  if (format == ExpositionFormat::kProtobuf) {
+    return Status::Unavailable("the protobuf exposition format is not supported yet");
+  }
+  if (format) return Status::Ok();
+  if (job.fallback_scrape_protocol) {
+    *content_type = ContentTypeOf(*job.fallback_scrape_protocol);
+    return Status::Ok();
+  }
+  return Status::Unavailable(fmt::format(
+      "received unsupported Content-Type \"{}\" and no fallback_scrape_protocol specified for "
+      "target",
+      *content_type));
 }
 
 std::string TimeoutSeconds(std::chrono::milliseconds timeout) {
@@ -80,31 +104,50 @@ class Manager::Impl {
                   ? options_.parse_workers
                   : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4)),
         multi_(curl_multi_init()),
-        targets_gauge_registry_(metrics),
+        registry_(metrics),
         exceeded_body_limit_(metrics.GetCounter(
             "prometheus_target_scrapes_exceeded_body_size_limit_total",
-            "Total number of scrapes that hit the body size limit")) {
+            "Total number of scrapes that hit the body size limit")),
+        exceeded_target_limit_(metrics.GetCounter(
+            "prometheus_target_scrape_pool_exceeded_target_limit_total",
+            "Total number of times scrape pools hit the target limit, during sync or config "
+            "reload.")),
+        sync_failed_(metrics.GetCounter("prometheus_target_sync_failed_total",
+                                        "Total number of target sync failures.", {"scrape_job"},
+                                        {""})) {
     thread_ = std::jthread([this](std::stop_token st) { Run(st); });
   }
 
   ~Impl() { Stop(); }
 
   Status ApplyConfig(const config::Config& config) {
-    std::vector<Target> all;
-    for (const auto& job : config.scrape_configs) {
-      auto targets = TargetsFromConfig(job);
-      if (!targets.ok()) return targets.status();
-      targets_gauge_registry_
-          .GetGauge("prometheus_target_scrape_pool_targets",
-                    "Current number of targets in this scrape pool.", {"scrape_job"},
-                    {job.job_name})
-          ->Set(static_cast<double>(targets->size()));
-      for (auto& t : *targets) all.push_back(std::move(t));
-    }
+    std::map<std::string, std::unique_ptr<Job>> next;
     {
       std::lock_guard lock(mu_);
-      pending_ = std::move(all);
-      has_pending_ = true;
+      for (const auto& sc : config.scrape_configs) {
+        auto it = jobs_.find(sc.job_name);
+        if (it != jobs_.end() && *it->second->config == sc) {
+          next.emplace(sc.job_name, std::move(it->second));  // keeps discoverers and groups
+          continue;
+        }
+        auto job = std::make_unique<Job>();
+        job->config = std::make_shared<const config::ScrapeConfig>(sc);
+        next.emplace(sc.job_name, std::move(job));
+      }
+    }
+    // Old jobs' discoverers stop outside the lock: their threads may be delivering updates.
+    std::map<std::string, std::unique_ptr<Job>> old;
+    {
+      std::lock_guard lock(mu_);
+      old = std::move(jobs_);
+      jobs_ = std::move(next);
+      for (auto& [name, job] : jobs_) {
+        if (job->discoverers.empty() && options_.discoverers) StartDiscovery(*job);
+      }
+      RebuildTargetsLocked();
+    }
+    for (auto& [name, job] : old) {
+      if (job) StopDiscovery(*job);
     }
     curl_multi_wakeup(multi_);
     return Status::Ok();
@@ -112,6 +155,12 @@ class Manager::Impl {
 
   void Stop() {
     if (!thread_.joinable()) return;
+    std::map<std::string, std::unique_ptr<Job>> jobs;
+    {
+      std::lock_guard lock(mu_);
+      jobs = std::move(jobs_);
+    }
+    for (auto& [name, job] : jobs) StopDiscovery(*job);
     thread_.request_stop();
     curl_multi_wakeup(multi_);
     thread_.join();
@@ -136,8 +185,85 @@ class Manager::Impl {
   }
 
  private:
+  // One scrape_config: its settings, discoverers and the groups they last sent.
+  struct Job {
+    std::shared_ptr<const config::ScrapeConfig> config;
+    std::vector<std::unique_ptr<discovery::Discoverer>> discoverers;
+    std::vector<std::jthread> threads;  // one per discoverer
+    // Groups by discoverer index, then source; guarded by the manager's mu_.
+    std::vector<std::map<std::string, discovery::TargetGroup>> groups;
+  };
+
+  void StartDiscovery(Job& job) {
+    job.discoverers = options_.discoverers(*job.config);
+    job.groups.resize(job.discoverers.size());
+    for (size_t i = 0; i < job.discoverers.size(); ++i) {
+      job.threads.emplace_back([this, &job, i](std::stop_token st) {
+        job.discoverers[i]->Run(st, [this, &job, i](std::vector<discovery::TargetGroup> groups) {
+          std::lock_guard lock(mu_);
+          for (auto& g : groups) {
+            if (g.targets.empty()) {
+              job.groups[i].erase(g.source);
+            } else {
+              job.groups[i][g.source] = std::move(g);
+            }
+          }
+          discovery_dirty_ = true;
+        });
+      });
+    }
+  }
+
+  static void StopDiscovery(Job& job) {
+    for (auto& t : job.threads) t.request_stop();
+    job.threads.clear();  // joins
+    job.discoverers.clear();
+  }
+
+  // Recomputes every job's targets into pending_. Caller holds mu_.
+  void RebuildTargetsLocked() {
+    std::vector<Target> all;
+    for (auto& [name, job] : jobs_) {
+      std::vector<discovery::TargetGroup> groups;
+      for (const auto& by_source : job->groups) {
+        for (const auto& [source, g] : by_source) groups.push_back(g);
+      }
+      std::vector<Status> errors;
+      std::vector<Target> targets = BuildTargets(job->config, groups, &errors);
+      for (const auto& e : errors) {
+        sync_failed_->Inc();
+        spdlog::warn("msg=\"Dropping invalid target\" err=\"{}\"", e.message());
+      }
+      uint64_t limit = job->config->limits.target_limit;
+      if (limit > 0 && targets.size() > limit) {
+        // As Prometheus: every target of the pool is reported failed, none scraped.
+        exceeded_target_limit_->Inc();
+        for (auto& t : targets) {
+          t.forced_error = fmt::format("target_limit exceeded (number of targets: {}, limit: {})",
+                                       targets.size(), limit);
+        }
+      }
+      registry_
+          .GetGauge("prometheus_target_scrape_pool_targets",
+                    "Current number of targets in this scrape pool.", {"scrape_job"}, {name})
+          ->Set(static_cast<double>(targets.size()));
+      for (auto& t : targets) all.push_back(std::move(t));
+    }
+    pending_ = std::move(all);
+    has_pending_ = true;
+    discovery_dirty_ = false;
+    last_rebuild_ = clock_.Monotonic();
+  }
+
   void Run(std::stop_token stop) {
     while (!stop.stop_requested()) {
+      {
+        std::lock_guard lock(mu_);
+        if (discovery_dirty_ &&
+            clock_.Monotonic() - last_rebuild_ >= options_.discovery_reload_interval) {
+          RebuildTargetsLocked();
+        }
+      }
       ApplyPending();
       ReapRemoved();
       StartDue();
@@ -167,7 +293,9 @@ class Manager::Impl {
       uint64_t h = t.Hash();
       if (next.count(h) != 0) continue;  // the same target listed twice
       auto it = entries_.find(h);
-      if (it != entries_.end()) {
+      if (it != entries_.end() &&
+          *it->second->loop->target().job_config == *t.job_config &&
+          it->second->loop->target().forced_error == t.forced_error) {
         next.emplace(h, std::move(it->second));
         entries_.erase(it);
         continue;
@@ -187,15 +315,24 @@ class Manager::Impl {
 
   std::unique_ptr<Entry> NewEntry(Target target, uint64_t hash) {
     auto e = std::make_unique<Entry>();
+    const config::ScrapeConfig& job = *target.job_config;
     e->hash = hash;
     e->easy = curl_easy_init();
-    e->headers = curl_slist_append(e->headers, kAcceptHeader);
-    e->headers = curl_slist_append(
-        e->headers, ("X-Prometheus-Scrape-Timeout-Seconds: " + TimeoutSeconds(target.timeout)).c_str());
-    curl_easy_setopt(e->easy, CURLOPT_URL, target.url.c_str());
-    curl_easy_setopt(e->easy, CURLOPT_HTTPHEADER, e->headers);
+    e->url = target.url;
+    std::string connect_to = ApplyServerName(job.http_client.tls_config.server_name, &e->url,
+                                             &e->static_headers);
+    if (!connect_to.empty()) {
+      e->connect_to = curl_slist_append(nullptr, connect_to.c_str());
+      curl_easy_setopt(e->easy, CURLOPT_CONNECT_TO, e->connect_to);
+    }
+    e->static_headers.push_back("Accept: " + AcceptHeader(job.scrape_protocols));
+    e->static_headers.push_back("X-Prometheus-Scrape-Timeout-Seconds: " +
+                                TimeoutSeconds(target.timeout));
+    ApplyHttpClient(e->easy, job.http_client);
+    curl_easy_setopt(e->easy, CURLOPT_URL, e->url.c_str());
     curl_easy_setopt(e->easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(e->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
+    // curl decodes gzip itself; "identity" asks the target not to compress.
+    curl_easy_setopt(e->easy, CURLOPT_ACCEPT_ENCODING, job.enable_compression ? "gzip" : "identity");
     curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, static_cast<long>(target.timeout.count()));
     curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, &WriteBody);
@@ -229,6 +366,22 @@ class Manager::Impl {
       const auto interval = e->loop->target().interval;
       if (!e->busy.load()) {
         e->busy.store(true);
+        if (!e->loop->target().forced_error.empty()) {
+          FetchResult r;
+          r.timestamp_ms = ToMillis(clock_.Now());
+          r.status = Status::Unavailable(e->loop->target().forced_error);
+          SubmitProcess(e, std::move(r));
+          Reschedule(e, interval, now);
+          continue;
+        }
+        if (Status s = SetRequestHeaders(*e); !s.ok()) {
+          FetchResult r;
+          r.timestamp_ms = ToMillis(clock_.Now());
+          r.status = s;
+          SubmitProcess(e, std::move(r));
+          Reschedule(e, interval, now);
+          continue;
+        }
         WallTime wall = clock_.Now();
         // Snap to the ideal tick when within min(2ms, interval/100), as Prometheus does, so
         // timestamps compress well downstream.
@@ -241,13 +394,41 @@ class Manager::Impl {
         e->body_limit_hit = false;
         curl_multi_add_handle(multi_, e->easy);
       }
-      // Next tick; ticks missed while busy or stalled are skipped, never bunched up.
-      do {
-        e->due += interval;
-        e->due_wall += interval;
-      } while (e->due <= now);
-      schedule_.emplace(e->due, e);
+      Reschedule(e, interval, now);
     }
+  }
+
+  // Next tick; ticks missed while busy or stalled are skipped, never bunched up.
+  void Reschedule(Entry* e, std::chrono::milliseconds interval, SteadyTime now) {
+    do {
+      e->due += interval;
+      e->due_wall += interval;
+    } while (e->due <= now);
+    schedule_.emplace(e->due, e);
+  }
+
+  // Headers are rebuilt per scrape so credentials_file / password_file rotation applies.
+  Status SetRequestHeaders(Entry& e) {
+    auto auth = AuthorizationHeader(e.loop->target().job_config->http_client);
+    if (!auth.ok()) return auth.status();
+    if (e.headers != nullptr) curl_slist_free_all(e.headers);
+    e.headers = nullptr;
+    for (const auto& h : e.static_headers) e.headers = curl_slist_append(e.headers, h.c_str());
+    if (!auth->empty()) e.headers = curl_slist_append(e.headers, auth->c_str());
+    curl_easy_setopt(e.easy, CURLOPT_HTTPHEADER, e.headers);
+    return Status::Ok();
+  }
+
+  void SubmitProcess(Entry* e, FetchResult r) {
+    pool_.Submit([this, e, r = std::move(r)] {
+      Status s = e->loop->Process(r);
+      if (!s.ok()) {
+        spdlog::debug("msg=\"Scrape failed\" target={} err=\"{}\"", e->loop->target().url,
+                      s.message());
+      }
+      e->busy.store(false);
+      if (multi_ != nullptr) curl_multi_wakeup(multi_);
+    });
   }
 
   void CollectDone() {
@@ -276,17 +457,11 @@ class Manager::Impl {
       } else {
         char* ct = nullptr;
         curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct);
-        if (ct != nullptr) r.content_type = ct;
+        r.content_type = ct != nullptr ? ct : "";
+        r.status = ResolveContentType(*e->loop->target().job_config, &r.content_type);
         r.body = e->body;
       }
-      pool_.Submit([this, e, r = std::move(r)] {
-        Status s = e->loop->Process(r);
-        if (!s.ok()) {
-          spdlog::debug("scrape failed target={} err=\"{}\"", e->loop->target().url, s.message());
-        }
-        e->busy.store(false);
-        if (multi_ != nullptr) curl_multi_wakeup(multi_);
-      });
+      SubmitProcess(e, std::move(r));
     }
   }
 
@@ -312,12 +487,17 @@ class Manager::Impl {
   ScrapeMetrics scrape_metrics_;
   WorkerPool pool_;
   CURLM* multi_;
-  Registry& targets_gauge_registry_;
+  Registry& registry_;
   Counter* exceeded_body_limit_;
+  Counter* exceeded_target_limit_;
+  Counter* sync_failed_;
 
-  std::mutex mu_;  // guards pending_, has_pending_
+  std::mutex mu_;  // guards jobs_ (and their groups), pending_, has_pending_, discovery_dirty_
+  std::map<std::string, std::unique_ptr<Job>> jobs_;
   std::vector<Target> pending_;
   bool has_pending_ = false;
+  bool discovery_dirty_ = false;
+  SteadyTime last_rebuild_;
 
   // Loop-thread state.
   std::map<uint64_t, std::unique_ptr<Entry>> entries_;

@@ -6,6 +6,7 @@
 // Thread-safe: ApplyConfig/Stop from one owner thread; Targets() from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,14 +15,22 @@
 #include "common/metrics.h"
 #include "config/config.h"
 #include "scrape/scrape_loop.h"
+#include "scrape/discovery/discovery.h"
 #include "scrape/target.h"
 
 namespace petrel::scrape {
+
+// Makes the discoverers of a job's *_sd_configs (static_configs are handled by the manager).
+using DiscovererFactory =
+    std::function<std::vector<std::unique_ptr<discovery::Discoverer>>(const config::ScrapeConfig&)>;
 
 struct ManagerOptions {
   uint64_t offset_seed = 0;   // see OffsetSeed()
   size_t parse_workers = 0;   // 0: one per core, at most 4
   std::string user_agent = "Petrel";
+  DiscovererFactory discoverers;  // empty: static_configs only
+  // Discovery updates are applied at most this often (Prometheus's discovery reload interval).
+  std::chrono::milliseconds discovery_reload_interval = std::chrono::seconds(5);
 };
 
 class Manager {
@@ -29,9 +38,9 @@ class Manager {
   Manager(Clock& clock, Registry& metrics, AppenderFactory appenders, ManagerOptions options);
   ~Manager();
 
-  // Replaces the target set with the config's: unchanged targets keep their loop and cache,
-  // new ones start, removed ones stop and get stale markers. kInvalidArgument leaves the
-  // current set running.
+  // Replaces the target set with the config's: unchanged targets of unchanged jobs keep their
+  // loop and cache, new ones start, removed ones stop and get stale markers. Jobs whose config
+  // is unchanged keep their discoverers. Targets that relabeling leaves unusable are logged.
   Status ApplyConfig(const config::Config& config);
 
   // Stops scheduling, waits for scrapes in flight, joins the threads. No stale markers are

@@ -3,6 +3,9 @@
 #include <bit>
 #include <cmath>
 
+#include <fmt/format.h>
+
+#include "config/relabel.h"
 #include "scrape/parser.h"
 #include "wal/records.h"
 
@@ -27,12 +30,31 @@ ScrapeMetrics::ScrapeMetrics(Registry& r)
                        "Total number of samples rejected due to duplicate timestamps but "
                        "different values.")),
       append_failed(r.GetCounter("petrel_target_scrape_commits_failed_total",
-                                 "Scrapes whose samples could not be written to the WAL.")) {}
+                                 "Scrapes whose samples could not be written to the WAL.")),
+      exceeded_sample_limit(
+          r.GetCounter("prometheus_target_scrapes_exceeded_sample_limit_total",
+                       "Total number of scrapes that hit the sample limit and were rejected.")),
+      exceeded_label_limits(
+          r.GetCounter("prometheus_target_scrape_pool_exceeded_label_limits_total",
+                       "Total number of times scrape pools hit the label limits, during sync or "
+                       "on scrape.")) {}
 
 ScrapeLoop::ScrapeLoop(Target target, AppenderFactory appenders, ScrapeMetrics& metrics)
     : target_(std::move(target)), appenders_(std::move(appenders)), metrics_(metrics) {}
 
+const config::ScrapeConfig& ScrapeLoop::Settings() const {
+  static const config::ScrapeConfig kDefaults;
+  return target_.job_config ? *target_.job_config : kDefaults;
+}
+
 Labels ScrapeLoop::SeriesLabels(LabelsBuilder& scraped) const {
+  if (Settings().honor_labels) {
+    // Scraped labels win; target labels fill in only what the series lacks.
+    for (const auto& l : target_.labels) {
+      if (scraped.Get(l.name).empty()) scraped.Set(l.name, l.value);
+    }
+    return scraped.Build();
+  }
   // honor_labels: false (the default): target labels win; a clashing scraped label is kept
   // as exported_<name> (exported_exported_<name>, ... if that is taken too).
   for (const auto& l : target_.labels) {
@@ -47,46 +69,103 @@ Labels ScrapeLoop::SeriesLabels(LabelsBuilder& scraped) const {
   return scraped.Build();
 }
 
+Status ScrapeLoop::CheckLabelLimits(const Labels& labels) const {
+  const auto& limits = Settings().limits;
+  if (limits.label_limit > 0 && labels.size() > limits.label_limit) {
+    return Status::InvalidArgument(fmt::format("label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
+                                               labels.Get(kMetricName), labels.size(),
+                                               limits.label_limit));
+  }
+  for (const auto& l : labels) {
+    if (limits.label_name_length_limit > 0 && l.name.size() > limits.label_name_length_limit) {
+      return Status::InvalidArgument(fmt::format(
+          "label_name_length_limit exceeded (metric: {}, label name: {}, limit: {})",
+          labels.Get(kMetricName), l.name, limits.label_name_length_limit));
+    }
+    if (limits.label_value_length_limit > 0 &&
+        l.value.size() > limits.label_value_length_limit) {
+      return Status::InvalidArgument(fmt::format(
+          "label_value_length_limit exceeded (metric: {}, label: {}, limit: {})",
+          labels.Get(kMetricName), l.name, limits.label_value_length_limit));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts) {
+  const config::ScrapeConfig& cfg = Settings();
   auto parser = NewParser(fetch.content_type, fetch.body);
+  Status limit_error;
   while (true) {
     auto entry = parser->Next();
     if (!entry.ok()) return entry.status();
-    if (*entry == EntryType::kEof) return Status::Ok();
+    if (*entry == EntryType::kEof) break;
     if (*entry != EntryType::kSample) continue;
     ++counts.scraped;
+    // Past a limit, parsing goes on only to count scrape_samples_scraped.
+    if (!limit_error.ok()) continue;
 
-    auto ts = parser->Timestamp();
+    auto ts = cfg.honor_timestamps ? parser->Timestamp() : std::nullopt;
     int64_t t = ts ? *ts : fetch.timestamp_ms;
     double v = parser->Value();
     if (std::isnan(v)) v = std::bit_cast<double>(kNormalNaNBits);
 
     auto [it, inserted] = cache_.try_emplace(std::string(parser->Series()));
-    CacheEntry& entry_ref = it->second;
-    if (entry_ref.last_iteration == iteration_ && !inserted) {
+    CacheEntry& e = it->second;
+    if (e.last_iteration == iteration_ && !inserted) {
       // The same series twice in one exposition: Prometheus keeps the first.
       metrics_.duplicate_timestamp->Inc();
       continue;
     }
+    if (e.dropped) {  // metric_relabel_configs dropped it before; cached so it costs a lookup
+      e.previous_iteration = e.last_iteration;
+      e.last_iteration = iteration_;
+      continue;
+    }
     Result<wal::SeriesRef> ref = Status::NotFound("no ref");
-    if (entry_ref.ref != 0) ref = app.Append(entry_ref.ref, Labels(), t, v);
+    if (e.ref != 0) ref = app.Append(e.ref, Labels(), t, v);
     if (!ref.ok()) {
       builder_.Clear();
       parser->AddLabels(builder_);
       Labels labels = SeriesLabels(builder_);
+      if (!cfg.metric_relabel_configs.empty()) {
+        LabelsBuilder relabeled(labels);
+        if (!config::Relabel(relabeled, cfg.metric_relabel_configs) ||
+            relabeled.Get(kMetricName).empty()) {
+          e.dropped = true;
+          e.previous_iteration = e.last_iteration;
+          e.last_iteration = iteration_;
+          continue;
+        }
+        labels = relabeled.Build();
+      }
+      if (Status s = CheckLabelLimits(labels); !s.ok()) {
+        metrics_.exceeded_label_limits->Inc();
+        limit_error = s;
+        if (inserted) cache_.erase(it);
+        continue;
+      }
       ref = app.Append(0, labels, t, v);
-      if (ref.ok() && entry_ref.ref == 0) ++counts.added;
+      if (ref.ok() && e.ref == 0) ++counts.added;
+    }
+    ++counts.post_relabel;
+    if (cfg.limits.sample_limit > 0 && counts.post_relabel > cfg.limits.sample_limit) {
+      metrics_.exceeded_sample_limit->Inc();
+      limit_error = Status::InvalidArgument(
+          fmt::format("sample_limit exceeded (limit: {})", cfg.limits.sample_limit));
+      continue;
     }
     if (!ref.ok()) {
       metrics_.out_of_order->Inc();
       if (inserted) cache_.erase(it);
       continue;
     }
-    entry_ref.ref = *ref;
-    entry_ref.previous_iteration = entry_ref.last_iteration;
-    entry_ref.last_iteration = iteration_;
-    entry_ref.explicit_timestamp = ts.has_value();
+    e.ref = *ref;
+    e.previous_iteration = e.last_iteration;
+    e.last_iteration = iteration_;
+    e.explicit_timestamp = ts.has_value() && !cfg.track_timestamps_staleness;
   }
+  return limit_error;
 }
 
 void ScrapeLoop::AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bool all) {
@@ -114,7 +193,7 @@ void ScrapeLoop::AppendReport(wal::Appender& app, int64_t timestamp_ms, bool up,
                               double duration_s, const Counts& counts) {
   const std::array<double, 5> values = {up ? 1.0 : 0.0, duration_s,
                                         static_cast<double>(counts.scraped),
-                                        static_cast<double>(counts.scraped),
+                                        static_cast<double>(counts.post_relabel),
                                         static_cast<double>(counts.added)};
   for (size_t i = 0; i < kReportNames.size(); ++i) {
     Result<wal::SeriesRef> ref = Status::NotFound("no ref");

@@ -41,6 +41,8 @@ struct ScrapeMetrics {
   Counter* out_of_order;
   Counter* duplicate_timestamp;
   Counter* append_failed;
+  Counter* exceeded_sample_limit;
+  Counter* exceeded_label_limits;
 };
 
 // The outcome of the most recent scrape, for status pages and tests.
@@ -73,14 +75,18 @@ class ScrapeLoop {
     uint64_t last_iteration = 0;
     uint64_t previous_iteration = 0;  // last_iteration before the current scrape touched it
     bool explicit_timestamp = false;
+    bool dropped = false;  // by metric_relabel_configs
   };
   struct Counts {
     size_t scraped = 0;
     size_t added = 0;
+    size_t post_relabel = 0;  // samples that survived metric relabeling
   };
 
   Status AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts);
+  const config::ScrapeConfig& Settings() const;  // the job's, or defaults
   Labels SeriesLabels(LabelsBuilder& scraped) const;
+  Status CheckLabelLimits(const Labels& labels) const;
   void AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bool all);
   void AppendReport(wal::Appender& app, int64_t timestamp_ms, bool up, double duration_s,
                     const Counts& counts);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "config/relabel.h"
 #include "test/scrape/fake_wal.h"
 #include "wal/records.h"
 
@@ -52,11 +53,25 @@ const FakeWal::Sample* Find(const std::vector<FakeWal::Sample>& samples, std::st
 }
 
 struct Fixture {
+  explicit Fixture(std::shared_ptr<const config::ScrapeConfig> job = nullptr)
+      : loop(WithJob(std::move(job)), [this] { return std::make_unique<FakeAppender>(wal); },
+             metrics) {}
+  static Target WithJob(std::shared_ptr<const config::ScrapeConfig> job) {
+    Target t = NodeTarget();
+    t.job_config = std::move(job);
+    return t;
+  }
   Registry registry;
   ScrapeMetrics metrics{registry};
   FakeWal wal;
-  ScrapeLoop loop{NodeTarget(), [this] { return std::make_unique<FakeAppender>(wal); }, metrics};
+  ScrapeLoop loop;
 };
+
+std::shared_ptr<config::ScrapeConfig> JobConfig() {
+  auto job = std::make_shared<config::ScrapeConfig>();
+  job->job_name = "node";
+  return job;
+}
 
 TEST_CASE("a scrape appends samples with target labels and the automatic series", "[scrape]") {
   Fixture f;
@@ -174,6 +189,91 @@ TEST_CASE("MarkAllStale marks every series and the automatic ones", "[scrape]") 
   auto got = At(f.wal, 9000);
   CHECK(got.size() == 1 + 5);
   for (const auto& s : got) CHECK(wal::IsStaleNaN(s.v));
+}
+
+TEST_CASE("honor_labels keeps scraped labels; honor_timestamps false ignores timestamps",
+          "[scrape]") {
+  auto job = JobConfig();
+  job->honor_labels = true;
+  job->honor_timestamps = false;
+  Fixture f(job);
+  REQUIRE(f.loop.Process(Body(5000, "m{job=\"app\"} 1 4000\n")).ok());
+  auto got = At(f.wal, 5000);
+  const auto* m = Find(got, "m");
+  REQUIRE(m != nullptr);
+  CHECK(m->labels.Get("job") == "app");
+  CHECK(m->labels.Get("instance") == "127.0.0.1:9100");
+  CHECK_FALSE(m->labels.Has("exported_job"));
+}
+
+TEST_CASE("metric_relabel_configs drop and rewrite series, counted post relabeling",
+          "[scrape]") {
+  auto job = JobConfig();
+  config::RelabelConfig drop;
+  drop.action = config::RelabelAction::kDrop;
+  drop.source_labels = {"__name__"};
+  drop.regex = *config::Regex::Compile("go_.*");
+  config::RelabelConfig rename;
+  rename.source_labels = {"__name__"};
+  rename.regex = *config::Regex::Compile("node_(.*)");
+  rename.target_label = "__name__";
+  rename.replacement = "host_$1";
+  job->metric_relabel_configs = {drop, rename};
+  Fixture f(job);
+  const char* body = "go_goroutines 7\nnode_load1 0.5\nup_like 1\n";
+  REQUIRE(f.loop.Process(Body(1000, body)).ok());
+  auto got = At(f.wal, 1000);
+  CHECK(Find(got, "go_goroutines") == nullptr);
+  CHECK(Find(got, "host_load1") != nullptr);
+  CHECK(Find(got, "scrape_samples_scraped")->v == 3);
+  CHECK(Find(got, "scrape_samples_post_metric_relabeling")->v == 2);
+  // Dropped series stay cached as dropped: no label parsing the next time.
+  int lookups = f.wal.label_lookups;
+  REQUIRE(f.loop.Process(Body(2000, body)).ok());
+  CHECK(f.wal.label_lookups == lookups);
+  CHECK(Find(At(f.wal, 2000), "go_goroutines") == nullptr);
+}
+
+TEST_CASE("sample_limit and label limits fail the whole scrape", "[scrape]") {
+  SECTION("sample_limit") {
+    auto job = JobConfig();
+    job->limits.sample_limit = 2;
+    Fixture f(job);
+    Status s = f.loop.Process(Body(1000, "a 1\nb 2\nc 3\n"));
+    CHECK_THAT(s.message(), Catch::Contains("sample_limit"));
+    auto got = At(f.wal, 1000);
+    CHECK(Find(got, "a") == nullptr);
+    CHECK(Find(got, "up")->v == 0);
+    CHECK(Find(got, "scrape_samples_scraped")->v == 3);
+    CHECK(f.metrics.exceeded_sample_limit->Value() == 1);
+  }
+  SECTION("label_value_length_limit") {
+    auto job = JobConfig();
+    job->limits.label_value_length_limit = 4;
+    Fixture f(job);
+    Status s = f.loop.Process(Body(1000, "a{x=\"toolong\"} 1\n"));
+    CHECK_THAT(s.message(), Catch::Contains("label_value_length_limit"));
+    CHECK(Find(At(f.wal, 1000), "a") == nullptr);
+  }
+  SECTION("label_limit") {
+    auto job = JobConfig();
+    job->limits.label_limit = 3;  // __name__, instance, job + one more is too many
+    Fixture f(job);
+    CHECK_FALSE(f.loop.Process(Body(1000, "a{x=\"1\"} 1\n")).ok());
+    CHECK(f.metrics.exceeded_label_limits->Value() == 1);
+  }
+}
+
+TEST_CASE("track_timestamps_staleness marks series with explicit timestamps", "[scrape]") {
+  auto job = JobConfig();
+  job->track_timestamps_staleness = true;
+  Fixture f(job);
+  REQUIRE(f.loop.Process(Body(1000, "a 1 900\nb 1\n")).ok());
+  REQUIRE(f.loop.Process(Body(2000, "b 1\n")).ok());
+  const auto got = At(f.wal, 2000);
+  const auto* a = Find(got, "a");
+  REQUIRE(a != nullptr);
+  CHECK(wal::IsStaleNaN(a->v));
 }
 
 }  // namespace
