@@ -52,7 +52,7 @@ scrape_configs:
 {{- if and (gt (int $.shards) 1) $v.shardExtraScrapeConfigs }}
 {{- $_ := set $job "relabel_configs" (concat (default list $job.relabel_configs) (include "petrel.shardRules" $ctx | fromYamlArray)) }}
 {{- end }}
-{{ list $job | toYaml | trim | indent 2 }}
+{{ list $job | toYaml | trim }}
 {{- end }}
 {{- end }}
 {{- with $v.remoteWrite }}
