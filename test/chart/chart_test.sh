@@ -5,7 +5,8 @@
 #                      manifest through validate-manifests.sh (strict; PrometheusRule skipped: a
 #                      CRD), what each mode must render (node-local discovery, shards, PVCs, PDB,
 #                      RBAC), the checksum roll, values typos rejected by values.schema.json, the
-#                      alert rules and every dashboard query parsed by promtool.
+#                      alert rules and every dashboard query parsed by promtool, and the alerts
+#                      unit-tested with `promtool test rules` (alerts_test.yml).
 #   config-static      `petrel check config` on the configs of the values files that use no
 #                      Kubernetes discovery (ci/static*.yaml).
 #   config-kubernetes  `petrel check config` on every other rendered config (default values of
@@ -95,6 +96,7 @@ part_render() {
     check_rules "$name"
     check_dashboard "$name"
   done
+  check_alerts_fire
   check_daemonset
   check_statefulset
   check_rbac
@@ -113,6 +115,18 @@ check_rules() {
     pass "$name: alert rules load in promtool ($(q "$name" '[.[] | select(.kind=="PrometheusRule") | .spec.groups[].rules[]] | length') rules)"
   else
     fail "$name: promtool check rules"; cat "$TMP/promtool.log" >&2
+  fi
+}
+
+# The alerts rendered from ci/agent-values.yaml fire (and stay quiet) as alerts_test.yml says.
+check_alerts_fire() {
+  mkdir -p "$TMP/alerts"
+  q ci-agent-values '.[] | select(.kind=="PrometheusRule") | {groups: .spec.groups}' >"$TMP/alerts/rules.json"
+  cp "$HERE/alerts_test.yml" "$TMP/alerts/"
+  if promtool test rules "$TMP/alerts/alerts_test.yml" >"$TMP/promtool.log" 2>&1; then
+    pass "alerts fire on a petrel in trouble and stay quiet on a healthy one (promtool test rules)"
+  else
+    fail "promtool test rules"; cat "$TMP/promtool.log" >&2
   fi
 }
 
