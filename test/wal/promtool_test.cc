@@ -7,11 +7,14 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 
+#include "common/clock.h"
 #include "common/fs.h"
 #include "wal/reader.h"
 #include "wal/records.h"
+#include "wal/retention.h"
 #include "wal/storage.h"
 
 namespace petrel::wal {
@@ -174,6 +177,89 @@ TEST_CASE("promtool tsdb dump reads a checkpoint written by Truncate", "[wal][pr
   }
   CHECK(missing == 0);
   CHECK(want.size() == 5 * (kSeries - 100));
+}
+
+TEST_CASE("promtool dump after a retention cycle shows exactly the samples kept",
+          "[wal][promtool][retention]") {
+  if (::access(kPromtool, X_OK) != 0) {
+    WARN("promtool not found at " << kPromtool << "; skipping the Prometheus cross-check");
+    return;
+  }
+  TempDir temp;
+  PosixFs fs;
+  const int kSeries = 2000;
+  const int64_t t0 = 1700000000000;
+  FakeClock clock(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(t0 + 14 * 15000)));
+  // The endpoint still needs segment 6 and has not sent t0 + 4 scrapes: mint = that - 15 s.
+  const int64_t oldest_unsent = t0 + 4 * 15000;
+  const int64_t mint = oldest_unsent - 15000;
+  std::vector<std::pair<std::string, uint32_t>> appended;  // dump line, segment
+  uint32_t first_left = 0;
+  {
+    Registry r;
+    auto st = Storage::Open(fs, r, temp.path,
+                            {.segment_bytes = kPageSize, .compression = Compression::kNone});
+    REQUIRE(st.ok());
+    auto app = (*st)->NewAppender();
+    auto scrape = [&](int round) {
+      const int64_t t = t0 + round * 15000;
+      std::vector<std::string> lines;
+      for (int i = 0; i < kSeries; ++i) {
+        Labels labels{{"__name__", "petrel_retention_metric"},
+                      {"instance", fmt::format("{:016x}:9100", Mix(i))}};
+        REQUIRE(app->Append(0, labels, t, i + round).ok());
+        lines.push_back(fmt::format("{} {} {}", PromtoolLabels(labels), i + round, t));
+      }
+      REQUIRE(app->Commit().ok());
+      for (auto& l : lines) appended.emplace_back(std::move(l), (*st)->CurrentSegment());
+    };
+    for (int round = 0; round < 12; ++round) scrape(round);
+    REQUIRE((*st)->CurrentSegment() >= 11);
+    std::vector<EndpointNeed> needs = {{"lagging", 6, oldest_unsent}};
+    RetentionLoop loop(**st, clock, r, {.min_time = std::chrono::seconds(15)},
+                       [&needs] { return needs; });
+    REQUIRE(loop.RunTruncation().ok());
+    auto segments = ListSegments(fs, temp.path + "/wal");
+    REQUIRE(segments.ok());
+    first_left = segments->front();
+    CHECK(first_left == 6);  // bounded by the endpoint, not by the two-thirds rule
+    for (int round = 12; round < 14; ++round) scrape(round);
+    REQUIRE((*st)->Close().ok());
+  }
+  REQUIRE(fs.Exists(temp.path + "/wal/checkpoint.00000005"));
+  std::set<std::string> want;
+  size_t below_mint = 0;
+  for (const auto& [line, segment] : appended) {
+    const int64_t t = std::stoll(line.substr(line.rfind(' ') + 1));
+    if (segment >= first_left || t >= mint) {
+      want.insert(line);
+    } else {
+      ++below_mint;
+    }
+  }
+  REQUIRE(below_mint > 0);  // the checkpoint really dropped something
+
+  int code = 0;
+  const std::string out = Run(fmt::format("{} tsdb dump {} 2>&1", kPromtool, temp.path), &code);
+  INFO("promtool output (first 2000 bytes):\n" << out.substr(0, 2000));
+  REQUIRE(code == 0);
+  std::set<std::string> got;
+  size_t start = 0;
+  for (size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string line = out.substr(start, nl - start);
+    if (line.find("petrel_retention_metric") != std::string::npos) got.insert(std::move(line));
+  }
+  CHECK(got.size() == want.size());
+  size_t missing = 0, extra = 0;
+  for (const auto& l : want) {
+    if (!got.count(l) && missing++ < 5) UNSCOPED_INFO("missing: " << l);
+  }
+  for (const auto& l : got) {
+    if (!want.count(l) && extra++ < 5) UNSCOPED_INFO("extra: " << l);
+  }
+  CHECK(missing == 0);
+  CHECK(extra == 0);
 }
 
 }  // namespace
