@@ -9,9 +9,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "agent/check.h"
@@ -24,6 +27,7 @@
 #include "common/version.h"
 #include "config/config.h"
 #include "remotewrite/queue_manager.h"
+#include "scrape/discovery/file_sd.h"
 #include "scrape/manager.h"
 #include "scrape/target.h"
 #include "wal/storage.h"
@@ -92,6 +96,12 @@ class Agent {
     return Apply(*next);
   }
 
+  // The running config as YAML, secrets hidden.
+  std::string RenderedConfig() const {
+    std::lock_guard lock(config_mu_);
+    return rendered_config_;
+  }
+
   std::vector<scrape::Manager::TargetStatus> Targets() const {
     return scraper_ ? scraper_->Targets() : std::vector<scrape::Manager::TargetStatus>{};
   }
@@ -127,10 +137,21 @@ class Agent {
       scrape::ManagerOptions opts;
       opts.offset_seed = scrape::OffsetSeed(Hostname(), cfg.global.external_labels);
       opts.user_agent = std::string("Petrel/") + kVersion;
+      opts.discoverers = [this](const config::ScrapeConfig& job) {
+        std::vector<std::unique_ptr<scrape::discovery::Discoverer>> out;
+        for (const auto& f : job.file_sd_configs) {
+          out.push_back(std::make_unique<scrape::discovery::FileSd>(f, registry_));
+        }
+        return out;
+      };
       scraper_ = std::make_unique<scrape::Manager>(
           clock_, registry_, [this] { return storage_.NewAppender(); }, opts);
     }
     Status s = scraper_->ApplyConfig(cfg);
+    {
+      std::lock_guard lock(config_mu_);
+      rendered_config_ = config::Render(cfg);
+    }
     if (s.ok()) {
       reload_ok_->Set(1);
       reload_time_->Set(static_cast<double>(ToMillis(clock_.Now())) / 1000.0);
@@ -178,6 +199,8 @@ class Agent {
 
   const Flags& flags_;
   mutable std::mutex reload_mu_;  // serializes reloads; guards queues_ for Queues()
+  mutable std::mutex config_mu_;  // guards rendered_config_
+  std::string rendered_config_;
   Fs& fs_;
   Clock& clock_;
   Registry& registry_;
@@ -206,6 +229,13 @@ void RegisterHandlers(WebServer& web, const Flags& flags, Clock& clock,
     Agent* a = running.load();
     if (a == nullptr) return starting;
     return Reply{200, "application/json", TargetsJson(a->Targets())};
+  });
+  web.HandleGet("/api/v1/status/config", [&running, starting] {
+    Agent* a = running.load();
+    if (a == nullptr) return starting;
+    return Reply{200, "application/json",
+                 nlohmann::json{{"status", "success"}, {"data", {{"yaml", a->RenderedConfig()}}}}
+                     .dump()};
   });
   web.HandleGet("/", [&running, &clock, starting] {
     Agent* a = running.load();
