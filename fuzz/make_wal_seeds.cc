@@ -1,0 +1,64 @@
+// Writes the wal_reader fuzzer's seeds into argv[1]: real segments from SegmentWriter (series
+// and samples records, raw and snappy, one record spanning pages), each prefixed with the
+// fuzzer's mode byte 0x01 (fix checksums after mutating).
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "test/support/mem_fs.h"
+#include "wal/records.h"
+#include "wal/segment_writer.h"
+
+using namespace petrel;  // NOLINT
+
+namespace {
+
+std::vector<std::string> Records(int series, int samples_per_series) {
+  std::vector<wal::RefSeries> s;
+  std::vector<wal::RefSample> x;
+  for (int i = 0; i < series; ++i) {
+    s.push_back({static_cast<wal::SeriesRef>(i + 1),
+                 Labels{{"__name__", "kube_pod_status_phase"},
+                        {"namespace", "ns-" + std::to_string(i % 7)},
+                        {"pod", "pod-" + std::to_string(i)},
+                        {"phase", i % 2 ? "Running" : "Pending"}}});
+    for (int j = 0; j < samples_per_series; ++j) {
+      x.push_back({static_cast<wal::SeriesRef>(i + 1), 1700000000000 + j * 15000, i * 0.5 + j});
+    }
+  }
+  std::vector<std::string> out(2);
+  wal::EncodeSeries(s, &out[0]);
+  wal::EncodeSamples(x, &out[1]);
+  return out;
+}
+
+bool Write(const std::string& dir, const std::string& name, wal::Compression c, int series,
+           int samples) {
+  MemFs fs;
+  if (!fs.MkdirAll("/w").ok()) return false;
+  auto w = wal::SegmentWriter::Create(fs, "/w", 0, {.segment_bytes = 1 << 20, .compression = c},
+                                      {});
+  if (!w.ok()) return false;
+  for (const std::string& rec : Records(series, samples)) {
+    if (!(*w)->Log(rec).ok()) return false;
+  }
+  // A torn-free tail; the fuzzer cuts and flips on its own.
+  if (!(*w)->Close().ok()) return false;
+  std::ofstream(dir + "/" + name, std::ios::binary) << '\x01' << fs.Contents("/w/00000000");
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_wal_seeds DIR\n");
+    return 2;
+  }
+  std::string dir = argv[1];
+  bool ok = Write(dir, "small_raw", wal::Compression::kNone, 3, 2) &&
+            Write(dir, "small_snappy", wal::Compression::kSnappy, 20, 3) &&
+            Write(dir, "spans_pages", wal::Compression::kNone, 500, 2);
+  return ok ? 0 : 1;
+}
