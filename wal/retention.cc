@@ -48,6 +48,9 @@ RetentionLoop::RetentionLoop(Storage& storage, Clock& clock, Registry& metrics,
       needs_(std::move(needs)) {
   truncate_failed_ = metrics.GetCounter("petrel_wal_retention_failures_total",
                                         "Truncation cycles or size checks that failed.");
+  // A summary without quantiles in Prometheus; _sum and _count are the same here.
+  truncate_duration_ = metrics.GetHistogram("prometheus_agent_truncate_duration_seconds",
+                                            "Duration of WAL truncation.", DefaultBuckets());
 }
 
 RetentionLoop::~RetentionLoop() { Stop(); }
@@ -156,6 +159,7 @@ Status RetentionLoop::Drop(uint32_t last, const std::vector<EndpointNeed>& needs
 
 Status RetentionLoop::RunTruncation() {
   std::lock_guard lock(mu_);
+  const auto start = std::chrono::steady_clock::now();
   const int64_t now_ms = ToMillis(clock_.Now());
   const std::vector<EndpointNeed> needs = needs_();
   UpdateAtRisk(needs, now_ms);
@@ -176,6 +180,8 @@ Status RetentionLoop::RunTruncation() {
 
   keep(storage_.Truncate(Mint(needs, now_ms), KeepFrom(needs)));
   keep(EnforceSizeLocked(needs));
+  truncate_duration_->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return result;
 }
 

@@ -565,17 +565,18 @@ Status StorageImpl::CheckpointAndDelete(uint32_t first, uint32_t last, int64_t m
     auto it = deleted_.find(ref);
     return it != deleted_.end() && it->second > last;
   };
+  truncations_->Inc();
   checkpoint_creations_->Inc();
   auto stats =
       Checkpoint(fs_, wal_dir_, first, last, keep, mint_ms,
                  {.segment_bytes = options_.segment_bytes, .compression = options_.compression});
   if (!stats.ok()) {
     checkpoint_creations_failed_->Inc();
+    truncations_failed_->Inc();
     if (stats.status().code() == Code::kCorruption) corruptions_->Inc();
     return stats.status();
   }
   // Segments covered by the checkpoint. A failure leaves extra segments, which replay skips.
-  truncations_->Inc();
   Status result;
   for (uint32_t index = first; index <= last; ++index) {
     Status s = fs_.Remove(JoinPath(wal_dir_, SegmentName(index)));

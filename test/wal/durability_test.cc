@@ -196,5 +196,31 @@ TEST_CASE("a corrupt record mid-segment names segment and offset; later data is 
   CHECK(Accepts(*st, 3));
 }
 
+TEST_CASE("a corrupt segment to fold fails the truncation, counted, nothing deleted",
+          "[wal][durability]") {
+  MemFs fs;
+  Registry r;
+  auto opened = Storage::Open(fs, r, "/data",
+                              {.segment_bytes = kPageSize, .compression = Compression::kNone,
+                               .fsync_interval = 0ms});
+  REQUIRE(opened.ok());
+  Storage& st = **opened;
+  auto app = st.NewAppender();
+  for (int i = 0; st.CurrentSegment() < 6; ++i) {
+    REQUIRE(i < 100000);
+    REQUIRE(app->Append(0, Labels{{"__name__", "m"}, {"i", std::to_string(i)}}, 10, 1).ok());
+    REQUIRE(app->Commit().ok());
+  }
+  REQUIRE(fs.FlipByte("/data/wal/00000001", 100));
+  Status s = st.Truncate(0);
+  CHECK(s.code() == Code::kCorruption);
+  CHECK_THAT(s.message(), Contains("segment 00000001"));
+  CHECK(Value(r, "prometheus_agent_corruptions_total") == 1);
+  CHECK(Value(r, "prometheus_tsdb_wal_truncations_failed_total") == 1);
+  CHECK(Value(r, "prometheus_agent_checkpoint_creations_failed_total") == 1);
+  CHECK(fs.Exists("/data/wal/00000000"));
+  CHECK_FALSE(fs.Exists("/data/wal/checkpoint.00000003"));
+}
+
 }  // namespace
 }  // namespace petrel::wal
