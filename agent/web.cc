@@ -30,7 +30,10 @@ void WebServer::HandleGet(const std::string& path, std::function<Reply()> handle
 }
 
 void WebServer::HandlePost(const std::string& path, std::function<Reply()> handler) {
-  auto h = [handler](const httplib::Request&, httplib::Response& res) { Send(res, handler()); };
+  // The content-reader form: httplib then leaves the body unread, so a bodiless
+  // `curl -X POST` (no Content-Length, as Prometheus users send it) is not refused with 400.
+  auto h = [handler](const httplib::Request&, httplib::Response& res,
+                     const httplib::ContentReader&) { Send(res, handler()); };
   server_->Post(path, h);
   server_->Put(path, h);
   server_->Get(path, [](const httplib::Request&, httplib::Response& res) {
