@@ -59,6 +59,11 @@ struct TargetServer {
       res.status = 503;
     });
     // Bad payloads: each must fail its scrape with nothing of it kept.
+    server.Get("/huge", [](const httplib::Request&, httplib::Response& res) {
+      std::string body;
+      for (int i = 0; body.size() < (1 << 20); ++i) body += "huge_metric{i=\"" + std::to_string(i) + "\"} 1\n";
+      res.set_content(body, "text/plain; version=0.0.4");
+    });
     server.Get("/garbage", [](const httplib::Request&, httplib::Response& res) {
       std::string junk = "ok_metric 1\n\x01\x02";
       for (int i = 0; i < 4096; ++i) junk.push_back(static_cast<char>((i * 7919) % 256));
@@ -193,9 +198,10 @@ TEST_CASE("a truncated or garbage or gzip-corrupt or endless body fails the scra
   Registry registry;
   Manager manager(clock, registry, [&wal] { return std::make_unique<FakeAppender>(wal); }, {});
   config::Config cfg;
-  for (const char* job : {"garbage", "badgzip", "truncated", "endless"}) {
+  for (const char* job : {"garbage", "badgzip", "truncated", "endless", "huge"}) {
     cfg.scrape_configs.push_back(Job(job, std::string("/") + job, target.port));
   }
+  cfg.scrape_configs.back().limits.body_size_limit = 64 * 1024;
   for (auto& job : cfg.scrape_configs) {
     job.scrape_interval = std::chrono::milliseconds(500);
     job.scrape_timeout = std::chrono::milliseconds(job.job_name == "endless" ? 200 : 450);
@@ -203,7 +209,7 @@ TEST_CASE("a truncated or garbage or gzip-corrupt or endless body fails the scra
   REQUIRE(manager.ApplyConfig(cfg).ok());
 
   REQUIRE(Eventually(wal, [&] {
-    for (const char* job : {"garbage", "badgzip", "truncated", "endless"}) {
+    for (const char* job : {"garbage", "badgzip", "truncated", "endless", "huge"}) {
       if (LastValue(wal, "up", job) != 0) return false;
     }
     return true;
@@ -211,7 +217,7 @@ TEST_CASE("a truncated or garbage or gzip-corrupt or endless body fails the scra
   auto targets = manager.Targets();
   manager.Stop();
   std::lock_guard lock(wal.mu);
-  for (const char* job : {"garbage", "badgzip", "truncated", "endless"}) {
+  for (const char* job : {"garbage", "badgzip", "truncated", "endless", "huge"}) {
     INFO(job);
     CHECK(PayloadSamples(wal, job) == 0);
   }
@@ -221,6 +227,9 @@ TEST_CASE("a truncated or garbage or gzip-corrupt or endless body fails the scra
   CHECK_THAT(errors["badgzip"], Catch::Contains("ncoding"));
   CHECK_FALSE(errors["truncated"].empty());
   CHECK_THAT(errors["endless"], Catch::Contains("imeout"));
+  CHECK_THAT(errors["huge"], Catch::Contains("body size limit exceeded"));
+  CHECK(registry.GetCounter("prometheus_target_scrapes_exceeded_body_size_limit_total", "")
+            ->Value() >= 1);
 }
 
 }  // namespace
