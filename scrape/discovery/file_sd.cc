@@ -130,7 +130,7 @@ std::vector<TargetGroup> FileSd::Refresh(const std::map<std::string, FileState>&
       spdlog::error(
           "msg=\"Error reading file\" component=\"discovery manager\" discovery=file "
           "path={} err=\"{}\"",
-          path, parsed.status().message());
+          path, Quoted(parsed.status().message()));
       continue;  // keeps the groups read before
     }
     std::vector<TargetGroup> groups = ToGroups(*parsed, path);
