@@ -13,8 +13,8 @@
 // Accepted and ignored, as Prometheus in agent mode does: global.evaluation_interval,
 // global.rule_query_offset, global.query_log_file, runtime.gogc (Go-only), and empty
 // rule_files/remote_read/alerting. An unsupported key whose value configures nothing (null,
-// [], {}) or is Prometheus's "off" default (honor_labels: false, sample_limit: 0, ...) is
-// accepted too. YAML anchors, aliases and "<<" merge keys work as with Prometheus's parser.
+// [], {}) or is Prometheus's "off" default (keep_dropped_targets: 0, send_native_histograms:
+// false, ...) is accepted too. YAML anchors, aliases and "<<" merge keys work as with Prometheus's parser.
 // Stricter than Prometheus: queue_config values that cannot run (0 shards, min > max, zero
 // deadline/backoff) and remote_timeout: 0 are rejected rather than accepted.
 //
@@ -169,7 +169,8 @@ struct Config {
 
 // The loaded config as YAML, for /api/v1/status/config: every key Petrel implements, with
 // defaults filled in, secrets (passwords, credentials, URL passwords) shown as "<secret>" /
-// "xxxxx". Parse(Render(c)) gives c back, except for the secrets.
+// "xxxxx". Parse(Render(c)) gives c back, except for the secrets and a '$' in an
+// external_labels value (expanded again).
 std::string Render(const Config& config);
 
 // Reads and validates the file at path. Messages start with the path. A file that cannot be
