@@ -11,6 +11,8 @@
 namespace petrel::wal {
 namespace {
 
+using namespace std::chrono_literals;
+
 constexpr uint32_t kNoBound = std::numeric_limits<uint32_t>::max();
 
 // The lowest segment any endpoint still needs; kNoBound when none holds one.
@@ -34,6 +36,9 @@ uint64_t DiskBytes(const Storage& storage) {
 }  // namespace
 
 RetentionOptions Normalized(RetentionOptions o) {
+  // Zero or negative periods would spin the loop.
+  o.truncate_frequency = std::max<std::chrono::milliseconds>(o.truncate_frequency, 1s);
+  o.size_check_interval = std::max<std::chrono::milliseconds>(o.size_check_interval, 100ms);
   o.max_time = std::max(o.max_time, o.min_time);
   o.max_time = std::max(o.max_time, o.truncate_frequency);
   return o;

@@ -62,8 +62,8 @@ struct EndpointNeed {
   std::optional<int64_t> oldest_unsent_ms;
 };
 
-// "wal_truncate_frequency" etc. as Prometheus adjusts them: max_time >= min_time and
-// max_time >= truncate_frequency.
+// The options as Prometheus adjusts them: max_time >= min_time and max_time >=
+// truncate_frequency; also truncate_frequency >= 1 s and size_check_interval >= 100 ms.
 RetentionOptions Normalized(RetentionOptions options);
 
 class RetentionLoop {

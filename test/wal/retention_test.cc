@@ -96,6 +96,9 @@ TEST_CASE("mint follows Prometheus: oldest unsent minus min-time, at least now m
   CHECK(n.max_time == 6h);
   n = Normalized({.truncate_frequency = 1h, .min_time = 5h, .max_time = 4h});
   CHECK(n.max_time == 5h);
+  n = Normalized({.truncate_frequency = 0ms, .size_check_interval = 0ms});
+  CHECK(n.truncate_frequency == 1s);
+  CHECK(n.size_check_interval == 100ms);
 }
 
 TEST_CASE("truncation never folds a segment a lagging endpoint still needs", "[wal][retention]") {
