@@ -215,6 +215,19 @@ Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out) {
   return Status::Ok();
 }
 
+namespace {
+// GetVarint with the one-byte case (nearly every delta in a samples record) inline.
+inline bool FastVarint(std::string_view* in, int64_t* v) {
+  if (!in->empty() && static_cast<uint8_t>((*in)[0]) < 0x80) {
+    const uint64_t u = static_cast<uint8_t>((*in)[0]);
+    *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+    in->remove_prefix(1);
+    return true;
+  }
+  return GetVarint(in, v);
+}
+}  // namespace
+
 Status DecodeSamples(std::string_view record, std::vector<RefSample>* out) {
   if (TypeOf(record) != RecordType::kSamples) return Corrupt("samples", "invalid record type");
   std::string_view in = record.substr(1);
@@ -227,7 +240,7 @@ Status DecodeSamples(std::string_view record, std::vector<RefSample>* out) {
   while (!in.empty()) {
     int64_t dref, dt;
     uint64_t bits;
-    if (!GetVarint(&in, &dref) || !GetVarint(&in, &dt) || !GetBe64(&in, &bits)) {
+    if (!FastVarint(&in, &dref) || !FastVarint(&in, &dt) || !GetBe64(&in, &bits)) {
       return Corrupt("samples", fmt::format("decode error after {} samples", count));
     }
     out->push_back(RefSample{base_ref + static_cast<uint64_t>(dref),
