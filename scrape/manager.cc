@@ -112,6 +112,10 @@ class Manager::Impl {
             "prometheus_target_scrape_pool_exceeded_target_limit_total",
             "Total number of times scrape pools hit the target limit, during sync or config "
             "reload.")),
+        scrape_lag_(metrics.GetHistogram(
+            "petrel_target_scrape_start_lag_seconds",
+            "How late scrapes start after their scheduled tick.",
+            {.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})),
         sync_failed_(metrics.GetCounter("prometheus_target_sync_failed_total",
                                         "Total number of target sync failures.", {"scrape_job"},
                                         {""})) {
@@ -366,6 +370,7 @@ class Manager::Impl {
       const auto interval = e->loop->target().interval;
       if (!e->busy.load()) {
         e->busy.store(true);
+        scrape_lag_->Observe(std::chrono::duration<double>(now - e->due).count());
         if (!e->loop->target().forced_error.empty()) {
           FetchResult r;
           r.timestamp_ms = ToMillis(clock_.Now());
@@ -490,6 +495,7 @@ class Manager::Impl {
   Registry& registry_;
   Counter* exceeded_body_limit_;
   Counter* exceeded_target_limit_;
+  Histogram* scrape_lag_;
   Counter* sync_failed_;
 
   std::mutex mu_;  // guards jobs_ (and their groups), pending_, has_pending_, discovery_dirty_
