@@ -20,8 +20,8 @@ uint32_t KeepFrom(const std::vector<EndpointNeed>& needs) {
   uint32_t keep = kNoBound;
   for (const auto& n : needs) {
     if (n.needed_segment >= 0) {
-      keep = std::min<uint32_t>(keep, static_cast<uint32_t>(
-                                          std::min<int64_t>(n.needed_segment, kNoBound - 1)));
+      keep = std::min<uint32_t>(
+          keep, static_cast<uint32_t>(std::min<int64_t>(n.needed_segment, kNoBound - 1)));
     }
   }
   return keep;
@@ -152,12 +152,13 @@ Status RetentionLoop::Drop(uint32_t last, const std::vector<EndpointNeed>& needs
                     "them.",
                     {"remote_name", "reason"}, {n.name, reason})
         ->Inc(static_cast<double>(lost));
-    spdlog::warn("wal: retention.{} forced out {} samples remote_name={} had not sent "
-                 "(segments {}..{})",
-                 reason == std::string_view("max_size") ? "max-size" : "max-time", lost, n.name,
-                 SegmentName(std::max<uint32_t>(dropped->front().index,
-                                                static_cast<uint32_t>(n.needed_segment))),
-                 SegmentName(dropped->back().index));
+    spdlog::warn(
+        "wal: retention.{} forced out {} samples remote_name={} had not sent "
+        "(segments {}..{})",
+        reason == std::string_view("max_size") ? "max-size" : "max-time", lost, n.name,
+        SegmentName(
+            std::max<uint32_t>(dropped->front().index, static_cast<uint32_t>(n.needed_segment))),
+        SegmentName(dropped->back().index));
   }
   return Status::Ok();
 }
@@ -226,12 +227,13 @@ Status RetentionLoop::EnforceSizeLocked(const std::vector<EndpointNeed>& needs) 
     if (last < 0) break;
     s = Drop(static_cast<uint32_t>(last), needs, "max_size");
   }
-  const bool full = options_.policy == RetentionPolicy::kBackpressure &&
-                    DiskBytes(storage_) > options_.max_bytes;
+  const bool full =
+      options_.policy == RetentionPolicy::kBackpressure && DiskBytes(storage_) > options_.max_bytes;
   if (full && !storage_.full()) {
-    spdlog::warn("wal: retention.max-size {} bytes reached with unsent data: refusing appends "
-                 "until the endpoints catch up (policy backpressure)",
-                 options_.max_bytes);
+    spdlog::warn(
+        "wal: retention.max-size {} bytes reached with unsent data: refusing appends "
+        "until the endpoints catch up (policy backpressure)",
+        options_.max_bytes);
   }
   storage_.SetFull(full);
   return s;

@@ -47,9 +47,9 @@ WriterMetrics WriterMetrics::Register(Registry& r) {
                                       {"compression"}, {"snappy"});
   m.bytes_saved_zstd = r.GetCounter("prometheus_tsdb_wal_record_bytes_saved_total", saved_help,
                                     {"compression"}, {"zstd"});
-  m.fsync_duration = r.GetHistogram("prometheus_tsdb_wal_fsync_duration_seconds",
-                                    "Duration of write log fsync.",
-                                    {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
+  m.fsync_duration =
+      r.GetHistogram("prometheus_tsdb_wal_fsync_duration_seconds", "Duration of write log fsync.",
+                     {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
   m.segment_current = r.GetGauge("prometheus_tsdb_wal_segment_current",
                                  "Write log segment index that TSDB is currently writing to.");
   return m;

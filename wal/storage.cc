@@ -210,9 +210,9 @@ StorageImpl::StorageImpl(Fs& fs, Registry& r, std::string dir, Options options)
                                      "Total number of write log truncations that failed.");
   corruptions_ = r.GetCounter("prometheus_agent_corruptions_total",
                               "Total number of WAL corruptions found (replay and checkpointing).");
-  repair_dropped_bytes_ = r.GetCounter(
-      "petrel_wal_repair_dropped_bytes_total",
-      "Bytes of WAL cut off by repairs of a corrupt or torn segment on open.");
+  repair_dropped_bytes_ =
+      r.GetCounter("petrel_wal_repair_dropped_bytes_total",
+                   "Bytes of WAL cut off by repairs of a corrupt or torn segment on open.");
   samples_rejected_ =
       r.GetCounter("petrel_wal_samples_rejected_total",
                    "Samples whose commit was refused because the WAL is full (policy "
@@ -307,9 +307,10 @@ Status StorageImpl::Replay(std::vector<uint32_t>* segments) {
       corruptions_->Inc();
       const uint64_t lost = RepairLoss(*segments, index, good_end);
       repair_dropped_bytes_->Inc(static_cast<double>(lost));
-      spdlog::warn("wal: replay found corruption, repairing: {}; cutting {} bytes at segment {} "
-                   "offset {}",
-                   replay_status_.message(), lost, SegmentName(index), good_end);
+      spdlog::warn(
+          "wal: replay found corruption, repairing: {}; cutting {} bytes at segment {} "
+          "offset {}",
+          replay_status_.message(), lost, SegmentName(index), good_end);
       if (Status s = Repair(*segments, index, good_end); !s.ok()) {
         return s.Prefixed("repairing " + replay_status_.message());
       }
@@ -649,15 +650,15 @@ Status AppenderImpl::Commit() {
   if (!samples_.empty() && storage_.full()) {
     storage_.samples_rejected_->Inc(static_cast<double>(samples_.size()));
     Clear();
-    return Status::Unavailable("wal is full: retention.max-size reached with unsent data "
-                               "(retention policy backpressure)");
+    return Status::Unavailable(
+        "wal is full: retention.max-size reached with unsent data "
+        "(retention policy backpressure)");
   }
   samples_record_.clear();
   int64_t max_ts = std::numeric_limits<int64_t>::min();
   for (const auto& rs : samples_) max_ts = std::max(max_ts, rs.t);
   if (!samples_.empty()) EncodeSamples(samples_, &samples_record_);
-  Status s =
-      storage_.Write(created_, sample_series_, samples_record_, samples_.size(), max_ts);
+  Status s = storage_.Write(created_, sample_series_, samples_record_, samples_.size(), max_ts);
   if (s.ok()) {
     for (size_t i = 0; i < samples_.size(); ++i) {
       std::atomic<int64_t>& last = sample_series_[i]->last_ts;

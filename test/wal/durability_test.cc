@@ -19,8 +19,8 @@ using namespace std::chrono_literals;
 const Labels kUp{{"__name__", "up"}, {"job", "node"}};
 
 std::unique_ptr<Storage> MustOpen(MemFs& fs, Registry& r, std::chrono::milliseconds fsync) {
-  auto s = Storage::Open(fs, r, "/data", {.compression = Compression::kNone,
-                                          .fsync_interval = fsync});
+  auto s =
+      Storage::Open(fs, r, "/data", {.compression = Compression::kNone, .fsync_interval = fsync});
   REQUIRE(s.ok());
   return std::move(*s);
 }
@@ -186,9 +186,9 @@ TEST_CASE("a corrupt record mid-segment names segment and offset; later data is 
 
   Registry r;
   auto st = MustOpen(fs, r, 0ms);
-  CHECK_THAT(st->replay_status().message(),
-             Contains("segment 00000000 offset " + std::to_string(starts[3]) +
-                      ": checksum mismatch"));
+  CHECK_THAT(
+      st->replay_status().message(),
+      Contains("segment 00000000 offset " + std::to_string(starts[3]) + ": checksum mismatch"));
   CHECK(Value(r, "prometheus_agent_corruptions_total") == 1);
   CHECK(Value(r, "petrel_wal_repair_dropped_bytes_total") ==
         static_cast<double>(size0 - starts[3] + size1));
@@ -202,9 +202,9 @@ TEST_CASE("a corrupt segment to fold fails the truncation, counted, nothing dele
           "[wal][durability]") {
   MemFs fs;
   Registry r;
-  auto opened = Storage::Open(fs, r, "/data",
-                              {.segment_bytes = kPageSize, .compression = Compression::kNone,
-                               .fsync_interval = 0ms});
+  auto opened = Storage::Open(
+      fs, r, "/data",
+      {.segment_bytes = kPageSize, .compression = Compression::kNone, .fsync_interval = 0ms});
   REQUIRE(opened.ok());
   Storage& st = **opened;
   auto app = st.NewAppender();
@@ -241,21 +241,22 @@ TEST_CASE("crash loop: every restart replays all synced commits, torn tails incl
           "[wal][durability]") {
   MemFs fs;
   std::mt19937_64 rng(20261122);
-  int64_t next_t = 1;    // every commit writes kUp at next_t++
-  int64_t durable = 0;   // newest t that an fsync or a rotation made durable
+  int64_t next_t = 1;   // every commit writes kUp at next_t++
+  int64_t durable = 0;  // newest t that an fsync or a rotation made durable
   int repaired = 0;
   for (int iteration = 0; iteration < 50; ++iteration) {
     INFO("iteration " << iteration);
     Registry r;
     auto opened = Storage::Open(fs, r, "/data",
                                 {.segment_bytes = 2 * kPageSize,
-                                 .compression = Compression::kSnappy, .fsync_interval = 1h});
+                                 .compression = Compression::kSnappy,
+                                 .fsync_interval = 1h});
     REQUIRE(opened.ok());
     Storage& st = **opened;
     if (!st.replay_status().ok()) ++repaired;
     const int64_t replayed = LastReplayed(st, 1, next_t);
-    CHECK(replayed >= durable);     // nothing synced was lost
-    CHECK(replayed < next_t);       // nothing invented
+    CHECK(replayed >= durable);  // nothing synced was lost
+    CHECK(replayed < next_t);    // nothing invented
     next_t = std::max(next_t, replayed + 1);
 
     const int commits = static_cast<int>(rng() % 300);
@@ -265,7 +266,8 @@ TEST_CASE("crash loop: every restart replays all synced commits, torn tails incl
       // Filler series so segments rotate now and then.
       for (int k = 0; k < 5; ++k) {
         REQUIRE(app->Append(0, Labels{{"__name__", "filler"}, {"k", std::to_string(k)}}, next_t,
-                            static_cast<double>(rng())).ok());
+                            static_cast<double>(rng()))
+                    .ok());
       }
       const uint32_t segment_before = st.CurrentSegment();
       REQUIRE(app->Commit().ok());

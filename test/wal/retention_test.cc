@@ -21,9 +21,9 @@ constexpr int kSeries = 20;
 
 // One page per segment, no compression, fsync per commit: sizes and crashes are predictable.
 std::unique_ptr<Storage> MustOpen(MemFs& fs, Registry& r) {
-  auto s = Storage::Open(fs, r, "/data",
-                         {.segment_bytes = kPage, .compression = Compression::kNone,
-                          .fsync_interval = 0ms});
+  auto s = Storage::Open(
+      fs, r, "/data",
+      {.segment_bytes = kPage, .compression = Compression::kNone, .fsync_interval = 0ms});
   REQUIRE(s.ok());
   return std::move(*s);
 }
@@ -154,9 +154,11 @@ TEST_CASE("max-size drops the oldest segments and counts what each endpoint had 
     if (s.index >= 3 && s.index < first_left) unsent += s.samples;
   }
   REQUIRE(unsent > 0);
-  CHECK(Value(f.r, "petrel_wal_samples_dropped_total{remote_name=\"behind\",reason=\"max_size\"}") ==
-        static_cast<double>(unsent));
-  CHECK(Value(f.r, "petrel_wal_samples_dropped_total{remote_name=\"caught_up\",reason=\"max_size\"}") ==
+  CHECK(
+      Value(f.r, "petrel_wal_samples_dropped_total{remote_name=\"behind\",reason=\"max_size\"}") ==
+      static_cast<double>(unsent));
+  CHECK(Value(f.r,
+              "petrel_wal_samples_dropped_total{remote_name=\"caught_up\",reason=\"max_size\"}") ==
         -1);
   CHECK_FALSE(f.st->full());
 
@@ -175,7 +177,7 @@ TEST_CASE("max-time drops segments an endpoint never sent once they are too old"
   f.t = ToMillis(f.clock.Now()) - 8 * 3600'000;  // eight hours ago; ~2.4 h of scrapes
   ScrapeUntil(*f.st, &f.t, 4);
   const uint32_t old_end = f.st->CurrentSegment();  // first segment with recent data
-  f.t = ToMillis(f.clock.Now()) - 600'000;         // a gap, then the last ten minutes
+  f.t = ToMillis(f.clock.Now()) - 600'000;          // a gap, then the last ten minutes
   ScrapeUntil(*f.st, &f.t, old_end + 3);
   f.needs = {{"down", 0, ToMillis(f.clock.Now()) - 8 * 3600'000}};
   const uint64_t old_samples = SamplesIn(*f.st, 0, old_end - 1);
@@ -191,9 +193,9 @@ TEST_CASE("max-time drops segments an endpoint never sent once they are too old"
   SECTION("a second cycle with nothing expired drops nothing more") {
     REQUIRE(loop.RunTruncation().ok());
     CHECK(f.st->Segments().front().index == old_end);
-    CHECK(Value(f.r,
-                "petrel_wal_samples_dropped_total{remote_name=\"down\",reason=\"max_time\"}") ==
-          static_cast<double>(old_samples));
+    CHECK(
+        Value(f.r, "petrel_wal_samples_dropped_total{remote_name=\"down\",reason=\"max_time\"}") ==
+        static_cast<double>(old_samples));
   }
 }
 
@@ -236,8 +238,7 @@ TEST_CASE("the loop enforces max-size when a segment rotates, not only every cyc
   Fixture f;
   f.needs = {{"behind", 0, f.t}};
   // The fake clock never moves: only a rotation can wake the size check.
-  auto loop = f.Loop({.truncate_frequency = 2h, .max_bytes = 3 * kPage,
-                      .size_check_interval = 1h});
+  auto loop = f.Loop({.truncate_frequency = 2h, .max_bytes = 3 * kPage, .size_check_interval = 1h});
   loop.Start();
   ScrapeUntil(*f.st, &f.t, 8);
   bool bounded = false;

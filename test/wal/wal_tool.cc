@@ -61,12 +61,14 @@ std::vector<Shape> NodeExporterSeries(int n, std::mt19937_64& rng) {
     std::vector<Label> extra;
     if (kind < 4) {
       name = fmt::format("node_filesystem_size_bytes_{}", i % 23);
-      extra = {{"device", kDevices[i % 8]}, {"fstype", "ext4"},
+      extra = {{"device", kDevices[i % 8]},
+               {"fstype", "ext4"},
                {"mountpoint", fmt::format("/mnt/disk{}", i)}};
       s.kind = Shape::kConstant;
       // Like a real node_exporter: many error/drop counters at 0 and flags/info at 1.
-      s.value = i % 40 < 15 ? 0 : i % 40 < 25 ? 1
-                : std::floor(std::uniform_real_distribution<double>(1e9, 1e12)(rng));
+      s.value = i % 40 < 15   ? 0
+                : i % 40 < 25 ? 1
+                              : std::floor(std::uniform_real_distribution<double>(1e9, 1e12)(rng));
     } else if (kind < 7) {
       name = fmt::format("node_network_receive_bytes_total_{}", i % 17);
       extra = {{"device", fmt::format("{}_{}", kDevices[i % 8], i)}};
@@ -83,9 +85,8 @@ std::vector<Shape> NodeExporterSeries(int n, std::mt19937_64& rng) {
       s.kind = Shape::kGauge;
       s.value = std::floor(std::uniform_real_distribution<double>(1e8, 1e10)(rng));
     }
-    std::vector<Label> labels = {{"__name__", name},
-                                 {"instance", "edge-node-17.example.internal:9100"},
-                                 {"job", "node"}};
+    std::vector<Label> labels = {
+        {"__name__", name}, {"instance", "edge-node-17.example.internal:9100"}, {"job", "node"}};
     labels.insert(labels.end(), extra.begin(), extra.end());
     s.labels = Labels::FromUnsorted(std::move(labels));
     out.push_back(std::move(s));
@@ -156,11 +157,11 @@ int Write(const std::string& dir, const std::string& compression, int series, in
   if (Status s = (*st)->Close(); !s.ok()) return 1;
   const double samples = static_cast<double>(series) * scrapes;
   const uint64_t bytes = WalBytes(fs, JoinPath(dir, "wal"));
-  std::printf("compression=%s series=%d scrapes=%d samples=%.0f wal_bytes=%llu "
-              "bytes_per_sample=%.3f append_seconds=%.3f samples_per_second=%.0f\n",
-              compression.c_str(), series, scrapes, samples,
-              static_cast<unsigned long long>(bytes), static_cast<double>(bytes) / samples,
-              append_seconds, samples / append_seconds);
+  std::printf(
+      "compression=%s series=%d scrapes=%d samples=%.0f wal_bytes=%llu "
+      "bytes_per_sample=%.3f append_seconds=%.3f samples_per_second=%.0f\n",
+      compression.c_str(), series, scrapes, samples, static_cast<unsigned long long>(bytes),
+      static_cast<double>(bytes) / samples, append_seconds, samples / append_seconds);
   return 0;
 }
 
