@@ -111,7 +111,8 @@ void Warm(benchmark::State& state, const std::string& body, bool openmetrics) {
       if (!e.ok() || *e == EntryType::kEof) break;
       if (*e != EntryType::kSample) continue;
       ++samples;
-      auto it = cache.find(p->Series());
+      std::string_view key = p->Series();
+      auto it = cache.find(absl::string_view(key.data(), key.size()));
       if (it == cache.end()) {
         state.SkipWithError("cache miss");
         return;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -108,6 +109,14 @@ void FuzzResponse(Input& in) {
   std::string retry_after = in.Str(64);
   std::string body = in.Str(255) + in.Str(255);
 
+  // PETREL_FUZZ_SKIP_KNOWN=1 steps around reported, unfixed bugs so a long run can look for
+  // others: fuzz/crashers/remotewrite-retry-after-overflow (an integer Retry-After of more than
+  // 9223372036854775 seconds overflows seconds * 1000 in ParseRetryAfter).
+  static const bool skip_known = std::getenv("PETREL_FUZZ_SKIP_KNOWN") != nullptr;
+  if (skip_known && retry_after.find_first_not_of(" \t0123456789") == std::string::npos &&
+      retry_after.size() > 15) {
+    return;
+  }
   auto delay = remotewrite::ParseRetryAfter(retry_after, now);
   FUZZ_CHECK(delay.count() >= 0);
   remotewrite::SendResult r =
