@@ -109,8 +109,17 @@ Status ParseOne(const Node& map, KubernetesSdConfig& sd) {
        })},
       {"attach_metadata",
        [&](const Node& v) {
-         return ForEachKey(v, {{"node", BoolInto(sd.attach_node_metadata)}},
-                           KeyRules{.unsupported = kAttachUnsupported});
+         KeyHandlers attach = {{"node", BoolInto(sd.attach_node_metadata)}};
+         for (std::string_view key : kAttachUnsupported) {
+           // Only Prometheus's default (false) until Petrel implements them.
+           attach[key] = [key](const Node& value) {
+             auto on = value.AsBool();
+             if (!on.ok()) return on.status();
+             if (!*on) return Status::Ok();
+             return value.Error(fmt::format("\"{}\" is not supported by petrel yet", key));
+           };
+         }
+         return ForEachKey(v, attach);
        }},
   };
   http.AddHandlers(handlers);
@@ -329,11 +338,11 @@ Result<Kubeconfig> LoadKubeconfig(const std::string& path) {
       return YAML::Node();
     };
     YAML::Node ctx = find("contexts", current, "context");
-    if (!ctx) return fail(fmt::format("context \"{}\" not found", current));
+    if (!ctx || ctx.IsNull()) return fail(fmt::format("context \"{}\" not found", current));
     std::string cluster_name = ctx["cluster"] ? ctx["cluster"].as<std::string>() : "";
     std::string user_name = ctx["user"] ? ctx["user"].as<std::string>() : "";
     YAML::Node cluster = find("clusters", cluster_name, "cluster");
-    if (!cluster) return fail(fmt::format("cluster \"{}\" not found", cluster_name));
+    if (!cluster || cluster.IsNull()) return fail(fmt::format("cluster \"{}\" not found", cluster_name));
     auto str = [](const YAML::Node& n, const char* k) {
       return n && n[k] ? n[k].as<std::string>() : std::string();
     };
@@ -345,7 +354,7 @@ Result<Kubeconfig> LoadKubeconfig(const std::string& path) {
     kc.insecure_skip_verify = cluster["insecure-skip-tls-verify"] &&
                               cluster["insecure-skip-tls-verify"].as<bool>();
     YAML::Node user = find("users", user_name, "user");
-    if (user) {
+    if (user && !user.IsNull()) {
       kc.token = str(user, "token");
       kc.token_file = resolve(str(user, "tokenFile"));
       kc.cert_file = resolve(str(user, "client-certificate"));
