@@ -17,6 +17,20 @@ Result<bool> ParseBool(const std::string& flag, const std::string& v) {
   return Status::InvalidArgument(fmt::format("--{}: expected true or false, got \"{}\"", flag, v));
 }
 
+using Setter = std::function<Status(Flags&, const std::string&)>;
+
+Setter DurationFlag(std::string name, std::chrono::milliseconds Flags::*field, bool allow_zero) {
+  return [name, field, allow_zero](Flags& f, const std::string& v) {
+    auto d = config::ParseDuration(v);
+    if (!d.ok()) return d.status().Prefixed("--" + name);
+    if (!allow_zero && d->count() == 0) {
+      return Status::InvalidArgument("--" + name + ": must be greater than 0");
+    }
+    f.*field = *d;
+    return Status::Ok();
+  };
+}
+
 struct FlagDef {
   const char* help;
   bool is_bool;
@@ -43,6 +57,56 @@ const std::map<std::string, FlagDef>& Defs() {
           auto b = ParseBool("storage.agent.wal-compression", v);
           if (!b.ok()) return b.status();
           f.wal_compression = *b;
+          return Status::Ok();
+        }}},
+      {"storage.agent.wal-compression-type",
+       {"WAL record compression when enabled: snappy (Prometheus 2.x reads it) or zstd.", false,
+        [](Flags& f, const std::string& v) {
+          if (v != "snappy" && v != "zstd") {
+            return Status::InvalidArgument(fmt::format(
+                "--storage.agent.wal-compression-type: expected snappy or zstd, got \"{}\"", v));
+          }
+          f.wal_compression_type = v;
+          return Status::Ok();
+        }}},
+      {"storage.agent.wal-fsync-interval",
+       {"How often the active WAL segment is fsynced (0: on every commit). A process crash "
+        "loses nothing; a power loss at most this window.",
+        false, DurationFlag("storage.agent.wal-fsync-interval", &Flags::wal_fsync_interval,
+                            /*allow_zero=*/true)}},
+      {"storage.agent.wal-truncate-frequency",
+       {"How often the WAL is truncated and checkpointed.", false,
+        DurationFlag("storage.agent.wal-truncate-frequency", &Flags::wal_truncate_frequency,
+                     false)}},
+      {"storage.agent.retention.min-time",
+       {"Minimum age samples may be before being considered for deletion when the WAL is "
+        "truncated.",
+        false,
+        DurationFlag("storage.agent.retention.min-time", &Flags::retention_min_time, false)}},
+      {"storage.agent.retention.max-time",
+       {"Maximum age samples may be before being forcibly deleted when the WAL is truncated.",
+        false,
+        DurationFlag("storage.agent.retention.max-time", &Flags::retention_max_time, false)}},
+      {"storage.agent.retention.max-size",
+       {"Maximum bytes of WAL (segments and checkpoint), e.g. 5GB; 0 for no bound.", false,
+        [](Flags& f, const std::string& v) {
+          auto n = ParseBytes(v);
+          if (!n.ok()) return n.status().Prefixed("--storage.agent.retention.max-size");
+          f.retention_max_bytes = *n;
+          return Status::Ok();
+        }}},
+      {"storage.agent.retention.policy",
+       {"At max-size: drop-oldest (drop the oldest segments, counting unsent samples) or "
+        "backpressure (refuse new samples rather than drop unsent ones).",
+        false,
+        [](Flags& f, const std::string& v) {
+          if (v != "drop-oldest" && v != "backpressure") {
+            return Status::InvalidArgument(fmt::format(
+                "--storage.agent.retention.policy: expected drop-oldest or backpressure, got "
+                "\"{}\"",
+                v));
+          }
+          f.retention_policy = v;
           return Status::Ok();
         }}},
       {"storage.agent.wal-segment-size",

@@ -14,7 +14,14 @@ struct Flags {
   std::string config_file = "prometheus.yml";
   std::string storage_path = "data-agent/";
   bool wal_compression = true;
+  std::string wal_compression_type = "snappy";  // or "zstd"
   uint64_t wal_segment_bytes = 128ull << 20;
+  std::chrono::milliseconds wal_fsync_interval = std::chrono::seconds(5);  // 0: every commit
+  std::chrono::milliseconds wal_truncate_frequency = std::chrono::hours(2);
+  std::chrono::milliseconds retention_min_time = std::chrono::minutes(5);
+  std::chrono::milliseconds retention_max_time = std::chrono::hours(4);
+  uint64_t retention_max_bytes = 0;  // 0: no size bound
+  std::string retention_policy = "drop-oldest";  // or "backpressure"
   std::chrono::milliseconds flush_deadline = std::chrono::minutes(1);
   std::string listen_address = "0.0.0.0:9090";
   std::string log_level = "info";

@@ -30,6 +30,7 @@
 #include "scrape/discovery/file_sd.h"
 #include "scrape/manager.h"
 #include "scrape/target.h"
+#include "wal/retention.h"
 #include "wal/storage.h"
 
 namespace petrel::agent {
@@ -161,8 +162,31 @@ class Agent {
     return s;
   }
 
-  void Stop() {
+  void StopScraping() {
     if (scraper_) scraper_->Stop();
+  }
+
+  // Where each remote-write endpoint stands in the WAL, for truncation and retention.
+  std::vector<wal::EndpointNeed> EndpointNeeds() const {
+    std::lock_guard lock(reload_mu_);
+    std::vector<wal::EndpointNeed> out;
+    for (const auto& q : queues_) {
+      const auto& c = q->config();
+      wal::EndpointNeed need{c.name, q->CurrentSegment(), std::nullopt};
+      // Until remote write reports its oldest unacknowledged sample, the newest acknowledged
+      // timestamp stands in (what Prometheus uses for its truncation mint).
+      double sent = registry_
+                        .GetGauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+                                  "", {"remote_name", "url"}, {c.name, c.url})
+                        ->Value();
+      if (sent > 0) need.oldest_unsent_ms = static_cast<int64_t>(sent * 1000);
+      out.push_back(std::move(need));
+    }
+    return out;
+  }
+
+  void Stop() {
+    StopScraping();
     for (auto& q : queues_) q->Stop(flags_.flush_deadline);
     queues_.clear();
   }
@@ -315,8 +339,10 @@ int Run(const Flags& flags) {
 
   wal::Options wal_options;
   wal_options.segment_bytes = flags.wal_segment_bytes;
-  wal_options.compression = flags.wal_compression ? wal::Compression::kSnappy
-                                                  : wal::Compression::kNone;
+  wal_options.compression = !flags.wal_compression ? wal::Compression::kNone
+                            : flags.wal_compression_type == "zstd" ? wal::Compression::kZstd
+                                                                   : wal::Compression::kSnappy;
+  wal_options.fsync_interval = flags.wal_fsync_interval;
   auto storage = wal::Storage::Open(fs, registry, flags.storage_path, wal_options);
   if (!storage.ok()) {
     spdlog::error("msg=\"Opening storage failed\" err=\"{}\"", storage.status().message());
@@ -332,6 +358,17 @@ int Run(const Flags& flags) {
     (void)(*storage)->Close();
     return 1;
   }
+  wal::RetentionOptions retention_options;
+  retention_options.truncate_frequency = flags.wal_truncate_frequency;
+  retention_options.min_time = flags.retention_min_time;
+  retention_options.max_time = flags.retention_max_time;
+  retention_options.max_bytes = flags.retention_max_bytes;
+  retention_options.policy = flags.retention_policy == "backpressure"
+                                 ? wal::RetentionPolicy::kBackpressure
+                                 : wal::RetentionPolicy::kDropOldest;
+  wal::RetentionLoop retention(**storage, clock, registry, retention_options,
+                               [&agent] { return agent.EndpointNeeds(); });
+  retention.Start();
   running.store(&agent);
   web.SetReady(true);
   spdlog::info("msg=\"Server is ready to receive web requests.\"");
@@ -348,6 +385,8 @@ int Run(const Flags& flags) {
 
   web.SetStopping(true);
   running.store(nullptr);
+  agent.StopScraping();
+  retention.Stop();
   agent.Stop();
   if (Status s = (*storage)->Close(); !s.ok()) {
     spdlog::error("msg=\"Closing WAL failed\" err=\"{}\"", s.message());

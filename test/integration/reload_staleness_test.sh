@@ -56,6 +56,7 @@ start_bg "$WORK/petrel.log" "$PETREL" --config.file="$WORK/petrel.yml" \
 PETREL_PID=$LAST_PID
 wait_for 20 curl -sf "http://127.0.0.1:$PORT/-/ready" || fail "petrel not ready"
 
+metric_is() { curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q "^$1 $2\$"; }
 reload() { curl -s -o "$WORK/reload.out" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/-/reload"; }
 targets_of() { curl -sf "http://127.0.0.1:$PORT/api/v1/targets" | jq -r "[.data.activeTargets[] | select(.scrapePool == \"$1\")] | length"; }
 
@@ -82,7 +83,7 @@ printf 'scrape_configs:\n  - job_name: x\n    scrape_intervall: 1s\n' >"$WORK/pe
 code=$(reload)
 [ "$code" = 500 ] || fail "invalid config reload answered $code"
 grep -q "scrape_intervall" "$WORK/reload.out" || fail "reload error lacks the key: $(cat "$WORK/reload.out")"
-curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q '^prometheus_config_last_reload_successful 0' ||
+wait_for 10 metric_is prometheus_config_last_reload_successful 0 ||
   fail "last_reload_successful is not 0"
 [ "$(targets_of self)" = 1 ] || fail "old config stopped running"
 echo "ok: an invalid config is refused with 500 and the old one runs on"
@@ -103,7 +104,7 @@ echo "ok: removed job stale, interval changed"
 write_config "$R2" "$SELF_JOB"
 [ "$(reload)" = 200 ] || fail "reload (move remote write): $(cat "$WORK/reload.out")"
 wait_for 30 prom_has "$R2" 'up{job="self"} == 1' || fail "nothing reached the new remote write url"
-curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q '^prometheus_config_last_reload_successful 1' ||
+wait_for 10 metric_is prometheus_config_last_reload_successful 1 ||
   fail "last_reload_successful is not 1"
 echo "ok: remote write moved to the new url"
 
