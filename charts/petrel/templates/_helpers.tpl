@@ -156,9 +156,24 @@ petrel.yml
 {{- printf "%.0f" (mulf $num $mult) -}}
 {{- end -}}
 
-{{/* The WAL byte bound the alerts use: retentionSize, else storage.size. */}}
+{{/* --storage.agent.retention.max-size: retentionSize as given, else 90% of storage.size in
+     bytes (a hostPath has no size of its own, and a full PVC or emptyDir stops the WAL), else "". */}}
+{{- define "petrel.retentionSize" -}}
+{{- if .Values.retentionSize -}}
+{{- .Values.retentionSize -}}
+{{- else if .Values.storage.size -}}
+{{- mulf (include "petrel.bytes" .Values.storage.size | float64) 0.9 | floor | printf "%.0f" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The same bound in bytes, for the alerts; "" when unbounded. */}}
 {{- define "petrel.walBoundBytes" -}}
-{{- include "petrel.bytes" (default .Values.storage.size .Values.retentionSize) -}}
+{{- with include "petrel.retentionSize" . -}}{{ include "petrel.bytes" . }}{{- end -}}
+{{- end -}}
+
+{{/* How the bound was chosen, for alert descriptions. */}}
+{{- define "petrel.walBoundText" -}}
+{{- default (printf "90%% of storage.size %s" .Values.storage.size) .Values.retentionSize -}}
 {{- end -}}
 
 {{/* The ConfigMap's data: one petrel config per shard. */}}

@@ -68,7 +68,7 @@ spec:
         {{- with .Values.retention }}
         - --storage.agent.retention.max-time={{ . }}
         {{- end }}
-        {{- with .Values.retentionSize }}
+        {{- with include "petrel.retentionSize" . }}
         - --storage.agent.retention.max-size={{ . }}
         {{- end }}
         {{- range .Values.extraArgs }}
