@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -191,19 +192,56 @@ template <typename T>
 class Store final : public AnyStore {
  public:
   using Decoder = Result<T> (*)(const json&);
+  using Builder = std::function<std::optional<TargetGroup>(const T&)>;
   explicit Store(Decoder decode) : decode_(decode) {}
+
+  // Keys-only mode, for the role's own objects when no other object's group looks them up
+  // (pod without node metadata, node, service, ingress): Put builds the object's group at
+  // once, Flush takes it, and only the key stays cached. This is what keeps a 10k-pod
+  // DaemonSet agent small.
+  void KeepKeysOnly(Builder build) { build_ = std::move(build); }
+  bool keys_only() const { return static_cast<bool>(build_); }
 
   Result<std::string> Put(const json& obj, bool staged) override {
     auto decoded = decode_(obj);
     if (!decoded.ok()) return decoded.status();
     std::string key = decoded->meta.Key();
-    (staged ? staged_ : objects_)[key] = std::move(*decoded);
+    if (build_) {
+      (staged ? staged_keys_ : keys_).insert(key);
+      (staged ? staged_ready_ : ready_)[key] = build_(*decoded);
+    } else {
+      (staged ? staged_ : objects_)[key] = std::move(*decoded);
+    }
     return key;
   }
-  bool Erase(const std::string& key) override { return objects_.erase(key) > 0; }
-  bool Has(const std::string& key) const override { return objects_.count(key) > 0; }
+  bool Erase(const std::string& key) override {
+    if (build_) {
+      ready_.erase(key);
+      return keys_.erase(key) > 0;
+    }
+    return objects_.erase(key) > 0;
+  }
+  bool Has(const std::string& key) const override {
+    return build_ ? keys_.count(key) > 0 : objects_.count(key) > 0;
+  }
   void CommitStaged(const std::string& ns, std::vector<std::string>& removed,
                     std::vector<std::pair<std::string, bool>>& kept) override {
+    if (build_) {
+      for (auto it = keys_.begin(); it != keys_.end();) {
+        if ((ns.empty() || NamespaceOfKey(*it) == ns) && !staged_keys_.count(*it)) {
+          removed.push_back(*it);
+          ready_.erase(*it);
+          it = keys_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (const auto& key : staged_keys_) kept.emplace_back(key, !keys_.insert(key).second);
+      for (auto& [key, group] : staged_ready_) ready_[key] = std::move(group);
+      staged_keys_.clear();
+      staged_ready_.clear();
+      return;
+    }
     for (auto it = objects_.begin(); it != objects_.end();) {
       if ((ns.empty() || NamespaceOfKey(it->first) == ns) && !staged_.count(it->first)) {
         removed.push_back(it->first);
@@ -218,7 +256,11 @@ class Store final : public AnyStore {
     }
     staged_.clear();
   }
-  void ClearStaged() override { staged_.clear(); }
+  void ClearStaged() override {
+    staged_.clear();
+    staged_keys_.clear();
+    staged_ready_.clear();
+  }
 
   const T* Get(const std::string& key) const {
     auto it = objects_.find(key);
@@ -226,10 +268,23 @@ class Store final : public AnyStore {
   }
   const std::map<std::string, T>& objects() const { return objects_; }
 
+  // Keys-only mode: the group built for key since the last Take (nullopt: none; an inner
+  // nullopt: the object yields no update, e.g. a node without an address).
+  std::optional<std::optional<TargetGroup>> TakeReady(const std::string& key) {
+    auto it = ready_.find(key);
+    if (it == ready_.end()) return std::nullopt;
+    auto out = std::move(it->second);
+    ready_.erase(it);
+    return out;
+  }
+
  private:
   Decoder decode_;
+  Builder build_;
   std::map<std::string, T> objects_;
   std::map<std::string, T> staged_;
+  std::set<std::string> keys_, staged_keys_;
+  std::map<std::string, std::optional<TargetGroup>> ready_, staged_ready_;
 };
 
 // ---- streams -------------------------------------------------------------------------------
@@ -328,7 +383,7 @@ class KubernetesDiscoverer::Impl {
   // Cache changes and groups.
   void Changed(Kind kind, const std::string& key);
   void CountEvent(const Stream& s, const char* event);
-  std::optional<TargetGroup> Build(const std::string& key) const;
+  std::optional<TargetGroup> Build(const std::string& key);
   void Flush(const UpdateFn& update);
   k8s::Lookups MakeLookups() const;
 
@@ -419,6 +474,16 @@ Status KubernetesDiscoverer::Impl::Setup() {
                    (role_ == Kind::kPod || role_ == Kind::kEndpoints ||
                     role_ == Kind::kEndpointSlice);
   if (node_meta) AddStreams(Kind::kNode, false);
+  if (role_ == Kind::kPod && !node_meta) {
+    pods_.KeepKeysOnly([](const k8s::Pod& p) { return std::optional(k8s::PodGroup(p, {})); });
+  }
+  if (role_ == Kind::kNode) nodes_.KeepKeysOnly([](const k8s::Node& n) { return k8s::NodeGroup(n); });
+  if (role_ == Kind::kService) {
+    services_.KeepKeysOnly([](const k8s::Service& v) { return std::optional(k8s::ServiceGroup(v)); });
+  }
+  if (role_ == Kind::kIngress) {
+    ingresses_.KeepKeysOnly([](const k8s::Ingress& i) { return std::optional(k8s::IngressGroup(i)); });
+  }
   return Status::Ok();
 }
 
@@ -808,10 +873,31 @@ void KubernetesDiscoverer::Impl::Changed(Kind kind, const std::string& key) {
   }
 }
 
-std::optional<TargetGroup> KubernetesDiscoverer::Impl::Build(const std::string& key) const {
+std::optional<TargetGroup> KubernetesDiscoverer::Impl::Build(const std::string& key) {
   std::string ns = NamespaceOfKey(key);
   std::string name = ns.empty() ? key : key.substr(ns.size() + 1);
   k8s::Lookups lookups = MakeLookups();
+  auto take = [&](auto& store) -> std::optional<std::optional<TargetGroup>> {
+    if (!store.keys_only()) return std::nullopt;
+    if (auto ready = store.TakeReady(key)) return ready;
+    // Deleted (or unchanged, which cannot happen: only the object itself dirties it).
+    return std::optional<TargetGroup>(std::nullopt);
+  };
+  std::optional<std::optional<TargetGroup>> ready;
+  switch (role_) {
+    case Kind::kNode: ready = take(nodes_); break;
+    case Kind::kPod: ready = take(pods_); break;
+    case Kind::kService: ready = take(services_); break;
+    case Kind::kIngress: ready = take(ingresses_); break;
+    default: break;
+  }
+  if (ready && *ready) return ready->value();
+  if (ready) {
+    bool present = (role_ == Kind::kNode && nodes_.Has(key)) || (role_ == Kind::kPod && pods_.Has(key)) ||
+                   (role_ == Kind::kService && services_.Has(key)) ||
+                   (role_ == Kind::kIngress && ingresses_.Has(key));
+    if (present) return std::nullopt;  // e.g. a node without an address: no update
+  }
   switch (role_) {
     case Kind::kNode:
       if (const auto* o = nodes_.Get(key)) return k8s::NodeGroup(*o);
