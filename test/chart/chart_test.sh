@@ -208,6 +208,11 @@ check_rbac() {
     "[$role[] | select(.resources) | {r: .resources, v: .verbs}] == [{r: [\"nodes\", \"pods\"], v: [\"get\", \"list\", \"watch\"]}, {r: [\"nodes/metrics\"], v: [\"get\"]}]"
   expect "rbac: a static-only config gets no resources at all" ci-static-values \
     "[$role[] | select(.resources)] | length == 0"
+  CASES[rbac-endpointslice]="--set scrapeJobs.kubelet.enabled=false --set scrapeJobs.cadvisor.enabled=false --set-json extraScrapeConfigs=[{\"job_name\":\"svc\",\"kubernetes_sd_configs\":[{\"role\":\"endpointslice\"}]}]"
+  render rbac-endpointslice
+  expect "rbac: an endpointslice job in extraScrapeConfigs adds endpointslices, services, pods; no nodes" rbac-endpointslice \
+    "[$role[] | select(.resources) | {g: .apiGroups, r: .resources}] == [{g: [\"\"], r: [\"pods\", \"services\"]}, {g: [\"discovery.k8s.io\"], r: [\"endpointslices\"]}]"
+  unset 'CASES[rbac-endpointslice]'
   expect "rbac: no write verbs anywhere" ci-multi-tenant-values \
     "[$role[].verbs[] | select(. != \"get\" and . != \"list\" and . != \"watch\")] | length == 0"
 }
