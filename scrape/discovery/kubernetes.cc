@@ -632,8 +632,7 @@ bool KubernetesDiscoverer::Impl::HandleLine(Stream& s, std::string_view line) {
   json ev = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!ev.is_object() || !ev.contains("type") || !ev["type"].is_string() ||
       !ev.contains("object") || !ev["object"].is_object()) {
-    spdlog::warn("msg=\"kubernetes watch: malformed event\" component=discovery role={} what=\"{}\"",
-                 Info(role_).role, s.What());
+    Fail(s, "malformed watch event: " + std::string(line.substr(0, 200)));
     s.broken = true;
     return false;
   }

@@ -227,6 +227,36 @@ TEST_CASE("an HTTP 410 on watch start relists", "[k8s]") {
   CHECK(run.Metric("prometheus_sd_kubernetes_http_request_total{status_code=\"410\"}") == 1);
 }
 
+TEST_CASE("a non-410 ERROR event is a failure: re-watch from the same RV after a backoff",
+          "[k8s]") {
+  FakeApiServer fake;
+  fake.LoadFixtures();
+  Running run(PodConfig(fake));
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
+  json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                 {"message", "internal error"}, {"reason", "InternalError"}, {"code", 500}};
+  REQUIRE(fake.PushRaw("pods", json{{"type", "ERROR"}, {"object", status}}.dump() + "\n") == 1);
+  fake.CloseWatches();
+  REQUIRE(fake.WaitFor([&] { return fake.CountRequests("pods", true) == 2; }));
+  CHECK(fake.Requests().back().params.at("resourceVersion") == "48260");
+  CHECK(fake.CountRequests("pods", false) == 1);
+  CHECK(run.Metric("prometheus_sd_kubernetes_failures_total") == 1);
+}
+
+TEST_CASE("a malformed watch line aborts the stream and is retried", "[k8s]") {
+  FakeApiServer fake;
+  fake.LoadFixtures();
+  Running run(PodConfig(fake));
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
+  REQUIRE(fake.PushRaw("pods", "{not json\n") == 1);
+  REQUIRE(fake.WaitFor([&] { return fake.CountRequests("pods", true) == 2; }));
+  CHECK(run.Metric("prometheus_sd_kubernetes_failures_total") >= 1);
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
+  fake.Push("pods", "ADDED", WatchFixtureObjects()[1]["object"]);
+  REQUIRE(run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; },
+                                milliseconds(1000)));
+}
+
 TEST_CASE("DaemonSet mode: a spec.nodeName field selector watches only that node's pods",
           "[k8s]") {
   FakeApiServer fake;
