@@ -26,12 +26,18 @@ constexpr std::pair<KubernetesRole, const char*> kRoles[] = {
 std::vector<KubernetesRole> AllowedSelectors(KubernetesRole role) {
   using R = KubernetesRole;
   switch (role) {
-    case R::kPod: return {R::kPod, R::kNode};
-    case R::kService: return {R::kService};
-    case R::kEndpointSlice: return {R::kPod, R::kService, R::kEndpointSlice};
-    case R::kEndpoints: return {R::kPod, R::kService, R::kEndpoints};
-    case R::kNode: return {R::kNode};
-    case R::kIngress: return {R::kIngress};
+    case R::kPod:
+      return {R::kPod, R::kNode};
+    case R::kService:
+      return {R::kService};
+    case R::kEndpointSlice:
+      return {R::kPod, R::kService, R::kEndpointSlice};
+    case R::kEndpoints:
+      return {R::kPod, R::kService, R::kEndpoints};
+    case R::kNode:
+      return {R::kNode};
+    case R::kIngress:
+      return {R::kIngress};
   }
   return {};
 }
@@ -129,7 +135,8 @@ Status ParseOne(const Node& map, KubernetesSdConfig& sd) {
   if (s = http.Finish(map); !s.ok()) return s;
 
   if (!has_role) {
-    return map.Error("role missing (one of: pod, service, endpoints, endpointslice, node, ingress)");
+    return map.Error(
+        "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)");
   }
   const bool custom_http = !(sd.http_client == HttpClientConfig{});
   if (!sd.api_server.empty() && !sd.kubeconfig_file.empty()) {
@@ -156,9 +163,10 @@ Status ParseOne(const Node& map, KubernetesSdConfig& sd) {
     auto allowed = AllowedSelectors(sd.role);
     if (std::find(allowed.begin(), allowed.end(), sel.role) == allowed.end()) {
       std::string names;
-      for (auto r : allowed) names += (names.empty() ? "" : ", ") + std::string(KubernetesRoleName(r));
-      return map.Error(fmt::format("{} role supports only {} selectors",
-                                   KubernetesRoleName(sd.role), names));
+      for (auto r : allowed)
+        names += (names.empty() ? "" : ", ") + std::string(KubernetesRoleName(r));
+      return map.Error(
+          fmt::format("{} role supports only {} selectors", KubernetesRoleName(sd.role), names));
     }
   }
   return Status::Ok();
@@ -183,8 +191,8 @@ bool IsQualifiedName(std::string_view k) {
     std::string_view prefix = k.substr(0, slash);
     if (prefix.empty() || prefix.size() > 253) return false;
     for (char c : prefix) {
-      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-            c == '-' || c == '.')) {
+      if (!(std::islower(static_cast<unsigned char>(c)) ||
+            std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
         return false;
       }
     }
@@ -227,7 +235,8 @@ Status CheckLabelTerm(std::string_view t) {
     if (at == std::string_view::npos) continue;
     if (!IsQualifiedName(Trim(t.substr(0, at)))) return bad("invalid label key");
     std::string_view rest = Trim(t.substr(at + op.size()));
-    if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return bad("expected (values)");
+    if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')')
+      return bad("expected (values)");
     rest = rest.substr(1, rest.size() - 2);
     size_t start = 0;
     for (size_t i = 0; i <= rest.size(); ++i) {
@@ -324,9 +333,7 @@ Result<Kubeconfig> LoadKubeconfig(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string dir = path.find('/') == std::string::npos ? "" : path.substr(0, path.rfind('/') + 1);
-  auto resolve = [&](const std::string& p) {
-    return p.empty() || p.front() == '/' ? p : dir + p;
-  };
+  auto resolve = [&](const std::string& p) { return p.empty() || p.front() == '/' ? p : dir + p; };
   try {
     YAML::Node root = YAML::Load(ss.str());
     auto current = root["current-context"] ? root["current-context"].as<std::string>() : "";
@@ -342,7 +349,8 @@ Result<Kubeconfig> LoadKubeconfig(const std::string& path) {
     std::string cluster_name = ctx["cluster"] ? ctx["cluster"].as<std::string>() : "";
     std::string user_name = ctx["user"] ? ctx["user"].as<std::string>() : "";
     YAML::Node cluster = find("clusters", cluster_name, "cluster");
-    if (!cluster || cluster.IsNull()) return fail(fmt::format("cluster \"{}\" not found", cluster_name));
+    if (!cluster || cluster.IsNull())
+      return fail(fmt::format("cluster \"{}\" not found", cluster_name));
     auto str = [](const YAML::Node& n, const char* k) {
       return n && n[k] ? n[k].as<std::string>() : std::string();
     };
@@ -351,8 +359,8 @@ Result<Kubeconfig> LoadKubeconfig(const std::string& path) {
     if (kc.server.empty()) return fail(fmt::format("cluster \"{}\" has no server", cluster_name));
     kc.ca_file = resolve(str(cluster, "certificate-authority"));
     kc.ca_data = Base64Decode(str(cluster, "certificate-authority-data"));
-    kc.insecure_skip_verify = cluster["insecure-skip-tls-verify"] &&
-                              cluster["insecure-skip-tls-verify"].as<bool>();
+    kc.insecure_skip_verify =
+        cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
     YAML::Node user = find("users", user_name, "user");
     if (user && !user.IsNull()) {
       kc.token = str(user, "token");
@@ -364,8 +372,10 @@ Result<Kubeconfig> LoadKubeconfig(const std::string& path) {
       kc.username = str(user, "username");
       kc.password = str(user, "password");
       if (user["exec"] || user["auth-provider"]) {
-        return fail(fmt::format("user \"{}\": exec and auth-provider credentials are not "
-                                "supported by petrel", user_name));
+        return fail(
+            fmt::format("user \"{}\": exec and auth-provider credentials are not "
+                        "supported by petrel",
+                        user_name));
       }
     }
     return kc;

@@ -5,19 +5,20 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <functional>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
-
+#include "scrape/discovery/kubernetes_connection.h"
 #include "scrape/discovery/kubernetes_objects.h"
+#include "scrape/discovery/kubernetes_store.h"
 #include "scrape/discovery/kubernetes_targets.h"
 
 namespace petrel::scrape::discovery {
@@ -28,100 +29,13 @@ using nlohmann::json;
 using Steady = std::chrono::steady_clock;
 namespace k8s = ::petrel::scrape::discovery::k8s;
 
-// ---- connection ----------------------------------------------------------------------------
-
-struct Connection {
-  std::string server;  // scheme://host:port, no trailing slash
-  std::string auth_type = "Bearer";
-  std::string token, token_file;  // Authorization: <auth_type> <token>
-  std::string basic_user, basic_password, basic_password_file;
-  std::string ca_file, ca_pem, cert_file, cert_pem, key_file, key_pem;
-  bool insecure = false;
-  std::string proxy;
-};
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Io("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TrimSpace(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
-Result<Connection> ResolveConnection(const config::KubernetesSdConfig& cfg,
-                                     const KubernetesOptions& opts) {
-  Connection c;
-  if (!cfg.api_server.empty()) {
-    c.server = cfg.api_server;
-    const auto& http = cfg.http_client;
-    if (http.authorization) {
-      c.auth_type = http.authorization->type;
-      c.token = http.authorization->credentials;
-      c.token_file = http.authorization->credentials_file;
-    }
-    if (http.basic_auth) {
-      c.basic_user = http.basic_auth->username;
-      c.basic_password = http.basic_auth->password;
-      c.basic_password_file = http.basic_auth->password_file;
-    }
-    c.ca_file = http.tls_config.ca_file;
-    c.cert_file = http.tls_config.cert_file;
-    c.key_file = http.tls_config.key_file;
-    c.insecure = http.tls_config.insecure_skip_verify;
-    c.proxy = http.proxy_url;
-  } else if (!cfg.kubeconfig_file.empty()) {
-    auto kc = config::LoadKubeconfig(cfg.kubeconfig_file);
-    if (!kc.ok()) return kc.status();
-    c.server = kc->server;
-    c.token = kc->token;
-    c.token_file = kc->token_file;
-    c.basic_user = kc->username;
-    c.basic_password = kc->password;
-    c.ca_file = kc->ca_file;
-    c.ca_pem = kc->ca_data;
-    c.cert_file = kc->cert_file;
-    c.cert_pem = kc->cert_data;
-    c.key_file = kc->key_file;
-    c.key_pem = kc->key_data;
-    c.insecure = kc->insecure_skip_verify;
-  } else {
-    const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
-    const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
-    if (host == nullptr || port == nullptr || *host == 0 || *port == 0) {
-      return Status::Unavailable(
-          "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
-          "KUBERNETES_SERVICE_PORT must be defined");
-    }
-    std::string h = host;
-    if (h.find(':') != std::string::npos) h = "[" + h + "]";
-    c.server = "https://" + h + ":" + port;
-    c.token_file = opts.service_account_dir + "/token";
-    c.ca_file = opts.service_account_dir + "/ca.crt";
-  }
-  while (!c.server.empty() && c.server.back() == '/') c.server.pop_back();
-  return c;
-}
-
-// ---- backoff -------------------------------------------------------------------------------
-
-// min * 2^(attempt-1), capped at max, then "equal jitter": half fixed, half random.
-std::chrono::milliseconds BackoffDelay(int attempt, const KubernetesOptions& o,
-                                       std::mt19937_64& rng) {
-  double d = static_cast<double>(o.min_backoff.count());
-  for (int i = 1; i < attempt && d < static_cast<double>(o.max_backoff.count()); ++i) d *= 2;
-  d = std::min(d, static_cast<double>(o.max_backoff.count()));
-  double r = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-  return std::chrono::milliseconds(static_cast<int64_t>(d / 2 + r * d / 2));
-}
-
-// ---- stores --------------------------------------------------------------------------------
+using k8s::AnyStore;
+using k8s::BackoffDelay;
+using k8s::Connection;
+using k8s::NamespaceOfKey;
+using k8s::ReadFile;
+using k8s::Store;
+using k8s::TrimSpace;
 
 enum class Kind { kNode, kPod, kService, kEndpoints, kEndpointSlice, kIngress };
 
@@ -146,146 +60,39 @@ const KindInfo& Info(Kind k) {
 
 KubernetesRole RoleOf(Kind k) {
   switch (k) {
-    case Kind::kNode: return KubernetesRole::kNode;
-    case Kind::kPod: return KubernetesRole::kPod;
-    case Kind::kService: return KubernetesRole::kService;
-    case Kind::kEndpoints: return KubernetesRole::kEndpoints;
-    case Kind::kEndpointSlice: return KubernetesRole::kEndpointSlice;
-    case Kind::kIngress: return KubernetesRole::kIngress;
+    case Kind::kNode:
+      return KubernetesRole::kNode;
+    case Kind::kPod:
+      return KubernetesRole::kPod;
+    case Kind::kService:
+      return KubernetesRole::kService;
+    case Kind::kEndpoints:
+      return KubernetesRole::kEndpoints;
+    case Kind::kEndpointSlice:
+      return KubernetesRole::kEndpointSlice;
+    case Kind::kIngress:
+      return KubernetesRole::kIngress;
   }
   return KubernetesRole::kPod;
 }
 
 Kind KindOf(KubernetesRole r) {
   switch (r) {
-    case KubernetesRole::kNode: return Kind::kNode;
-    case KubernetesRole::kPod: return Kind::kPod;
-    case KubernetesRole::kService: return Kind::kService;
-    case KubernetesRole::kEndpoints: return Kind::kEndpoints;
-    case KubernetesRole::kEndpointSlice: return Kind::kEndpointSlice;
-    case KubernetesRole::kIngress: return Kind::kIngress;
+    case KubernetesRole::kNode:
+      return Kind::kNode;
+    case KubernetesRole::kPod:
+      return Kind::kPod;
+    case KubernetesRole::kService:
+      return Kind::kService;
+    case KubernetesRole::kEndpoints:
+      return Kind::kEndpoints;
+    case KubernetesRole::kEndpointSlice:
+      return Kind::kEndpointSlice;
+    case KubernetesRole::kIngress:
+      return Kind::kIngress;
   }
   return Kind::kPod;
 }
-
-// The cached objects of one kind across all its streams, by "namespace/name" (or "name").
-class AnyStore {
- public:
-  virtual ~AnyStore() = default;
-  // Decodes obj; into the cache, or (staged) into the set a list is building. Returns the key.
-  virtual Result<std::string> Put(const json& obj, bool staged) = 0;
-  virtual bool Erase(const std::string& key) = 0;
-  virtual bool Has(const std::string& key) const = 0;
-  // Replaces the cached objects of namespace ns ("" = all) by the staged set. Appends the keys
-  // that were removed to removed, and the staged keys (with whether they existed) to kept.
-  virtual void CommitStaged(const std::string& ns, std::vector<std::string>& removed,
-                            std::vector<std::pair<std::string, bool>>& kept) = 0;
-  virtual void ClearStaged() = 0;
-};
-
-std::string NamespaceOfKey(const std::string& key) {
-  size_t slash = key.find('/');
-  return slash == std::string::npos ? "" : key.substr(0, slash);
-}
-
-template <typename T>
-class Store final : public AnyStore {
- public:
-  using Decoder = Result<T> (*)(const json&);
-  using Builder = std::function<std::optional<TargetGroup>(const T&)>;
-  explicit Store(Decoder decode) : decode_(decode) {}
-
-  // Keys-only mode, for the role's own objects when no other object's group looks them up
-  // (pod without node metadata, node, service, ingress): Put builds the object's group at
-  // once, Flush takes it, and only the key stays cached. This is what keeps a 10k-pod
-  // DaemonSet agent small.
-  void KeepKeysOnly(Builder build) { build_ = std::move(build); }
-  bool keys_only() const { return static_cast<bool>(build_); }
-
-  Result<std::string> Put(const json& obj, bool staged) override {
-    auto decoded = decode_(obj);
-    if (!decoded.ok()) return decoded.status();
-    std::string key = decoded->meta.Key();
-    if (build_) {
-      (staged ? staged_keys_ : keys_).insert(key);
-      (staged ? staged_ready_ : ready_)[key] = build_(*decoded);
-    } else {
-      (staged ? staged_ : objects_)[key] = std::move(*decoded);
-    }
-    return key;
-  }
-  bool Erase(const std::string& key) override {
-    if (build_) {
-      ready_.erase(key);
-      return keys_.erase(key) > 0;
-    }
-    return objects_.erase(key) > 0;
-  }
-  bool Has(const std::string& key) const override {
-    return build_ ? keys_.count(key) > 0 : objects_.count(key) > 0;
-  }
-  void CommitStaged(const std::string& ns, std::vector<std::string>& removed,
-                    std::vector<std::pair<std::string, bool>>& kept) override {
-    if (build_) {
-      for (auto it = keys_.begin(); it != keys_.end();) {
-        if ((ns.empty() || NamespaceOfKey(*it) == ns) && !staged_keys_.count(*it)) {
-          removed.push_back(*it);
-          ready_.erase(*it);
-          it = keys_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      for (const auto& key : staged_keys_) kept.emplace_back(key, !keys_.insert(key).second);
-      for (auto& [key, group] : staged_ready_) ready_[key] = std::move(group);
-      staged_keys_.clear();
-      staged_ready_.clear();
-      return;
-    }
-    for (auto it = objects_.begin(); it != objects_.end();) {
-      if ((ns.empty() || NamespaceOfKey(it->first) == ns) && !staged_.count(it->first)) {
-        removed.push_back(it->first);
-        it = objects_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    for (auto& [key, obj] : staged_) {
-      kept.emplace_back(key, objects_.count(key) > 0);
-      objects_[key] = std::move(obj);
-    }
-    staged_.clear();
-  }
-  void ClearStaged() override {
-    staged_.clear();
-    staged_keys_.clear();
-    staged_ready_.clear();
-  }
-
-  const T* Get(const std::string& key) const {
-    auto it = objects_.find(key);
-    return it == objects_.end() ? nullptr : &it->second;
-  }
-  const std::map<std::string, T>& objects() const { return objects_; }
-
-  // Keys-only mode: the group built for key since the last Take (nullopt: none; an inner
-  // nullopt: the object yields no update, e.g. a node without an address).
-  std::optional<std::optional<TargetGroup>> TakeReady(const std::string& key) {
-    auto it = ready_.find(key);
-    if (it == ready_.end()) return std::nullopt;
-    auto out = std::move(it->second);
-    ready_.erase(it);
-    return out;
-  }
-
- private:
-  Decoder decode_;
-  Builder build_;
-  std::map<std::string, T> objects_;
-  std::map<std::string, T> staged_;
-  std::set<std::string> keys_, staged_keys_;
-  std::map<std::string, std::optional<TargetGroup>> ready_, staged_ready_;
-};
 
 // ---- streams -------------------------------------------------------------------------------
 
@@ -295,7 +102,7 @@ struct Stream {
   std::string ns;
   std::string label_selector, field_selector;
   AnyStore* store = nullptr;
-  void* owner = nullptr;  // the KubernetesDiscoverer::Impl, for libcurl callbacks
+  void* owner = nullptr;       // the KubernetesDiscoverer::Impl, for libcurl callbacks
   bool counts_events = false;  // informer events counted in events_total
 
   enum class Phase { kIdle, kList, kWatch } phase = Phase::kIdle;
@@ -303,11 +110,11 @@ struct Stream {
   bool synced = false;    // a list has completed
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  std::string buf;       // list body, error body, or the unconsumed tail of a watch
-  std::string rv;        // last resourceVersion seen
-  std::string cont;      // continue token of the list in progress
-  bool gone = false;     // a 410 ERROR event arrived on this watch
-  bool broken = false;   // the watch stream was malformed or failed
+  std::string buf;          // list body, error body, or the unconsumed tail of a watch
+  std::string rv;           // last resourceVersion seen
+  std::string cont;         // continue token of the list in progress
+  bool gone = false;        // a 410 ERROR event arrived on this watch
+  bool broken = false;      // the watch stream was malformed or failed
   bool progressed = false;  // the watch delivered at least one event
   bool counted = false;     // http_request_total counted for this request
   int attempts = 0;         // consecutive failures, for backoff
@@ -352,8 +159,8 @@ class KubernetesDiscoverer::Impl {
     for (const char* role : kRoles) {
       for (const char* event : kEvents) {
         events_[std::string(role) + "/" + event] = metrics_.GetCounter(
-            "prometheus_sd_kubernetes_events_total",
-            "The number of Kubernetes events handled.", {"role", "event"}, {role, event});
+            "prometheus_sd_kubernetes_events_total", "The number of Kubernetes events handled.",
+            {"role", "event"}, {role, event});
       }
     }
     failures_ = metrics_.GetCounter("prometheus_sd_kubernetes_failures_total",
@@ -422,12 +229,18 @@ uint64_t GroupHash(const TargetGroup& tg) {
 AnyStore* StoreFor(Kind k, AnyStore* node, AnyStore* pod, AnyStore* svc, AnyStore* ep,
                    AnyStore* slice, AnyStore* ing) {
   switch (k) {
-    case Kind::kNode: return node;
-    case Kind::kPod: return pod;
-    case Kind::kService: return svc;
-    case Kind::kEndpoints: return ep;
-    case Kind::kEndpointSlice: return slice;
-    case Kind::kIngress: return ing;
+    case Kind::kNode:
+      return node;
+    case Kind::kPod:
+      return pod;
+    case Kind::kService:
+      return svc;
+    case Kind::kEndpoints:
+      return ep;
+    case Kind::kEndpointSlice:
+      return slice;
+    case Kind::kIngress:
+      return ing;
   }
   return nullptr;
 }
@@ -462,7 +275,7 @@ void KubernetesDiscoverer::Impl::AddStreams(Kind kind, bool counts_events) {
 }
 
 Status KubernetesDiscoverer::Impl::Setup() {
-  auto conn = ResolveConnection(cfg_, opts_);
+  auto conn = k8s::ResolveConnection(cfg_, opts_.service_account_dir);
   if (!conn.ok()) return conn.status();
   conn_ = std::move(*conn);
   AddStreams(role_, true);
@@ -470,19 +283,21 @@ Status KubernetesDiscoverer::Impl::Setup() {
     AddStreams(Kind::kService, true);
     AddStreams(Kind::kPod, true);
   }
-  bool node_meta = cfg_.attach_node_metadata &&
-                   (role_ == Kind::kPod || role_ == Kind::kEndpoints ||
-                    role_ == Kind::kEndpointSlice);
+  bool node_meta = cfg_.attach_node_metadata && (role_ == Kind::kPod || role_ == Kind::kEndpoints ||
+                                                 role_ == Kind::kEndpointSlice);
   if (node_meta) AddStreams(Kind::kNode, false);
   if (role_ == Kind::kPod && !node_meta) {
     pods_.KeepKeysOnly([](const k8s::Pod& p) { return std::optional(k8s::PodGroup(p, {})); });
   }
-  if (role_ == Kind::kNode) nodes_.KeepKeysOnly([](const k8s::Node& n) { return k8s::NodeGroup(n); });
+  if (role_ == Kind::kNode)
+    nodes_.KeepKeysOnly([](const k8s::Node& n) { return k8s::NodeGroup(n); });
   if (role_ == Kind::kService) {
-    services_.KeepKeysOnly([](const k8s::Service& v) { return std::optional(k8s::ServiceGroup(v)); });
+    services_.KeepKeysOnly(
+        [](const k8s::Service& v) { return std::optional(k8s::ServiceGroup(v)); });
   }
   if (role_ == Kind::kIngress) {
-    ingresses_.KeepKeysOnly([](const k8s::Ingress& i) { return std::optional(k8s::IngressGroup(i)); });
+    ingresses_.KeepKeysOnly(
+        [](const k8s::Ingress& i) { return std::optional(k8s::IngressGroup(i)); });
   }
   return Status::Ok();
 }
@@ -526,7 +341,8 @@ void KubernetesDiscoverer::Impl::StartStream(Stream& s) {
   } else {
     s.phase = Stream::Phase::kWatch;
     auto base = opts_.watch_timeout.count();
-    auto timeout = base + std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(base - 1, 0))(rng_);
+    auto timeout =
+        base + std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(base - 1, 0))(rng_);
     add("allowWatchBookmarks", "true");
     add("resourceVersion", s.rv);
     add("timeoutSeconds", std::to_string(timeout));
@@ -552,7 +368,8 @@ void KubernetesDiscoverer::Impl::StartStream(Stream& s) {
     if (t.ok()) token = TrimSpace(*t);
   }
   if (!token.empty()) {
-    s.headers = curl_slist_append(s.headers, ("Authorization: " + conn_.auth_type + " " + token).c_str());
+    s.headers =
+        curl_slist_append(s.headers, ("Authorization: " + conn_.auth_type + " " + token).c_str());
   } else if (!conn_.basic_user.empty()) {
     std::string password = conn_.basic_password;
     if (!conn_.basic_password_file.empty()) {
@@ -693,9 +510,11 @@ void KubernetesDiscoverer::Impl::CountEvent(const Stream& s, const char* event) 
 
 void KubernetesDiscoverer::Impl::Fail(Stream& s, const std::string& why) {
   failures_->Inc();
-  bool listing = s.phase == Stream::Phase::kList || (s.phase == Stream::Phase::kIdle && s.need_list);
-  spdlog::warn("msg=\"kubernetes discovery failed\" component=discovery role={} what=\"{} {}\" err=\"{}\"",
-               Info(role_).role, listing ? "list" : "watch", s.What(), why);
+  bool listing =
+      s.phase == Stream::Phase::kList || (s.phase == Stream::Phase::kIdle && s.need_list);
+  spdlog::warn(
+      "msg=\"kubernetes discovery failed\" component=discovery role={} what=\"{} {}\" err=\"{}\"",
+      Info(role_).role, listing ? "list" : "watch", s.What(), why);
 }
 
 // Text of a Status body, for messages.
@@ -703,7 +522,8 @@ static std::string StatusMessage(const std::string& body, long status) {
   json j = json::parse(body, nullptr, false);
   std::string msg = "HTTP " + std::to_string(status);
   if (j.is_object()) {
-    if (j.contains("reason") && j["reason"].is_string()) msg += " " + j["reason"].get<std::string>();
+    if (j.contains("reason") && j["reason"].is_string())
+      msg += " " + j["reason"].get<std::string>();
     if (j.contains("message") && j["message"].is_string()) {
       msg += ": " + j["message"].get<std::string>();
     }
@@ -719,7 +539,8 @@ void KubernetesDiscoverer::Impl::FinishList(Stream& s, long status) {
     Fail(s, "list response is not a list object");
     s.store->ClearStaged();
     s.cont.clear();
-    s.next_start = clock_.Monotonic() + BackoffDelay(++s.attempts, opts_, rng_);
+    s.next_start =
+        clock_.Monotonic() + BackoffDelay(++s.attempts, opts_.min_backoff, opts_.max_backoff, rng_);
     return;
   }
   for (const auto& item : body["items"]) {
@@ -776,9 +597,10 @@ void KubernetesDiscoverer::Impl::Finish(Stream& s, CURLcode code) {
     s.cont.clear();
     s.store->ClearStaged();
     if (!s.progressed) ++s.attempts;
-    s.next_start = s.progressed || s.attempts <= 1
-                       ? now
-                       : now + BackoffDelay(s.attempts - 1, opts_, rng_);
+    s.next_start =
+        s.progressed || s.attempts <= 1
+            ? now
+            : now + BackoffDelay(s.attempts - 1, opts_.min_backoff, opts_.max_backoff, rng_);
     return;
   }
   if (code == CURLE_OK && status == 200 && !s.broken) {
@@ -789,7 +611,7 @@ void KubernetesDiscoverer::Impl::Finish(Stream& s, CURLcode code) {
       s.attempts = 0;
       s.next_start = now;
     } else {
-      s.next_start = now + BackoffDelay(++s.attempts, opts_, rng_);
+      s.next_start = now + BackoffDelay(++s.attempts, opts_.min_backoff, opts_.max_backoff, rng_);
     }
     return;
   }
@@ -802,7 +624,7 @@ void KubernetesDiscoverer::Impl::Finish(Stream& s, CURLcode code) {
     s.cont.clear();
     s.store->ClearStaged();
   }
-  s.next_start = now + BackoffDelay(++s.attempts, opts_, rng_);
+  s.next_start = now + BackoffDelay(++s.attempts, opts_.min_backoff, opts_.max_backoff, rng_);
 }
 
 // ---- groups --------------------------------------------------------------------------------
@@ -846,7 +668,8 @@ void KubernetesDiscoverer::Impl::Changed(Kind kind, const std::string& key) {
       for (const auto& subset : eps.subsets) {
         for (const auto* list : {&subset.addresses, &subset.not_ready_addresses}) {
           for (const auto& a : *list) {
-            if (kind == Kind::kPod) hit = hit || refers(a.target, "Pod", a.target ? a.target->namespace_ : "");
+            if (kind == Kind::kPod)
+              hit = hit || refers(a.target, "Pod", a.target ? a.target->namespace_ : "");
             if (kind == Kind::kNode) {
               hit = hit || (a.node_name && *a.node_name == name) || refers(a.target, "Node", ns);
             }
@@ -862,7 +685,8 @@ void KubernetesDiscoverer::Impl::Changed(Kind kind, const std::string& key) {
         hit = slice.meta.namespace_ == ns && slice.meta.Label("kubernetes.io/service-name") == name;
       }
       for (const auto& ep : slice.endpoints) {
-        if (kind == Kind::kPod) hit = hit || refers(ep.target, "Pod", ep.target ? ep.target->namespace_ : "");
+        if (kind == Kind::kPod)
+          hit = hit || refers(ep.target, "Pod", ep.target ? ep.target->namespace_ : "");
         if (kind == Kind::kNode) {
           hit = hit || (ep.node_name && *ep.node_name == name) || refers(ep.target, "Node", ns);
         }
@@ -884,15 +708,25 @@ std::optional<TargetGroup> KubernetesDiscoverer::Impl::Build(const std::string& 
   };
   std::optional<std::optional<TargetGroup>> ready;
   switch (role_) {
-    case Kind::kNode: ready = take(nodes_); break;
-    case Kind::kPod: ready = take(pods_); break;
-    case Kind::kService: ready = take(services_); break;
-    case Kind::kIngress: ready = take(ingresses_); break;
-    default: break;
+    case Kind::kNode:
+      ready = take(nodes_);
+      break;
+    case Kind::kPod:
+      ready = take(pods_);
+      break;
+    case Kind::kService:
+      ready = take(services_);
+      break;
+    case Kind::kIngress:
+      ready = take(ingresses_);
+      break;
+    default:
+      break;
   }
   if (ready && *ready) return ready->value();
   if (ready) {
-    bool present = (role_ == Kind::kNode && nodes_.Has(key)) || (role_ == Kind::kPod && pods_.Has(key)) ||
+    bool present = (role_ == Kind::kNode && nodes_.Has(key)) ||
+                   (role_ == Kind::kPod && pods_.Has(key)) ||
                    (role_ == Kind::kService && services_.Has(key)) ||
                    (role_ == Kind::kIngress && ingresses_.Has(key));
     if (present) return std::nullopt;  // e.g. a node without an address: no update
@@ -956,10 +790,11 @@ void KubernetesDiscoverer::Impl::Run(std::stop_token stop, const UpdateFn& updat
     Status st = Setup();
     if (st.ok()) break;
     failures_->Inc();
-    spdlog::error("msg=\"kubernetes discovery cannot connect\" component=discovery role={} err=\"{}\"",
-                  Info(role_).role, st.message());
+    spdlog::error(
+        "msg=\"kubernetes discovery cannot connect\" component=discovery role={} err=\"{}\"",
+        Info(role_).role, st.message());
     streams_.clear();
-    auto wait = BackoffDelay(++setup_attempts, opts_, rng_);
+    auto wait = BackoffDelay(++setup_attempts, opts_.min_backoff, opts_.max_backoff, rng_);
     std::mutex mu;
     std::condition_variable_any cv;
     std::unique_lock lock(mu);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-
 #include <nlohmann/json.hpp>
 
 namespace petrel::scrape::discovery::k8s {
@@ -54,7 +53,8 @@ const json& Obj(const json& j, const char* key) {
   static const json kEmpty = json::object();
   const json* v = Find(j, key);
   if (!v) return kEmpty;
-  if (!v->is_object()) throw json::type_error::create(302, std::string(key) + " is not an object", v);
+  if (!v->is_object())
+    throw json::type_error::create(302, std::string(key) + " is not an object", v);
   return *v;
 }
 
@@ -195,8 +195,7 @@ Endpoints EndpointsFrom(const json& j) {
   Endpoints eps;
   eps.meta = Meta(j);
   for (const auto& s : Arr(j, "subsets")) {
-    eps.subsets.push_back(
-        {Addresses(s, "addresses"), Addresses(s, "notReadyAddresses"), Ports(s)});
+    eps.subsets.push_back({Addresses(s, "addresses"), Addresses(s, "notReadyAddresses"), Ports(s)});
   }
   return eps;
 }
@@ -271,18 +270,14 @@ std::string_view ObjectMeta::Label(std::string_view key) const {
 
 Result<Pod> DecodePod(const json& j) { return Decode<Pod>(j, "Pod", PodFrom); }
 Result<Node> DecodeNode(const json& j) { return Decode<Node>(j, "Node", NodeFrom); }
-Result<Service> DecodeService(const json& j) {
-  return Decode<Service>(j, "Service", ServiceFrom);
-}
+Result<Service> DecodeService(const json& j) { return Decode<Service>(j, "Service", ServiceFrom); }
 Result<Endpoints> DecodeEndpoints(const json& j) {
   return Decode<Endpoints>(j, "Endpoints", EndpointsFrom);
 }
 Result<EndpointSlice> DecodeEndpointSlice(const json& j) {
   return Decode<EndpointSlice>(j, "EndpointSlice", SliceFrom);
 }
-Result<Ingress> DecodeIngress(const json& j) {
-  return Decode<Ingress>(j, "Ingress", IngressFrom);
-}
+Result<Ingress> DecodeIngress(const json& j) { return Decode<Ingress>(j, "Ingress", IngressFrom); }
 
 Result<ObjectMeta> DecodeMeta(const json& j) {
   try {

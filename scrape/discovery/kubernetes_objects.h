@@ -6,12 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/status.h"
 
@@ -23,7 +22,7 @@ struct ObjectMeta {
   std::string name;
   std::string namespace_;
   std::string resource_version;
-  StringPairs labels;       // in the object's key order
+  StringPairs labels;  // in the object's key order
   StringPairs annotations;
   // "namespace/name", or "name" for cluster-scoped objects (client-go's store key).
   std::string Key() const { return namespace_.empty() ? name : namespace_ + "/" + name; }

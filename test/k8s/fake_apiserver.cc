@@ -38,19 +38,49 @@ struct Kind {
 
 const std::vector<Kind>& Kinds() {
   static const std::vector<Kind> kinds = {
-      {"pods", "Pod", "v1", "/api/v1", true, "podlist.json",
+      {"pods",
+       "Pod",
+       "v1",
+       "/api/v1",
+       true,
+       "podlist.json",
        {"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "status.podIP",
         "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName"}},
-      {"nodes", "Node", "v1", "/api/v1", false, "nodelist.json",
+      {"nodes",
+       "Node",
+       "v1",
+       "/api/v1",
+       false,
+       "nodelist.json",
        {"metadata.name", "spec.unschedulable"}},
-      {"services", "Service", "v1", "/api/v1", true, "servicelist.json",
+      {"services",
+       "Service",
+       "v1",
+       "/api/v1",
+       true,
+       "servicelist.json",
        {"metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"}},
-      {"endpoints", "Endpoints", "v1", "/api/v1", true, "endpointslist.json",
+      {"endpoints",
+       "Endpoints",
+       "v1",
+       "/api/v1",
+       true,
+       "endpointslist.json",
        {"metadata.name", "metadata.namespace"}},
-      {"endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "/apis/discovery.k8s.io/v1",
-       true, "endpointslicelist.json", {"metadata.name", "metadata.namespace", "addressType"}},
-      {"ingresses", "Ingress", "networking.k8s.io/v1", "/apis/networking.k8s.io/v1", true,
-       "ingresslist.json", {"metadata.name", "metadata.namespace"}},
+      {"endpointslices",
+       "EndpointSlice",
+       "discovery.k8s.io/v1",
+       "/apis/discovery.k8s.io/v1",
+       true,
+       "endpointslicelist.json",
+       {"metadata.name", "metadata.namespace", "addressType"}},
+      {"ingresses",
+       "Ingress",
+       "networking.k8s.io/v1",
+       "/apis/networking.k8s.io/v1",
+       true,
+       "ingresslist.json",
+       {"metadata.name", "metadata.namespace"}},
   };
   return kinds;
 }
@@ -63,8 +93,8 @@ const Kind* FindKind(const std::string& resource) {
 }
 
 json StatusBody(int code, const std::string& reason, const std::string& message) {
-  return {{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()},
-          {"status", "Failure"},  {"message", message}, {"reason", reason},
+  return {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+          {"status", "Failure"}, {"message", message}, {"reason", reason},
           {"code", code}};
 }
 
@@ -219,8 +249,7 @@ void FakeApiServer::Start() {
     stopping_ = false;
   }
   if (tls_) {
-    server_ = std::make_unique<httplib::SSLServer>(tls_->cert_file.c_str(),
-                                                   tls_->key_file.c_str());
+    server_ = std::make_unique<httplib::SSLServer>(tls_->cert_file.c_str(), tls_->key_file.c_str());
   } else {
     server_ = std::make_unique<httplib::Server>();
   }
@@ -293,10 +322,12 @@ void FakeApiServer::Serve() {
   });
 }
 
-void FakeApiServer::Handle(const std::string& path, const std::map<std::string, std::string>& params,
+void FakeApiServer::Handle(const std::string& path,
+                           const std::map<std::string, std::string>& params,
                            const std::string& authorization, int& status, std::string& body,
                            std::shared_ptr<Watcher>& watch) {
-  static const std::regex path_re(R"(^(/api/v1|/apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)$)");
+  static const std::regex path_re(
+      R"(^(/api/v1|/apis/[^/]+/[^/]+)(?:/namespaces/([^/]+))?/([^/]+)$)");
   std::smatch m;
   std::string prefix, ns, resource;
   if (std::regex_match(path, m, path_re)) {
@@ -343,8 +374,9 @@ void FakeApiServer::Handle(const std::string& path, const std::map<std::string, 
       std::string key = Trim(term.substr(0, term.find_first_of("!=")));
       if (std::find(kind->fields.begin(), kind->fields.end(), key) == kind->fields.end()) {
         return fail(400, "BadRequest",
-                    "\"" + key + "\" is not a known field selector: only \"metadata.name\", "
-                    "\"metadata.namespace\"");
+                    "\"" + key +
+                        "\" is not a known field selector: only \"metadata.name\", "
+                        "\"metadata.namespace\"");
       }
     }
   }
@@ -362,8 +394,7 @@ void FakeApiServer::Handle(const std::string& path, const std::map<std::string, 
   w->field = param("fieldSelector");
   w->bookmarks = param("allowWatchBookmarks") == "true";
   if (from_rv < oldest_rv_) {
-    std::string msg =
-        "too old resource version: " + from + " (" + std::to_string(oldest_rv_) + ")";
+    std::string msg = "too old resource version: " + from + " (" + std::to_string(oldest_rv_) + ")";
     if (!expired_as_event_) return fail(410, "Expired", msg);
     w->pending.push_back(
         json{{"type", "ERROR"}, {"object", StatusBody(410, "Expired", msg)}}.dump() + "\n");
@@ -422,7 +453,9 @@ std::string FakeApiServer::List(Resource& res, const std::string& ns,
     meta["remainingItemCount"] = remaining;
   }
   status = 200;
-  return json{{"kind", res.kind + "List"}, {"apiVersion", res.api_version}, {"metadata", meta},
+  return json{{"kind", res.kind + "List"},
+              {"apiVersion", res.api_version},
+              {"metadata", meta},
               {"items", items}}
       .dump();
 }
@@ -483,9 +516,10 @@ size_t FakeApiServer::Push(const std::string& resource, const std::string& type,
 size_t FakeApiServer::PushBookmark(const std::string& resource) {
   std::lock_guard lock(mu_);
   const Resource& res = resources_.at(resource);
-  json obj = {{"kind", res.kind},
-              {"apiVersion", res.api_version},
-              {"metadata", {{"resourceVersion", std::to_string(++rv_)}, {"creationTimestamp", nullptr}}}};
+  json obj = {
+      {"kind", res.kind},
+      {"apiVersion", res.api_version},
+      {"metadata", {{"resourceVersion", std::to_string(++rv_)}, {"creationTimestamp", nullptr}}}};
   std::string line = json{{"type", "BOOKMARK"}, {"object", obj}}.dump() + "\n";
   size_t sent = 0;
   for (auto& w : watchers_) {

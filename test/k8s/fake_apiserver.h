@@ -15,12 +15,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace httplib {
 class Server;
@@ -34,8 +33,8 @@ std::string FixturesDir();
 nlohmann::json ReadFixture(const std::string& name);
 
 struct RecordedRequest {
-  std::string resource;   // "pods", ... ("" if unknown)
-  std::string namespace_; // "" for cluster-wide
+  std::string resource;    // "pods", ... ("" if unknown)
+  std::string namespace_;  // "" for cluster-wide
   std::string path;
   std::map<std::string, std::string> params;
   std::string authorization;

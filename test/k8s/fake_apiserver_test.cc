@@ -1,11 +1,10 @@
 // The fake API server itself: list envelopes, selectors, pagination, errors, watch framing.
-#include <catch2/catch.hpp>
+#include "test/k8s/fake_apiserver.h"
 
 #include <httplib.h>
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "test/k8s/fake_apiserver.h"
 
 namespace petrel::k8s_testing {
 namespace {
@@ -82,11 +81,12 @@ TEST_CASE("fake: a watch streams pushed events one per line, then ERROR 410 ends
   std::string body;
   std::thread reader([&] {
     httplib::Client client("127.0.0.1", fake.port());
-    client.Get("/api/v1/namespaces/shop/pods?watch=true&resourceVersion=48260&allowWatchBookmarks=true",
-               [&](const char* data, size_t n) {
-                 body.append(data, n);
-                 return true;
-               });
+    client.Get(
+        "/api/v1/namespaces/shop/pods?watch=true&resourceVersion=48260&allowWatchBookmarks=true",
+        [&](const char* data, size_t n) {
+          body.append(data, n);
+          return true;
+        });
   });
   REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
   json pod = ReadFixture("pod.json");

@@ -1,21 +1,18 @@
 // KubernetesDiscoverer against the fake API server: list + watch, events, 410 relists, auth,
 // failures and backoff, DaemonSet selectors, request counts.
-#include <catch2/catch.hpp>
-
 #include <malloc.h>
 #include <unistd.h>
 
-#include <ctime>
-
+#include <catch2/catch.hpp>
 #include <condition_variable>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/metrics.h"
 #include "scrape/discovery/kubernetes.h"
@@ -79,8 +76,7 @@ struct Running {
 
   Running(config::KubernetesSdConfig cfg, KubernetesOptions opts = Fast()) {
     discoverer = std::make_unique<KubernetesDiscoverer>(std::move(cfg), clock, metrics, opts);
-    thread = std::jthread(
-        [this](std::stop_token stop) { discoverer->Run(stop, collector.Fn()); });
+    thread = std::jthread([this](std::stop_token stop) { discoverer->Run(stop, collector.Fn()); });
   }
   ~Running() {
     thread.request_stop();
@@ -233,8 +229,9 @@ TEST_CASE("a non-410 ERROR event is a failure: re-watch from the same RV after a
   fake.LoadFixtures();
   Running run(PodConfig(fake));
   REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
-  json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
-                 {"message", "internal error"}, {"reason", "InternalError"}, {"code", 500}};
+  json status = {{"kind", "Status"},          {"apiVersion", "v1"},
+                 {"status", "Failure"},       {"message", "internal error"},
+                 {"reason", "InternalError"}, {"code", 500}};
   REQUIRE(fake.PushRaw("pods", json{{"type", "ERROR"}, {"object", status}}.dump() + "\n") == 1);
   fake.CloseWatches();
   REQUIRE(fake.WaitFor([&] { return fake.CountRequests("pods", true) == 2; }));
@@ -253,17 +250,16 @@ TEST_CASE("a malformed watch line aborts the stream and is retried", "[k8s]") {
   CHECK(run.Metric("prometheus_sd_kubernetes_failures_total") >= 1);
   REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
   fake.Push("pods", "ADDED", WatchFixtureObjects()[1]["object"]);
-  REQUIRE(run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; },
-                                milliseconds(1000)));
+  REQUIRE(
+      run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; }, milliseconds(1000)));
 }
 
-TEST_CASE("DaemonSet mode: a spec.nodeName field selector watches only that node's pods",
-          "[k8s]") {
+TEST_CASE("DaemonSet mode: a spec.nodeName field selector watches only that node's pods", "[k8s]") {
   FakeApiServer fake;
   fake.LoadFixtures();
   config::KubernetesSdConfig cfg = PodConfig(fake);
-  cfg.selectors.push_back({config::KubernetesRole::kPod, "app.kubernetes.io/name=web",
-                           "spec.nodeName=edge-node-1"});
+  cfg.selectors.push_back(
+      {config::KubernetesRole::kPod, "app.kubernetes.io/name=web", "spec.nodeName=edge-node-1"});
   Running run(cfg);
   REQUIRE(run.collector.WaitFor([](const auto& g) { return !g.empty(); }));
   auto g = run.collector.groups();
@@ -312,9 +308,11 @@ TEST_CASE("one list and one watch per kind and namespace", "[k8s]") {
     json pod = ReadFixture("podlist.json")["items"][0];
     pod["metadata"]["labels"]["extra"] = "1";
     fake.Push("pods", "MODIFIED", pod);
-    REQUIRE(run.collector.WaitFor([](const auto& g) {
-      return g.at("endpoints/shop/web").targets[0].Get(P + "pod_label_extra") == "1";
-    }, milliseconds(1000)));
+    REQUIRE(run.collector.WaitFor(
+        [](const auto& g) {
+          return g.at("endpoints/shop/web").targets[0].Get(P + "pod_label_extra") == "1";
+        },
+        milliseconds(1000)));
   }
   SECTION("service role in two namespaces") {
     cfg.role = config::KubernetesRole::kService;
@@ -331,20 +329,17 @@ TEST_CASE("one list and one watch per kind and namespace", "[k8s]") {
     Running nodes(cfg);
     cfg.role = config::KubernetesRole::kIngress;
     Running ingresses(cfg);
-    REQUIRE(slices.collector.WaitFor([](const auto& g) {
-      return Targets(g, "endpointslice/shop/web-8kq2x") == 17;
-    }));
+    REQUIRE(slices.collector.WaitFor(
+        [](const auto& g) { return Targets(g, "endpointslice/shop/web-8kq2x") == 17; }));
     REQUIRE(nodes.collector.WaitFor([](const auto& g) {
       return Targets(g, "node/edge-node-1") == 1 && Targets(g, "node/edge-node-2") == 1;
     }));
-    REQUIRE(ingresses.collector.WaitFor([](const auto& g) {
-      return Targets(g, "ingress/shop/web") == 3;
-    }));
+    REQUIRE(ingresses.collector.WaitFor(
+        [](const auto& g) { return Targets(g, "ingress/shop/web") == 3; }));
   }
 }
 
-TEST_CASE("pagination follows continue; an expired continue token restarts the list",
-          "[k8s]") {
+TEST_CASE("pagination follows continue; an expired continue token restarts the list", "[k8s]") {
   FakeApiServer fake;
   fake.LoadFixtures();
   KubernetesOptions opts = Running::Fast();
@@ -403,8 +398,8 @@ TEST_CASE("an API server that goes away and comes back is picked up again", "[k8
   fake.Start();
   REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
   fake.Push("pods", "ADDED", WatchFixtureObjects()[1]["object"]);
-  REQUIRE(run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; },
-                                milliseconds(1000)));
+  REQUIRE(
+      run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; }, milliseconds(1000)));
 }
 
 // A self-signed certificate for 127.0.0.1 and a service-account directory.
@@ -413,10 +408,10 @@ struct InCluster {
   InCluster() {
     char tmpl[] = "/tmp/petrel-k8s-XXXXXX";
     dir = mkdtemp(tmpl);
-    std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-                      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
-                      (dir / "key.pem").string() + " -out " + (dir / "ca.crt").string() +
-                      " >/dev/null 2>&1";
+    std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+        (dir / "key.pem").string() + " -out " + (dir / "ca.crt").string() + " >/dev/null 2>&1";
     REQUIRE(std::system(cmd.c_str()) == 0);
     Write("token", "token-1\n");
     Write("namespace", "shop");
@@ -431,8 +426,8 @@ struct InCluster {
 TEST_CASE("in-cluster: TLS with the service-account CA, bearer token re-read on rotation",
           "[k8s]") {
   InCluster sa;
-  FakeApiServer fake(FakeApiServer::TlsFiles{(sa.dir / "ca.crt").string(),
-                                             (sa.dir / "key.pem").string()});
+  FakeApiServer fake(
+      FakeApiServer::TlsFiles{(sa.dir / "ca.crt").string(), (sa.dir / "key.pem").string()});
   fake.LoadFixtures();
   fake.RequireToken("token-1");
   setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
@@ -458,8 +453,7 @@ TEST_CASE("in-cluster: TLS with the service-account CA, bearer token re-read on 
   unsetenv("KUBERNETES_SERVICE_PORT");
 }
 
-TEST_CASE("missing in-cluster environment is a counted failure, retried until stopped",
-          "[k8s]") {
+TEST_CASE("missing in-cluster environment is a counted failure, retried until stopped", "[k8s]") {
   unsetenv("KUBERNETES_SERVICE_HOST");
   config::KubernetesSdConfig cfg;
   cfg.role = config::KubernetesRole::kNode;
@@ -479,7 +473,9 @@ TEST_CASE("all 18 events_total children exist before any event", "[k8s]") {
   KubernetesDiscoverer d(config::KubernetesSdConfig{}, clock, metrics);
   std::string text = metrics.Render();
   int n = 0;
-  for (size_t at = 0; (at = text.find("prometheus_sd_kubernetes_events_total{", at)) != std::string::npos; ++at) ++n;
+  for (size_t at = 0;
+       (at = text.find("prometheus_sd_kubernetes_events_total{", at)) != std::string::npos; ++at)
+    ++n;
   CHECK(n == 18);
   CHECK(text.find("prometheus_sd_kubernetes_failures_total 0") != std::string::npos);
 }
@@ -515,8 +511,7 @@ TEST_CASE("bench: 10,000 pods, memory per discovered pod", "[.bench]") {
   size_t before = mallinfo2().uordblks;
   auto wall = std::chrono::steady_clock::now();
   std::clock_t cpu = std::clock();
-  auto d = std::make_unique<KubernetesDiscoverer>(PodConfig(fake), clock, metrics,
-                                                  Running::Fast());
+  auto d = std::make_unique<KubernetesDiscoverer>(PodConfig(fake), clock, metrics, Running::Fast());
   std::jthread t([&](std::stop_token stop) {
     d->Run(stop, [&](std::vector<TargetGroup> gs) {
       std::lock_guard lock(mu);

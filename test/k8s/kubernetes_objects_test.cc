@@ -1,11 +1,11 @@
 // Target groups from the fixture objects. Every expectation below was written by hand from
 // Prometheus's discovery/kubernetes/*.go (v3.14: node.go, pod.go, service.go, endpoints.go,
 // endpointslice.go, ingress.go) and shared/reference/kubernetes-sd.md, not by running petrel.
-#include <catch2/catch.hpp>
+#include "scrape/discovery/kubernetes_objects.h"
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "scrape/discovery/kubernetes_objects.h"
 #include "scrape/discovery/kubernetes_targets.h"
 #include "test/k8s/fake_apiserver.h"
 
@@ -70,16 +70,16 @@ std::vector<Label> WebPodLabels(const std::string& name, const std::string& uid,
 }
 
 std::vector<Label> X2x9k() {
-  return WebPodLabels("web-7d9f8b6c5d-x2x9k", "5b0c6f2e-8a1d-4c3e-9f7a-2d4b6e8c0a11",
-                      "127.0.0.11", "127.0.0.2", "edge-node-1", "true");
+  return WebPodLabels("web-7d9f8b6c5d-x2x9k", "5b0c6f2e-8a1d-4c3e-9f7a-2d4b6e8c0a11", "127.0.0.11",
+                      "127.0.0.2", "edge-node-1", "true");
 }
 std::vector<Label> Q4m7z() {
-  return WebPodLabels("web-7d9f8b6c5d-q4m7z", "9e21d7c4-3b5f-4a8e-b1d2-7c6f5e4d3a22",
-                      "127.0.0.12", "127.0.0.4", "edge-node-2", "true");
+  return WebPodLabels("web-7d9f8b6c5d-q4m7z", "9e21d7c4-3b5f-4a8e-b1d2-7c6f5e4d3a22", "127.0.0.12",
+                      "127.0.0.4", "edge-node-2", "true");
 }
 std::vector<Label> H8n2w() {
-  return WebPodLabels("web-7d9f8b6c5d-h8n2w", "c3f8a1b2-6d4e-4f70-8a9b-1e2d3c4b5a33",
-                      "127.0.0.13", "127.0.0.2", "edge-node-1", "false");
+  return WebPodLabels("web-7d9f8b6c5d-h8n2w", "c3f8a1b2-6d4e-4f70-8a9b-1e2d3c4b5a33", "127.0.0.13",
+                      "127.0.0.2", "edge-node-1", "false");
 }
 
 const std::string kWebImage = "registry.example.test/shop/web:2.7.0";
@@ -119,9 +119,8 @@ TEST_CASE("pod role: one target per container port, a portless container, init c
   CHECK(tg.source == "pod/shop/web-7d9f8b6c5d-x2x9k");
   CHECK(tg.labels == With(X2x9k(), {{P + "namespace", "shop"}}));
 
-  auto target = [](const std::string& addr, const std::string& container,
-                   const std::string& image, const std::string& id, std::vector<Label> port,
-                   bool init) {
+  auto target = [](const std::string& addr, const std::string& container, const std::string& image,
+                   const std::string& id, std::vector<Label> port, bool init) {
     std::vector<Label> l = {{"__address__", addr},
                             {P + "pod_container_name", container},
                             {P + "pod_container_image", image},
@@ -139,8 +138,8 @@ TEST_CASE("pod role: one target per container port, a portless container, init c
       target("127.0.0.11:9102", "app", kWebImage, "2", port("metrics", 9102, "TCP"), false),
       target("127.0.0.11:9901", "envoy", kEnvoyImage, "3", port("admin", 9901, "TCP"), false),
       target("127.0.0.11:5353", "envoy", kEnvoyImage, "3", port("dns", 5353, "UDP"), false),
-      target("127.0.0.11", "log-shipper", "registry.example.test/fluent/fluent-bit:3.1.9", "4",
-             {}, false),
+      target("127.0.0.11", "log-shipper", "registry.example.test/fluent/fluent-bit:3.1.9", "4", {},
+             false),
       target("127.0.0.11:6060", "migrate", kMigrateImage, "1", port("debug", 6060, "TCP"), true),
   };
   CHECK(tg.targets == want);
@@ -199,8 +198,7 @@ TEST_CASE("node role: address priority, address labels, conditions, instance", "
       {P + "node_annotation_node_alpha_kubernetes_io_ttl", "0"},
       {P + "node_annotationpresent_node_alpha_kubernetes_io_ttl", "true"},
       {P + "node_annotation_volumes_kubernetes_io_controller_managed_attach_detach", "true"},
-      {P + "node_annotationpresent_volumes_kubernetes_io_controller_managed_attach_detach",
-       "true"},
+      {P + "node_annotationpresent_volumes_kubernetes_io_controller_managed_attach_detach", "true"},
       {P + "node_condition_memorypressure", "false"},
       {P + "node_condition_diskpressure", "false"},
       {P + "node_condition_pidpressure", "false"},
@@ -281,7 +279,8 @@ TEST_CASE("service role: ClusterIP, headless and ExternalName services", "[k8s]"
     j["spec"]["loadBalancerIP"] = "127.0.0.60";
     CHECK(ServiceGroup(Must(DecodeService(j))).targets[0].Get(P + "service_loadbalancer_ip") ==
           "127.0.0.60");
-    j["status"]["loadBalancer"]["ingress"] = json::array({{{"ip", "127.0.0.61"}}, {{"ip", "127.0.0.62"}}});
+    j["status"]["loadBalancer"]["ingress"] =
+        json::array({{{"ip", "127.0.0.61"}}, {{"ip", "127.0.0.62"}}});
     CHECK(ServiceGroup(Must(DecodeService(j))).targets[0].Get(P + "service_loadbalancer_ip") ==
           "127.0.0.61,127.0.0.62");
   }
@@ -416,9 +415,8 @@ TEST_CASE("endpointslice role: conditions, zone, app protocol, vanished pod, ext
                "true"}}));
 
   auto ep = [](const std::string& ip, int port, const std::string& port_name, bool ready,
-               bool serving, bool terminating, const std::string& pod_name,
-               const std::string& node, const std::string& zone,
-               std::optional<std::vector<Label>> pod) {
+               bool serving, bool terminating, const std::string& pod_name, const std::string& node,
+               const std::string& zone, std::optional<std::vector<Label>> pod) {
     std::vector<Label> l = {
         {"__address__", ip + ":" + std::to_string(port)},
         {P + "endpointslice_port_name", port_name},
@@ -446,8 +444,8 @@ TEST_CASE("endpointslice role: conditions, zone, app protocol, vanished pod, ext
          "eu-west-1b", Q4m7z()),
       ep("127.0.0.12", 8080, "http", true, true, false, "web-7d9f8b6c5d-q4m7z", "edge-node-2",
          "eu-west-1b", Q4m7z()),
-      ep("127.0.0.13", 9102, "metrics", false, false, false, "web-7d9f8b6c5d-h8n2w",
-         "edge-node-1", "eu-west-1a", H8n2w()),
+      ep("127.0.0.13", 9102, "metrics", false, false, false, "web-7d9f8b6c5d-h8n2w", "edge-node-1",
+         "eu-west-1a", H8n2w()),
       ep("127.0.0.13", 8080, "http", false, false, false, "web-7d9f8b6c5d-h8n2w", "edge-node-1",
          "eu-west-1a", H8n2w()),
       // The terminating endpoint's pod is not in podlist.json: endpoint labels only.
@@ -515,6 +513,41 @@ TEST_CASE("decoders reject wrong JSON types and nameless objects", "[k8s]") {
   pod["spec"]["containers"] = "nope";
   CHECK(DecodePod(pod).status().code() == Code::kInvalidArgument);
   CHECK_FALSE(DecodeNode(json{{"metadata", json::object()}}).ok());
+}
+
+}  // namespace
+}  // namespace petrel::scrape::discovery::k8s
+
+#include "scrape/discovery/kubernetes_connection.h"
+
+namespace petrel::scrape::discovery::k8s {
+namespace {
+
+TEST_CASE("backoff doubles from min to max with equal jitter, reproducible by seed", "[k8s]") {
+  using std::chrono::milliseconds;
+  std::mt19937_64 rng(1), same(1);
+  for (int attempt = 1; attempt <= 8; ++attempt) {
+    int64_t d = std::min<int64_t>(100 << (attempt - 1), 1000);
+    auto got = BackoffDelay(attempt, milliseconds(100), milliseconds(1000), rng);
+    CHECK(got >= milliseconds(d / 2));
+    CHECK(got <= milliseconds(d));
+    CHECK(got == BackoffDelay(attempt, milliseconds(100), milliseconds(1000), same));
+  }
+}
+
+TEST_CASE("in-cluster connection needs both env vars; IPv6 hosts are bracketed", "[k8s]") {
+  config::KubernetesSdConfig cfg;
+  unsetenv("KUBERNETES_SERVICE_HOST");
+  setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  CHECK(ResolveConnection(cfg, "/sa").status().code() == Code::kUnavailable);
+  setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+  auto c = ResolveConnection(cfg, "/sa");
+  REQUIRE(c.ok());
+  CHECK(c->server == "https://[fd00::1]:443");
+  CHECK(c->token_file == "/sa/token");
+  CHECK(c->ca_file == "/sa/ca.crt");
+  unsetenv("KUBERNETES_SERVICE_HOST");
+  unsetenv("KUBERNETES_SERVICE_PORT");
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
 // kubernetes_sd_configs parsing and validation (Prometheus's SDConfig rules), and kubeconfig.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -70,8 +69,7 @@ TEST_CASE("kubernetes_sd_configs: Prometheus's validation errors, with line and 
   CHECK(Error("- api_server: http://x\n") ==
         "petrel.yml:1: scrape_configs[0].kubernetes_sd_configs[0]: role missing (one of: pod, "
         "service, endpoints, endpointslice, node, ingress)");
-  CHECK(Error("- role: pods\n").find("unknown Kubernetes SD role \"pods\"") !=
-        std::string::npos);
+  CHECK(Error("- role: pods\n").find("unknown Kubernetes SD role \"pods\"") != std::string::npos);
   CHECK(Error("- role: pod\n  api_server: http://x\n  kubeconfig_file: k\n")
             .find("cannot use 'kubeconfig_file' and 'api_server' simultaneously") !=
         std::string::npos);
