@@ -59,13 +59,12 @@ bool HasUpper(std::string_view s) {
 // base unit ("milliseconds"), gets "use base unit".
 std::string NonBaseUnitProblem(std::string_view name) {
   static constexpr std::array<std::string_view, 10> kBase = {
-      "amperes", "bytes", "celsius", "grams", "joules",
-      "kelvin",  "meters", "metres", "seconds", "volts"};
-  static constexpr std::array<std::string_view, 4> kTime = {"minutes", "hours", "days",
-                                                            "weeks"};
+      "amperes", "bytes",  "celsius", "grams",   "joules",
+      "kelvin",  "meters", "metres",  "seconds", "volts"};
+  static constexpr std::array<std::string_view, 4> kTime = {"minutes", "hours", "days", "weeks"};
   static constexpr std::array<std::string_view, 18> kPrefixes = {
       "pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo",
-      "kibi", "mega", "mebi", "giga", "gibi", "tera", "tebi", "peta",  "pebi"};
+      "kibi", "mega", "mebi",  "giga",  "gibi",  "tera", "tebi", "peta",  "pebi"};
   size_t start = 0;
   while (start <= name.size()) {
     size_t end = name.find('_', start);
@@ -79,8 +78,7 @@ std::string NonBaseUnitProblem(std::string_view name) {
       if (tok.size() <= p.size() || tok.substr(0, p.size()) != p) continue;
       for (std::string_view b : kBase) {
         if (tok.substr(p.size()) == b) {
-          return "use base unit \"" + std::string(b) + "\" instead of \"" + std::string(tok) +
-                 "\"";
+          return "use base unit \"" + std::string(b) + "\" instead of \"" + std::string(tok) + "\"";
         }
       }
     }
@@ -205,8 +203,7 @@ CheckFormat DetectFormat(std::string_view body) {
   return CheckFormat::kPrometheusText;
 }
 
-int CheckMetrics(std::string_view body, CheckFormat format, std::ostream& out,
-                 std::ostream& err) {
+int CheckMetrics(std::string_view body, CheckFormat format, std::ostream& out, std::ostream& err) {
   if (format == CheckFormat::kDetect) format = DetectFormat(body);
   std::unique_ptr<scrape::Parser> parser = format == CheckFormat::kOpenMetrics
                                                ? scrape::NewOpenMetricsParser(body, true)

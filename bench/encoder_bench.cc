@@ -57,9 +57,9 @@ void BM_RemoteWriteRequest(benchmark::State& state) {
     snappy_bytes = compressed.size();
     benchmark::DoNotOptimize(compressed.data());
   }
-  state.counters["ns/sample"] = benchmark::Counter(
-      kPerRequest * 1e-9,
-      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["ns/sample"] =
+      benchmark::Counter(kPerRequest * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
+                                                 benchmark::Counter::kInvert);
   state.counters["raw_B/sample"] = static_cast<double>(raw_bytes) / kPerRequest;
   state.counters["snappy_B/sample"] = static_cast<double>(snappy_bytes) / kPerRequest;
 }

@@ -1,12 +1,12 @@
 #include "bench/ksm_payload.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace petrel::bench {
 namespace {
@@ -14,11 +14,11 @@ namespace {
 constexpr int kSeriesPerPod = 15;  // see the families below
 
 constexpr std::array<std::string_view, 12> kNamespaces = {
-    "default",    "kube-system", "monitoring", "ingress-nginx", "cert-manager", "payments",
-    "checkout",   "search",      "logging",    "argocd",        "istio-system", "data-pipeline"};
+    "default",  "kube-system", "monitoring", "ingress-nginx", "cert-manager", "payments",
+    "checkout", "search",      "logging",    "argocd",        "istio-system", "data-pipeline"};
 constexpr std::array<std::string_view, 10> kApps = {
-    "api", "worker", "frontend", "redis", "postgres", "kafka", "nginx", "fluent-bit", "coredns",
-    "prometheus-node-exporter"};
+    "api",   "worker", "frontend",   "redis",   "postgres",
+    "kafka", "nginx",  "fluent-bit", "coredns", "prometheus-node-exporter"};
 constexpr std::array<std::string_view, 5> kPhases = {"Pending", "Running", "Succeeded", "Failed",
                                                      "Unknown"};
 

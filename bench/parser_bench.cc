@@ -10,9 +10,8 @@
 //   NextOnly  the parser's own floor: Next and Value only.
 //
 // Counters: MB/s (10^6 bytes of body per second), ns/sample, samples.
-#include <benchmark/benchmark.h>
-
 #include <absl/container/flat_hash_map.h>
+#include <benchmark/benchmark.h>
 
 #include <fstream>
 #include <sstream>

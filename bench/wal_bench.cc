@@ -24,12 +24,12 @@ std::vector<Labels> MakeSeries(int n, int generation) {
   std::vector<Labels> out;
   out.reserve(n);
   for (int i = 0; i < n; ++i) {
-    out.push_back(Labels{{"__name__", "kube_pod_status_phase"},
-                         {"namespace", "ns-" + std::to_string(i % 12)},
-                         {"pod", "api-7d9f8b6c5-" + std::to_string(generation) + "-" +
-                                     std::to_string(i)},
-                         {"uid", "0f1e2d3c-4b5a-4968-a7b6-" + std::to_string(1000000 + i)},
-                         {"phase", "Running"}});
+    out.push_back(
+        Labels{{"__name__", "kube_pod_status_phase"},
+               {"namespace", "ns-" + std::to_string(i % 12)},
+               {"pod", "api-7d9f8b6c5-" + std::to_string(generation) + "-" + std::to_string(i)},
+               {"uid", "0f1e2d3c-4b5a-4968-a7b6-" + std::to_string(1000000 + i)},
+               {"phase", "Running"}});
   }
   return out;
 }
@@ -103,7 +103,10 @@ void BM_WalAppendCommit_new_series(benchmark::State& state) {
   (void)(*storage)->Close();
 }
 // Fixed iterations: every iteration adds 10,000 series to the store.
-BENCHMARK(BM_WalAppendCommit_new_series)->Unit(benchmark::kMillisecond)->Iterations(30)->UseRealTime();
+BENCHMARK(BM_WalAppendCommit_new_series)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(30)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace petrel::bench

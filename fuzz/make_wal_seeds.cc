@@ -19,11 +19,11 @@ std::vector<std::string> Records(int series, int samples_per_series) {
   std::vector<wal::RefSeries> s;
   std::vector<wal::RefSample> x;
   for (int i = 0; i < series; ++i) {
-    s.push_back({static_cast<wal::SeriesRef>(i + 1),
-                 Labels{{"__name__", "kube_pod_status_phase"},
-                        {"namespace", "ns-" + std::to_string(i % 7)},
-                        {"pod", "pod-" + std::to_string(i)},
-                        {"phase", i % 2 ? "Running" : "Pending"}}});
+    s.push_back(
+        {static_cast<wal::SeriesRef>(i + 1), Labels{{"__name__", "kube_pod_status_phase"},
+                                                    {"namespace", "ns-" + std::to_string(i % 7)},
+                                                    {"pod", "pod-" + std::to_string(i)},
+                                                    {"phase", i % 2 ? "Running" : "Pending"}}});
     for (int j = 0; j < samples_per_series; ++j) {
       x.push_back({static_cast<wal::SeriesRef>(i + 1), 1700000000000 + j * 15000, i * 0.5 + j});
     }
@@ -38,8 +38,8 @@ bool Write(const std::string& dir, const std::string& name, wal::Compression c, 
            int samples) {
   MemFs fs;
   if (!fs.MkdirAll("/w").ok()) return false;
-  auto w = wal::SegmentWriter::Create(fs, "/w", 0, {.segment_bytes = 1 << 20, .compression = c},
-                                      {});
+  auto w =
+      wal::SegmentWriter::Create(fs, "/w", 0, {.segment_bytes = 1 << 20, .compression = c}, {});
   if (!w.ok()) return false;
   for (const std::string& rec : Records(series, samples)) {
     if (!(*w)->Log(rec).ok()) return false;

@@ -2,9 +2,9 @@
 // conformance cases (shared/conformance/openmetrics/parsers) through check metrics.
 #include "agent/check.h"
 
-#include <algorithm>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -58,8 +58,8 @@ int LineCount(const std::string& body) {
 }
 
 TEST_CASE("check metrics: a valid text body exits 0 and prints no error", "[check]") {
-  Outcome o = Run({"metrics"},
-                  "# HELP up_total Ups.\n# TYPE up_total counter\nup_total{job=\"a\"} 1\n");
+  Outcome o =
+      Run({"metrics"}, "# HELP up_total Ups.\n# TYPE up_total counter\nup_total{job=\"a\"} 1\n");
   CHECK(o.code == kCheckOk);
   CHECK(o.err.empty());
 }
@@ -139,8 +139,8 @@ TEST_CASE("check: usage errors exit 2", "[check]") {
 }
 
 TEST_CASE("check config: each file is loaded; any failure fails the run", "[check]") {
-  const fs::path dir = fs::temp_directory_path() / ("petrel_check_test_" +
-                                                    std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("petrel_check_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string good = (dir / "good.yml").string();
   const std::string bad = (dir / "bad.yml").string();
