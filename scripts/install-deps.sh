@@ -11,6 +11,8 @@ PACKAGES=(
   libssl-dev zlib1g-dev
   # tests and benchmarks
   catch2 libbenchmark-dev curl jq ca-certificates procps
+  # fuzzing (fuzz/: libFuzzer, ASan, UBSan)
+  clang-14 libclang-rt-14-dev
   # real peers: receiver, agent baseline, promtool, target, second receiver and vmagent
   prometheus prometheus-node-exporter victoria-metrics
 )
