@@ -187,15 +187,13 @@ class Agent {
 
   void Stop() {
     StopScraping();
-    for (auto& q : queues_) q->Stop(flags_.flush_deadline);
-    queues_.clear();
+    StopQueues();
   }
 
  private:
   void StartQueues(const config::Config& cfg) {
     if (!queues_.empty() && SameRemoteWrite(cfg)) return;
-    for (auto& q : queues_) q->Stop(flags_.flush_deadline);
-    queues_.clear();
+    StopQueues();
     for (const auto& rw : cfg.remote_write) {
       auto q = std::make_unique<remotewrite::QueueManager>(fs_, clock_, registry_,
                                                            storage_.notifier(), storage_.wal_dir(),
@@ -207,16 +205,18 @@ class Agent {
     external_labels_ = cfg.global.external_labels;
   }
 
+  // Queues flush in parallel: shutdown takes one flush deadline, not one per endpoint.
+  void StopQueues() {
+    for (auto& q : queues_) q->RequestStop(flags_.flush_deadline);
+    for (auto& q : queues_) q->Stop(flags_.flush_deadline);
+    queues_.clear();
+  }
+
   bool SameRemoteWrite(const config::Config& cfg) const {
     if (cfg.global.external_labels != external_labels_) return false;
     if (cfg.remote_write.size() != queues_.size()) return false;
     for (size_t i = 0; i < queues_.size(); ++i) {
-      const auto& a = queues_[i]->config();
-      const auto& b = cfg.remote_write[i];
-      if (a.url != b.url || a.name != b.name || a.remote_timeout != b.remote_timeout ||
-          a.headers != b.headers) {
-        return false;
-      }
+      if (!(queues_[i]->config() == cfg.remote_write[i])) return false;
     }
     return true;
   }
