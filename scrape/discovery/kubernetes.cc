@@ -605,9 +605,9 @@ void KubernetesDiscoverer::Impl::Finish(Stream& s, CURLcode code) {
   }
   if (code == CURLE_OK && status == 200 && !s.broken) {
     // A watch the server ended: resume from the last resourceVersion. One that delivered
-    // nothing counts as a failure for the backoff, so a server that closes at once is not
-    // hammered.
-    if (s.progressed) {
+    // nothing and lasted under a second counts as a failure for the backoff, so a server
+    // that closes at once is not hammered; a quiet watch that ran its course is not.
+    if (s.progressed || now - s.started >= std::chrono::seconds(1)) {
       s.attempts = 0;
       s.next_start = now;
     } else {

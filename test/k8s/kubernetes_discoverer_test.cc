@@ -69,13 +69,14 @@ size_t Targets(const Collector::Groups& g, const std::string& source) {
 // Runs a discoverer on its own thread until destroyed.
 struct Running {
   Registry metrics;
-  SystemClock clock;
+  SystemClock system_clock;
   Collector collector;
   std::unique_ptr<KubernetesDiscoverer> discoverer;
   std::jthread thread;
 
-  Running(config::KubernetesSdConfig cfg, KubernetesOptions opts = Fast()) {
-    discoverer = std::make_unique<KubernetesDiscoverer>(std::move(cfg), clock, metrics, opts);
+  Running(config::KubernetesSdConfig cfg, KubernetesOptions opts = Fast(), Clock* clock = nullptr) {
+    discoverer = std::make_unique<KubernetesDiscoverer>(
+        std::move(cfg), clock ? *clock : system_clock, metrics, opts);
     thread = std::jthread([this](std::stop_token stop) { discoverer->Run(stop, collector.Fn()); });
   }
   ~Running() {
@@ -252,6 +253,37 @@ TEST_CASE("a malformed watch line aborts the stream and is retried", "[k8s]") {
   fake.Push("pods", "ADDED", WatchFixtureObjects()[1]["object"]);
   REQUIRE(
       run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; }, milliseconds(1000)));
+}
+
+TEST_CASE("a watch closed at once waits for its backoff on the clock; a quiet one does not",
+          "[k8s]") {
+  FakeApiServer fake;
+  fake.LoadFixtures();
+  FakeClock clock;
+  KubernetesOptions opts = Running::Fast();
+  opts.min_backoff = std::chrono::seconds(10);
+  opts.max_backoff = std::chrono::seconds(60);
+  Running run(PodConfig(fake), opts, &clock);
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
+
+  // Quiet for 2 s of (fake) time, then the server ends it: re-watch right away.
+  clock.Advance(std::chrono::seconds(2));
+  fake.CloseWatches();
+  REQUIRE(fake.WaitFor([&] { return fake.CountRequests("pods", true) == 2; }));
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
+
+  // Ended at once with nothing delivered: the next watch waits 5..10 s of clock time. (An
+  // empty watch is counted in http_request_total when the client has finished it.)
+  const std::string ok = "prometheus_sd_kubernetes_http_request_total{status_code=\"200\"}";
+  REQUIRE(run.Metric(ok) == 2);
+  fake.CloseWatches();
+  REQUIRE(fake.WaitFor([&] { return run.Metric(ok) == 3; }));
+  clock.Advance(std::chrono::milliseconds(4900));
+  // The discoverer re-reads the clock at least every 100 ms; give it several rounds.
+  CHECK_FALSE(
+      fake.WaitFor([&] { return fake.CountRequests("pods", true) == 3; }, milliseconds(300)));
+  clock.Advance(std::chrono::milliseconds(5200));
+  REQUIRE(fake.WaitFor([&] { return fake.CountRequests("pods", true) == 3; }));
 }
 
 TEST_CASE("DaemonSet mode: a spec.nodeName field selector watches only that node's pods", "[k8s]") {
