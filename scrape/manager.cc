@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "config/curl_options.h"
 #include "scrape/http_options.h"
 #include "scrape/parser.h"
 #include "scrape/worker_pool.h"
@@ -323,7 +324,7 @@ class Manager::Impl {
     e->hash = hash;
     e->easy = curl_easy_init();
     e->url = target.url;
-    std::string connect_to = ApplyServerName(job.http_client.tls_config.server_name, &e->url,
+    std::string connect_to = config::ApplyServerName(job.http_client.tls_config.server_name, &e->url,
                                              &e->static_headers);
     if (!connect_to.empty()) {
       e->connect_to = curl_slist_append(nullptr, connect_to.c_str());
@@ -332,7 +333,7 @@ class Manager::Impl {
     e->static_headers.push_back("Accept: " + AcceptHeader(job.scrape_protocols));
     e->static_headers.push_back("X-Prometheus-Scrape-Timeout-Seconds: " +
                                 TimeoutSeconds(target.timeout));
-    ApplyHttpClient(e->easy, job.http_client);
+    config::ApplyHttpClient(e->easy, job.http_client);
     curl_easy_setopt(e->easy, CURLOPT_URL, e->url.c_str());
     curl_easy_setopt(e->easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
     // curl decodes gzip itself; "identity" asks the target not to compress.
@@ -414,7 +415,7 @@ class Manager::Impl {
 
   // Headers are rebuilt per scrape so credentials_file / password_file rotation applies.
   Status SetRequestHeaders(Entry& e) {
-    auto auth = AuthorizationHeader(e.loop->target().job_config->http_client);
+    auto auth = config::AuthorizationHeader(e.loop->target().job_config->http_client);
     if (!auth.ok()) return auth.status();
     if (e.headers != nullptr) curl_slist_free_all(e.headers);
     e.headers = nullptr;
