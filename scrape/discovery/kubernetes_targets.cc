@@ -214,15 +214,11 @@ std::optional<TargetGroup> NodeGroup(const Node& node) {
 TargetGroup PodGroup(const Pod& pod, const Lookups& lookups) {
   TargetGroup tg{PodSource(pod.meta.namespace_, pod.meta.name), {}, {}};
   if (pod.pod_ip.empty()) return tg;
-  const Node* node = nullptr;
-  if (lookups.node) {
-    node = lookups.node(pod.node_name);
-    if (node == nullptr) return tg;
-  }
   LabelsBuilder g;
   AddPodLabels(g, pod);
   g.Set(Meta("namespace"), pod.meta.namespace_);
-  if (node != nullptr) AddObjectMeta(g, node->meta, "node");
+  // Go's addNodeLabels: no node labels (but the targets) when the node is not cached.
+  AddNodeLabels(g, lookups, &pod.node_name);
   tg.labels = Build(g);
 
   ForEachContainer(pod, [&](const Container& c, bool init) {

@@ -35,8 +35,9 @@ std::string IngressSource(std::string_view ns, std::string_view name);
 
 // nullopt when the node has no address (Prometheus then sends no update).
 std::optional<TargetGroup> NodeGroup(const Node& node);
-// Empty (targets and labels) when the pod has no IP yet, or with attach node metadata when
-// its node is not cached.
+// Empty (targets and labels) when the pod has no IP yet. With attach node metadata, a pod
+// whose node is not cached keeps its targets without node labels, as pod.go/addNodeLabels
+// do (kubernetes-sd.md §5.2 says the group is empty; the Go code wins).
 TargetGroup PodGroup(const Pod& pod, const Lookups& lookups);
 TargetGroup ServiceGroup(const Service& svc);
 TargetGroup EndpointsGroup(const Endpoints& eps, const Lookups& lookups);

@@ -286,6 +286,30 @@ TEST_CASE("a watch closed at once waits for its backoff on the clock; a quiet on
   REQUIRE(fake.WaitFor([&] { return fake.CountRequests("pods", true) == 3; }));
 }
 
+TEST_CASE("pod role with node metadata: a node change re-sends that node's pods", "[k8s]") {
+  FakeApiServer fake;
+  fake.LoadFixtures();
+  config::KubernetesSdConfig cfg = PodConfig(fake);
+  cfg.attach_node_metadata = true;
+  cfg.selectors.push_back({config::KubernetesRole::kNode, "", "metadata.name=edge-node-1"});
+  Running run(cfg);
+  REQUIRE(run.collector.WaitFor([](const auto& g) { return g.size() == 4; }));
+  auto g = run.collector.groups();
+  CHECK(g.at(kX2).labels.Get(P + "node_name") == "edge-node-1");
+  CHECK(g.at("pod/shop/web-7d9f8b6c5d-q4m7z").labels.Get(P + "node_name") == "");
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("nodes") == 1; }));
+  json node = ReadFixture("nodelist.json")["items"][0];
+  node["metadata"]["labels"]["rack"] = "r7";
+  REQUIRE(fake.Push("nodes", "MODIFIED", node) == 1);
+  REQUIRE(run.collector.WaitFor(
+      [](const auto& g) {
+        return g.at(kX2).labels.Get(P + "node_label_rack") == "r7" &&
+               g.at(kH8).labels.Get(P + "node_label_rack") == "r7";
+      },
+      milliseconds(1000)));
+  CHECK(run.Metric("prometheus_sd_kubernetes_events_total{role=\"node\",event=\"update\"}") == 0);
+}
+
 TEST_CASE("DaemonSet mode: a spec.nodeName field selector watches only that node's pods", "[k8s]") {
   FakeApiServer fake;
   fake.LoadFixtures();

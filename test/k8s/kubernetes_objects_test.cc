@@ -153,8 +153,7 @@ TEST_CASE("pod role: a pod without an IP gives an empty group", "[k8s]") {
   CHECK(tg.labels.empty());
 }
 
-TEST_CASE("pod role: attach_metadata.node adds node meta; an uncached node empties the group",
-          "[k8s]") {
+TEST_CASE("pod role: attach_metadata.node adds node meta; an uncached node adds none", "[k8s]") {
   Pod pod = Must(DecodePod(ReadFixture("pod.json")));
   Node node = Must(DecodeNode(Item("nodelist.json", "edge-node-1")));
   Lookups with_node;
@@ -166,9 +165,12 @@ TEST_CASE("pod role: attach_metadata.node adds node meta; an uncached node empti
   CHECK(tg.labels.Get(P + "node_annotation_node_alpha_kubernetes_io_ttl") == "0");
   CHECK(tg.targets.size() == 6);
 
+  // pod.go buildPod + addNodeLabels: the node labels are skipped, the targets stay.
   Lookups no_node;
   no_node.node = [](std::string_view) { return nullptr; };
-  CHECK(PodGroup(pod, no_node).targets.empty());
+  TargetGroup without = PodGroup(pod, no_node);
+  CHECK(without.targets == PodGroup(pod, {}).targets);
+  CHECK(without.labels == PodGroup(pod, {}).labels);
 }
 
 TEST_CASE("node role: address priority, address labels, conditions, instance", "[k8s]") {
