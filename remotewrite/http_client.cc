@@ -6,6 +6,9 @@
 #include <cctype>
 #include <charconv>
 #include <mutex>
+#include <vector>
+
+#include "config/curl_options.h"
 
 #ifndef PETREL_VERSION
 #define PETREL_VERSION "dev"
@@ -87,7 +90,11 @@ SendResult ClassifyResponse(long http_status, std::string_view body, std::string
 }
 
 HttpClient::HttpClient(const config::RemoteWriteConfig& config, Clock& clock)
-    : clock_(clock), retry_on_http_429_(config.queue_config.retry_on_http_429) {}
+    : clock_(clock),
+      retry_on_http_429_(config.queue_config.retry_on_http_429),
+      http_(config.http_client),
+      has_auth_(config.http_client.basic_auth.has_value() ||
+                config.http_client.authorization.has_value()) {}
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWriteConfig& config,
                                                        Clock& clock) {
@@ -99,6 +106,10 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWrite
   if (c->curl_ == nullptr) return Status::InvalidArgument("curl_easy_init failed");
   c->body_prefix_.reserve(kMaxBodyInMessage);
 
+  std::string url = config.url;
+  std::vector<std::string> extra;  // the Host header when server_name rewrites the URL
+  const std::string connect_to =
+      config::ApplyServerName(config.http_client.tls_config.server_name, &url, &extra);
   const char* fixed[] = {
       "Content-Encoding: snappy", "Content-Type: application/x-protobuf",
       "X-Prometheus-Remote-Write-Version: 0.1.0",
@@ -108,6 +119,11 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWrite
   for (const auto& [name, value] : config.headers) {
     c->headers_ = curl_slist_append(c->headers_, fmt::format("{}: {}", name, value).c_str());
   }
+  for (const std::string& h : extra) c->headers_ = curl_slist_append(c->headers_, h.c_str());
+  if (!connect_to.empty()) {
+    c->connect_to_ = curl_slist_append(nullptr, connect_to.c_str());
+    if (c->connect_to_ == nullptr) return Status::InvalidArgument("curl_slist_append failed");
+  }
   if (c->headers_ == nullptr) return Status::InvalidArgument("curl_slist_append failed");
 
   CURL* h = c->curl_;
@@ -115,15 +131,16 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWrite
   auto set = [&rc](CURLcode r) {
     if (rc == CURLE_OK) rc = r;
   };
-  set(curl_easy_setopt(h, CURLOPT_URL, config.url.c_str()));
+  // TLS, proxy, redirects (Prometheus' remote-write client follows them by default) and the
+  // HTTP version (remote_write's enable_http2 defaults to false).
+  config::ApplyHttpClient(h, config.http_client);
+  set(curl_easy_setopt(h, CURLOPT_URL, url.c_str()));
+  if (c->connect_to_ != nullptr) set(curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to_));
   set(curl_easy_setopt(h, CURLOPT_POST, 1L));
   set(curl_easy_setopt(h, CURLOPT_USERAGENT, UserAgent()));
   set(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(config.remote_timeout.count())));
   set(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
-  // Prometheus' remote-write client: follow redirects, HTTP/1.1 (enable_http2 defaults false).
-  set(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L));
   set(curl_easy_setopt(h, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL)));
-  set(curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)));
   set(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->error_));
   set(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &HttpClient::OnBody));
   set(curl_easy_setopt(h, CURLOPT_WRITEDATA, c.get()));
@@ -140,31 +157,55 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWrite
 HttpClient::~HttpClient() {
   if (curl_ != nullptr) curl_easy_cleanup(curl_);
   curl_slist_free_all(headers_);
-  curl_slist_free_all(retry_headers_);
+  curl_slist_free_all(request_headers_);
+  curl_slist_free_all(connect_to_);
 }
 
-void HttpClient::Prepare(std::string_view body, int attempt) {
+Status HttpClient::Prepare(std::string_view body, int attempt) {
   body_prefix_.clear();
   retry_after_.clear();
   error_[0] = '\0';
+  prepare_error_ = Status();
   curl_slist* headers = headers_;
-  if (attempt > 0) {
-    // Rare (retries only), so rebuilding a copy of the list here is fine.
-    curl_slist_free_all(retry_headers_);
-    retry_headers_ = nullptr;
-    for (curl_slist* h = headers_; h != nullptr; h = h->next) {
-      retry_headers_ = curl_slist_append(retry_headers_, h->data);
+  if (attempt > 0 || has_auth_) {
+    std::string auth;
+    if (has_auth_) {
+      auto a = config::AuthorizationHeader(http_);
+      if (!a.ok()) {
+        prepare_error_ = Status::Unavailable(std::string(a.status().message()));
+        return prepare_error_;
+      }
+      auth = std::move(*a);
     }
-    retry_headers_ =
-        curl_slist_append(retry_headers_, fmt::format("Retry-Attempt: {}", attempt).c_str());
-    if (retry_headers_ != nullptr) headers = retry_headers_;
+    // A short list copied per request: cheap next to the request itself.
+    curl_slist_free_all(request_headers_);
+    request_headers_ = nullptr;
+    for (curl_slist* h = headers_; h != nullptr; h = h->next) {
+      request_headers_ = curl_slist_append(request_headers_, h->data);
+    }
+    if (!auth.empty()) request_headers_ = curl_slist_append(request_headers_, auth.c_str());
+    if (attempt > 0) {
+      request_headers_ =
+          curl_slist_append(request_headers_, fmt::format("Retry-Attempt: {}", attempt).c_str());
+    }
+    if (request_headers_ == nullptr) {
+      prepare_error_ = Status::Unavailable("curl_slist_append failed");
+      return prepare_error_;
+    }
+    headers = request_headers_;
   }
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  return Status();
 }
 
 SendResult HttpClient::Complete(CURLcode code) {
+  if (!prepare_error_.ok()) {
+    SendResult r;
+    r.status = prepare_error_;
+    return r;
+  }
   if (code != CURLE_OK) {
     SendResult r;
     r.status = Status::Unavailable(
@@ -178,7 +219,7 @@ SendResult HttpClient::Complete(CURLcode code) {
 }
 
 SendResult HttpClient::Send(std::string_view body, int attempt) {
-  Prepare(body, attempt);
+  if (!Prepare(body, attempt).ok()) return Complete(CURLE_FAILED_INIT);
   return Complete(curl_easy_perform(curl_));
 }
 

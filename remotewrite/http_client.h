@@ -4,11 +4,16 @@
 //
 // Requests carry Content-Encoding: snappy, Content-Type: application/x-protobuf,
 // X-Prometheus-Remote-Write-Version: 0.1.0, User-Agent: Petrel/<version>, Retry-Attempt: <n> on
-// retries, and the endpoint's configured headers; each attempt times out after remote_timeout.
+// retries, the endpoint's configured headers and, with basic_auth or authorization in its
+// http_client, an Authorization header built per attempt (credential files re-read each time,
+// so rotated secrets apply without a reload); each attempt times out after remote_timeout.
+// TLS, proxy, redirect and HTTP-version options come from http_client (config::ApplyHttpClient),
+// and tls_config.server_name from config::ApplyServerName.
 //
 // Outcomes (SendResult::status):
 //   ok               2xx.
-//   kUnavailable     5xx, transport error or timeout, and 429 when retry_on_http_429: retry
+//   kUnavailable     5xx, transport error or timeout, an unreadable credentials file (nothing
+//                    is sent then), and 429 when retry_on_http_429: retry
 //                    after backoff, or after retry_after when the server sent Retry-After.
 //   kInvalidArgument any other status (other 4xx, 429 without retry_on_http_429, unfollowed
 //                    3xx): do not retry; drop the batch and count it failed.
@@ -65,7 +70,9 @@ class HttpClient {
 
   // Arms the handle to POST body, which must stay alive and unchanged until the transfer is
   // complete. attempt 0 is the first try; attempt > 0 adds "Retry-Attempt: <attempt>".
-  void Prepare(std::string_view body, int attempt);
+  // kUnavailable when a credentials file cannot be read: do not add the handle to a multi then;
+  // Complete (with any code) reports that error.
+  Status Prepare(std::string_view body, int attempt);
   // The easy handle, for curl_multi_add_handle after Prepare. Owned by this client.
   CURL* handle() const { return curl_; }
   // Classifies the finished transfer; code is its CURLcode.
@@ -80,11 +87,15 @@ class HttpClient {
 
   Clock& clock_;
   bool retry_on_http_429_;
+  config::HttpClientConfig http_;  // for the Authorization header of each attempt
+  bool has_auth_ = false;
   CURL* curl_ = nullptr;
-  curl_slist* headers_ = nullptr;        // fixed headers of every attempt
-  curl_slist* retry_headers_ = nullptr;  // headers_ plus Retry-Attempt, rebuilt per retry
-  std::string body_prefix_;              // first kMaxBodyInMessage bytes of the response
-  std::string retry_after_;              // the response's Retry-After value
+  curl_slist* headers_ = nullptr;          // fixed headers of every attempt
+  curl_slist* request_headers_ = nullptr;  // headers_ plus Authorization / Retry-Attempt
+  curl_slist* connect_to_ = nullptr;       // tls_config.server_name's CONNECT_TO entry
+  Status prepare_error_;
+  std::string body_prefix_;  // first kMaxBodyInMessage bytes of the response
+  std::string retry_after_;  // the response's Retry-After value
   char error_[CURL_ERROR_SIZE] = {};
 };
 

@@ -1,11 +1,14 @@
 #include "remotewrite/queue_manager.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <deque>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -28,6 +31,41 @@ constexpr size_t kMaxRecordsPerPoll = 64;
 constexpr milliseconds kIdleWait(100);
 // Longest wait on curl while transfers run; the WAL is looked at in between.
 constexpr milliseconds kBusyWait(25);
+// How often the acknowledged WAL position is written at most (and once more on Stop).
+constexpr auto kProgressInterval = std::chrono::seconds(1);
+
+// The progress file of endpoint `name`: <storage>/remote_write/<name>.progress, next to wal_dir.
+std::string ProgressPath(const std::string& wal_dir, const std::string& name) {
+  std::string dir = wal_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  size_t slash = dir.rfind('/');
+  std::string storage =
+      slash == std::string::npos ? "." : dir.substr(0, std::max<size_t>(slash, 1));
+  std::string file;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    file.push_back(ok && !(file.empty() && c == '.') ? c : '_');
+  }
+  return JoinPath(JoinPath(storage, "remote_write"), file + ".progress");
+}
+
+// Progress files hold "v1 <segment> <offset>\n".
+std::optional<WalPosition> ParseProgress(const std::string& text) {
+  unsigned long long segment = 0, offset = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "v1 %llu %llu%c", &segment, &offset, &tail) < 2)
+    return std::nullopt;
+  if (segment > UINT32_MAX || (tail != 0 && tail != '\n')) return std::nullopt;
+  return WalPosition{static_cast<uint32_t>(segment), offset};
+}
+
+// A record read by the watcher: done once every shard popped past what it pushed up to it.
+struct Mark {
+  WalPosition end;
+  std::vector<uint64_t> pushed;  // per shard, Shard::pushed after the record's samples
+};
+
 // Cache entries no longer in the SeriesCache, freed once no queued sample can point at them.
 struct Grave {
   std::vector<uint64_t> pushed;  // per shard, Shard::pushed when they were retired
@@ -46,11 +84,12 @@ class QueueManager::Impl final : public Watcher::Sink {
   void Stop(milliseconds flush_deadline);
   void RequestStop(milliseconds flush_deadline);
   const config::RemoteWriteConfig& config() const { return config_; }
-  int64_t CurrentSegment() const { return watcher_ ? watcher_->current_segment() : -1; }
+  int64_t CurrentSegment() const { return acked_segment_.load(std::memory_order_relaxed); }
 
   void StoreSeries(std::span<const wal::RefSeries> series, uint32_t segment) override;
   void SeriesReset(uint32_t segment) override;
   size_t Append(std::span<const wal::RefSample> samples) override;
+  void Read(WalPosition end) override;
 
  private:
   void RegisterMetrics();
@@ -66,6 +105,11 @@ class QueueManager::Impl final : public Watcher::Sink {
   SteadyTime NextTimer(bool flushing) const;
   bool AllSent() const;
   void Abandon();
+  // Moves acked_ over the marks whose samples are all done.
+  void AdvanceAcked();
+  void SetAcked(WalPosition p);
+  // Writes acked_ when it moved (at most every kProgressInterval unless force).
+  void SaveProgress(bool force);
 
   Fs& fs_;
   Clock& clock_;
@@ -74,6 +118,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   const std::string wal_dir_;
   const config::RemoteWriteConfig config_;
   const std::string name_;
+  const std::string progress_path_;
   const size_t max_per_send_;
 
   // Everything below is touched only by the loop thread while it runs (Start/Stop bracket it).
@@ -86,6 +131,12 @@ class QueueManager::Impl final : public Watcher::Sink {
   int64_t highest_ms_ = INT64_MIN;
   LogLimiter retry_log_;
   LogLimiter drop_log_;
+  std::deque<Mark> marks_;            // records read but not yet done, oldest first
+  WalPosition acked_;                 // everything before it is acknowledged (or dropped for good)
+  std::optional<WalPosition> saved_;  // what the progress file holds
+  SteadyTime last_save_{};
+  bool frozen_ = false;  // samples were abandoned unsent: acked_ must not pass them
+  std::atomic<int64_t> acked_segment_{-1};
 
   bool started_ = false;                       // Start runs once
   std::atomic<int64_t> flush_deadline_ms_{0};  // set by Stop before it requests the stop
@@ -94,6 +145,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   Counter* failed_total_;
   Counter* retried_total_;
   Counter* dropped_unknown_;
+  Counter* dropped_relabel_;
   Counter* bytes_total_;
   Counter* enqueue_retries_;
   Gauge* pending_;
@@ -114,8 +166,9 @@ QueueManager::Impl::Impl(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNoti
       wal_dir_(std::move(wal_dir)),
       config_(std::move(config)),
       name_(config_.name),
+      progress_path_(ProgressPath(wal_dir_, name_)),
       max_per_send_(static_cast<size_t>(std::max(1, config_.queue_config.max_samples_per_send))),
-      cache_(std::move(external_labels)) {
+      cache_(std::move(external_labels), config_.write_relabel_configs) {
   RegisterMetrics();
 }
 
@@ -142,12 +195,16 @@ void QueueManager::Impl::RegisterMetrics() {
   retried_total_ = counter("samples_retried_total",
                            "Total number of samples which failed on send to remote storage but "
                            "were retried because the send error was recoverable.");
-  dropped_unknown_ = metrics_.GetCounter(
-      p + "samples_dropped_total",
-      "Total number of samples which were dropped after being read from the WAL before being "
-      "sent via remote write, either via relabelling, due to being too old or unintentionally "
-      "because of an unknown reference ID.",
-      {"remote_name", "url", "reason"}, {values[0], values[1], "unintentionally_dropped_series"});
+  auto dropped = [&](const char* reason) {
+    return metrics_.GetCounter(
+        p + "samples_dropped_total",
+        "Total number of samples which were dropped after being read from the WAL before being "
+        "sent via remote write, either via relabelling, due to being too old or unintentionally "
+        "because of an unknown reference ID.",
+        {"remote_name", "url", "reason"}, {values[0], values[1], reason});
+  };
+  dropped_unknown_ = dropped("unintentionally_dropped_series");
+  dropped_relabel_ = dropped("dropped_series");
   bytes_total_ = counter("bytes_total",
                          "The total number of bytes of data (not metadata) sent by the queue "
                          "after compression.");
@@ -206,7 +263,21 @@ void QueueManager::Impl::Start() {
   }
   watcher_ =
       std::make_unique<Watcher>(fs_, metrics_, wal_dir_, name_, ToMillis(clock_.Now()), *this);
+  if (fs_.Exists(progress_path_)) {
+    auto text = ReadFileToString(fs_, progress_path_);
+    std::optional<WalPosition> p = text.ok() ? ParseProgress(*text) : std::nullopt;
+    if (p) {
+      watcher_->ResumeFrom(*p);
+      saved_ = p;
+    } else {
+      spdlog::warn(
+          "msg=\"Unreadable remote write progress, sending only new samples\" component=remote "
+          "remote_name={} path={} err={}",
+          name_, Quote(progress_path_), Quote(text.ok() ? "malformed" : text.status().ToString()));
+    }
+  }
   watcher_->Begin();
+  SetAcked(watcher_->start_position());
   thread_ = std::jthread([this](std::stop_token stop) {
     std::stop_callback wake(stop, [this] { curl_multi_wakeup(multi_); });
     Run(stop, *watcher_);
@@ -253,6 +324,64 @@ void QueueManager::Impl::FreeGraves() {
   }
 }
 
+void QueueManager::Impl::Read(WalPosition end) {
+  std::vector<uint64_t> pushed;
+  pushed.reserve(shards_.size());
+  for (const Shard& s : shards_) pushed.push_back(s.queue.pushed());
+  if (!marks_.empty() && marks_.back().pushed == pushed) {
+    marks_.back().end = end;  // no sample since the last mark: it covers this record too
+  } else {
+    marks_.push_back(Mark{end, std::move(pushed)});
+  }
+  AdvanceAcked();
+}
+
+void QueueManager::Impl::AdvanceAcked() {
+  if (frozen_) return;
+  std::optional<WalPosition> moved;
+  while (!marks_.empty()) {
+    const Mark& m = marks_.front();
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      if (shards_[i].queue.popped() < m.pushed[i]) {
+        if (moved) SetAcked(*moved);
+        return;
+      }
+    }
+    moved = m.end;
+    marks_.pop_front();
+  }
+  if (moved) SetAcked(*moved);
+}
+
+void QueueManager::Impl::SetAcked(WalPosition p) {
+  acked_ = p;
+  acked_segment_.store(p.segment, std::memory_order_relaxed);
+}
+
+void QueueManager::Impl::SaveProgress(bool force) {
+  if (saved_ && *saved_ == acked_) return;
+  SteadyTime now = std::chrono::steady_clock::now();
+  if (!force && now - last_save_ < kProgressInterval) return;
+  last_save_ = now;
+  const std::string dir = progress_path_.substr(0, progress_path_.rfind('/'));
+  Status st = fs_.MkdirAll(dir);
+  if (st.ok()) {
+    st = WriteFileAtomic(fs_, progress_path_,
+                         fmt::format("v1 {} {}\n", acked_.segment, acked_.offset));
+  }
+  if (!st.ok()) {
+    size_t suppressed = 0;
+    if (drop_log_.Allow(now, &suppressed)) {
+      spdlog::error(
+          "msg=\"Cannot save remote write progress\" component=remote remote_name={} err={} "
+          "suppressed={}",
+          name_, Quote(st.ToString()), suppressed);
+    }
+    return;
+  }
+  saved_ = acked_;
+}
+
 size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
   const SteadyTime now = std::chrono::steady_clock::now();
   size_t taken = 0;
@@ -263,6 +392,10 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
     const CachedSeries* series = cache_.Find(s.ref);
     if (series == nullptr) {
       dropped_unknown_->Inc();
+      continue;
+    }
+    if (series->dropped) {
+      dropped_relabel_->Inc();
       continue;
     }
     Shard& shard = shards_[s.ref % shards_.size()];
@@ -285,6 +418,10 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
 }
 
 void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
+  struct SaveOnExit {
+    Impl* q;
+    ~SaveOnExit() { q->SaveProgress(/*force=*/true); }
+  } save_on_exit{this};
   uint64_t seen = 0;
   bool flushing = false;
   SteadyTime deadline{};
@@ -311,6 +448,7 @@ void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
         break;
       }
     }
+    SaveProgress(/*force=*/false);
 
     SteadyTime until =
         progress == Watcher::Progress::kRead || completed ? now : NextTimer(flushing);
@@ -374,7 +512,13 @@ void QueueManager::Impl::MaybeSend(Shard& shard, SteadyTime now, bool flushing) 
 }
 
 void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
-  shard.client->Prepare(shard.body, shard.attempt);
+  if (!shard.client->Prepare(shard.body, shard.attempt).ok()) {
+    // An unreadable credentials file: retried with backoff like a transport error.
+    samples_total_->Inc(static_cast<double>(shard.batch));
+    shard.attempt_started = now;
+    OnDone(shard, CURLE_FAILED_INIT, now);
+    return;
+  }
   CURLMcode rc = curl_multi_add_handle(multi_, shard.client->handle());
   if (rc != CURLM_OK) {
     // Not expected (the handle is never in the multi twice); treat as a transport error.
@@ -452,6 +596,7 @@ void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
   shard.batch = 0;
   shard.wait_started = now;
   if (!graves_.empty()) FreeGraves();
+  AdvanceAcked();
 }
 
 bool QueueManager::Impl::AllSent() const {
@@ -460,6 +605,8 @@ bool QueueManager::Impl::AllSent() const {
 }
 
 void QueueManager::Impl::Abandon() {
+  AdvanceAcked();
+  frozen_ = true;  // what is dropped here is sent again after a restart
   size_t lost = 0;
   for (Shard& s : shards_) {
     if (s.in_flight) {

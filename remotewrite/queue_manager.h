@@ -5,8 +5,17 @@
 // buffer.
 //
 // Semantics follow Prometheus' queue manager and WAL watcher:
-// - Only samples with t > the Clock's Now() at Start are sent; segments older than the newest
-//   one at Start are read for series only. (No persisted send position yet.)
+// - Progress: the WAL position before which every sample was acknowledged (or dropped as
+//   non-recoverable) is saved atomically to <storage>/remote_write/<name>.progress (storage is
+//   wal_dir's parent; name with characters outside [A-Za-z0-9._-] replaced by '_') at most
+//   every second and on Stop. Samples abandoned at the flush deadline hold it back. Start
+//   resumes there: older records are read for series only, every later sample is sent (at
+//   least once: a record is re-sent whole if any of its samples was not done). When that
+//   segment is gone, all segments left are sent. Without a progress file only samples with
+//   t > the Clock's Now() at Start are sent, and segments older than the newest one at Start
+//   are read for series only.
+// - write_relabel_configs run once per series, after external labels are merged; samples of a
+//   dropped series count as samples_dropped_total{reason="dropped_series"}.
 // - shards = queue_config.min_shards (no resharding yet); shard = ref % shards. Each shard holds
 //   up to max(capacity, max_samples_per_send) samples and sends batches of at most
 //   max_samples_per_send, when full or batch_send_deadline after its oldest unsent sample
@@ -50,9 +59,9 @@ class QueueManager {
 
   const config::RemoteWriteConfig& config() const;
 
-  // The WAL segment the watcher is reading (-1 before Start or before the WAL exists). Samples
-  // of older segments are already in memory, so WAL truncation must keep this segment and the
-  // later ones. Thread-safe (not concurrently with Start).
+  // The segment of the saved-progress position (-1 before Start): the oldest record with a
+  // sample not yet acknowledged is in it or later, so WAL truncation must keep this segment and
+  // the later ones. Thread-safe (not concurrently with Start).
   int64_t CurrentSegment() const;
 
  private:

@@ -15,18 +15,30 @@ Labels MergeExternalLabels(const Labels& series, const Labels& external) {
 
 void SeriesCache::Store(wal::SeriesRef ref, const Labels& labels, uint32_t segment) {
   scratch_.clear();
-  EncodeLabels(MergeExternalLabels(labels, external_), &scratch_);
+  bool dropped = false;
+  if (rules_.empty()) {
+    EncodeLabels(MergeExternalLabels(labels, external_), &scratch_);
+  } else {
+    builder_.Reset(MergeExternalLabels(labels, external_));
+    if (config::Relabel(builder_, rules_)) {
+      Labels out = builder_.Build();
+      dropped = out.empty();
+      if (!dropped) EncodeLabels(out, &scratch_);
+    } else {
+      dropped = true;
+    }
+  }
   auto& slot = by_ref_[ref];
   if (slot != nullptr) {
     // A checkpoint repeats series already read; a restart may log them again. Same labels is
     // the common case.
-    if (slot->encoded_labels == scratch_) {
+    if (slot->encoded_labels == scratch_ && slot->dropped == dropped) {
       slot->segment = std::max(slot->segment, segment);
       return;
     }
     retired_.push_back(std::move(slot));
   }
-  slot = std::make_unique<CachedSeries>(CachedSeries{scratch_, segment});
+  slot = std::make_unique<CachedSeries>(CachedSeries{scratch_, dropped, segment});
 }
 
 void SeriesCache::Reset(uint32_t segment) {

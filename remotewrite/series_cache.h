@@ -1,6 +1,8 @@
 // SeriesCache: series ref -> the final label set a queue sends for it, already encoded as RW 1.0
-// Label fields. Computed once per series (external labels merged, then encoded), so the send path
-// only copies bytes.
+// Label fields. Computed once per series (external labels merged, series labels winning, then
+// write_relabel_configs applied, then encoded), so the send path only copies bytes. A series the
+// rules drop (or leave without labels) is stored with dropped set: its samples are counted as
+// samples_dropped_total{reason="dropped_series"} and never sent.
 //
 // Entries are immutable once stored (but for their segment tag). Queued samples point at them,
 // so an entry that is replaced (a ref stored again with other labels) or forgotten (Reset) is
@@ -17,12 +19,14 @@
 #include <vector>
 
 #include "common/labels.h"
+#include "config/relabel.h"
 #include "wal/appender.h"
 
 namespace petrel::remotewrite {
 
 struct CachedSeries {
-  std::string encoded_labels;  // EncodeLabels of the final label set
+  std::string encoded_labels;  // EncodeLabels of the final label set; empty when dropped
+  bool dropped = false;        // write_relabel_configs dropped the series
   uint32_t segment = 0;        // the newest WAL segment (or checkpoint) its record was seen in
 };
 
@@ -31,7 +35,9 @@ Labels MergeExternalLabels(const Labels& series, const Labels& external);
 
 class SeriesCache {
  public:
-  explicit SeriesCache(Labels external_labels) : external_(std::move(external_labels)) {}
+  // rules: the endpoint's write_relabel_configs, validated.
+  explicit SeriesCache(Labels external_labels, std::vector<config::RelabelConfig> rules = {})
+      : external_(std::move(external_labels)), rules_(std::move(rules)) {}
 
   // Records the series as seen in `segment`.
   void Store(wal::SeriesRef ref, const Labels& labels, uint32_t segment);
@@ -54,6 +60,8 @@ class SeriesCache {
 
  private:
   const Labels external_;
+  const std::vector<config::RelabelConfig> rules_;
+  LabelsBuilder builder_;
   absl::flat_hash_map<wal::SeriesRef, std::unique_ptr<CachedSeries>> by_ref_;
   std::vector<std::unique_ptr<CachedSeries>> retired_;
   std::string scratch_;

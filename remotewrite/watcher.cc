@@ -65,14 +65,30 @@ Counter* Watcher::RecordsRead(wal::RecordType type) {
 
 void Watcher::Begin() {
   auto segments = wal::ListSegments(fs_, wal_dir_);
+  const bool any = segments.ok() && !segments->empty();
+  if (resume_) {
+    start_ms_ = INT64_MIN;
+    if (any && std::binary_search(segments->begin(), segments->end(), resume_->segment)) {
+      tail_from_ = resume_->segment;
+      skip_offset_ = resume_->offset;
+    } else {
+      // Truncated or dropped since: everything left is newer than the saved position.
+      tail_from_ = any ? segments->front() : 0;
+    }
+    return;
+  }
   // No WAL yet: every segment that appears is new, so all of it is tailed.
-  tail_from_ = segments.ok() && !segments->empty() ? segments->back() : 0;
+  tail_from_ = any ? segments->back() : 0;
 }
 
 Watcher::Progress Watcher::Poll(size_t max_records, std::stop_token stop) {
   stop_ = std::move(stop);
   if (!initialized_ && !Init()) return Progress::kIdle;
   if (!OfferPending()) return Progress::kBlocked;
+  if (unreported_) {
+    sink_.Read(*unreported_);
+    unreported_.reset();
+  }
   MaybeNewCheckpoint();
   for (size_t n = 0; n < max_records;) {
     if (reader_ == nullptr || current_broken_) {
@@ -101,9 +117,14 @@ Watcher::Progress Watcher::Poll(size_t max_records, std::stop_token stop) {
       continue;
     }
     ++n;
-    if (!Dispatch(record_, /*tail=*/true, static_cast<uint32_t>(current_segment()))) {
+    const WalPosition end{static_cast<uint32_t>(current_segment()), reader_->offset()};
+    // Before a resume position everything was acknowledged already: series only.
+    const bool tail = !(end.segment == tail_from_ && end.offset <= skip_offset_);
+    if (!Dispatch(record_, tail, end.segment)) {
+      unreported_ = end;
       return Progress::kBlocked;
     }
+    sink_.Read(end);
   }
   return Progress::kRead;
 }
@@ -128,6 +149,7 @@ bool Watcher::Init() {
   }
   auto tail = std::lower_bound(segments->begin(), segments->end(), tail_from_);
   if (tail == segments->end()) --tail;  // truncated past tail_from_ meanwhile
+  if (*tail != tail_from_) skip_offset_ = 0;
   for (auto it = std::min(first, tail); it != tail; ++it) ReplaySeries(wal_dir_, *it, *it);
   OpenLive(*tail);
   initialized_ = true;

@@ -15,6 +15,13 @@
 // the sink takes only part of a Samples record (shards full), the rest is kept and offered again
 // on the next Poll, and no further record is read until it is taken: back-pressure, never loss.
 //
+// ResumeFrom(p) before Begin changes the start: tailing begins at p.segment (or, when that
+// segment is gone, at the oldest one), its records ending at or before p.offset are read for
+// series only, and every later sample is forwarded whatever its timestamp.
+//
+// After each record read while tailing has been handed over completely, the sink is told the
+// position just past it (Sink::Read), so the queue can tell which records it has finished.
+//
 // One caller at a time.
 #pragma once
 
@@ -22,8 +29,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stop_token>
 #include <string>
@@ -35,6 +44,13 @@
 #include "wal/records.h"
 
 namespace petrel::remotewrite {
+
+// A place in the WAL: just past the records of segment `segment` that end at or before offset.
+struct WalPosition {
+  uint32_t segment = 0;
+  uint64_t offset = 0;
+  auto operator<=>(const WalPosition&) const = default;
+};
 
 class Watcher {
  public:
@@ -48,6 +64,8 @@ class Watcher {
     virtual void SeriesReset(uint32_t segment) = 0;
     // Takes a prefix of samples; returns its length (less than samples.size() when full).
     virtual size_t Append(std::span<const wal::RefSample> samples) = 0;
+    // Every sample of the tailed records up to `end` has been taken by Append.
+    virtual void Read(WalPosition end) { (void)end; }
   };
 
   enum class Progress {
@@ -63,8 +81,13 @@ class Watcher {
           Sink& sink, std::chrono::milliseconds checkpoint_interval = std::chrono::seconds(5));
   ~Watcher();
 
+  // Resume from a saved position instead of the newest segment and start_ms (see above). Call
+  // before Begin.
+  void ResumeFrom(WalPosition position) { resume_ = position; }
   // Notes the segment to tail from. Call once, before the first Poll (may be another thread).
   void Begin();
+  // Where tailing starts, as Begin decided: nothing before it will be forwarded.
+  WalPosition start_position() const { return {tail_from_, skip_offset_}; }
 
   // Reads at most max_records records and hands their contents to the sink. The first call
   // also replays older segments' series, which can take long on a big WAL; a stop request ends
@@ -98,13 +121,16 @@ class Watcher {
   Registry& metrics_;
   const std::string wal_dir_;
   const std::string consumer_;
-  const int64_t start_ms_;
+  int64_t start_ms_;
   Sink& sink_;
   const std::chrono::milliseconds checkpoint_interval_;
   std::stop_token stop_;  // of the current Poll
 
   bool initialized_ = false;
   uint32_t tail_from_ = 0;  // set by Begin; older segments are read for series only
+  std::optional<WalPosition> resume_;
+  uint64_t skip_offset_ = 0;  // records of tail_from_ ending at or before it: series only
+  std::optional<WalPosition> unreported_;  // a record the sink has not taken all of yet
   std::atomic<int64_t> current_{-1};
   std::unique_ptr<wal::SegmentReader> reader_;  // live reader of segment current_
   bool current_broken_ = false;                 // a read error: skip the rest of this segment

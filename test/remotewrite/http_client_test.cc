@@ -1,7 +1,11 @@
 #include "remotewrite/http_client.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "remotewrite/encoder.h"
@@ -198,4 +202,89 @@ TEST_CASE("ClassifyResponse maps statuses to codes", "[remotewrite]") {
 }
 
 }  // namespace
+
+namespace {
+
+// A file under a fresh directory of the system temp dir, removed with the object.
+struct TempFile {
+  std::filesystem::path dir;
+  std::filesystem::path path;
+  TempFile() {
+    dir = std::filesystem::temp_directory_path() /
+          ("petrel_rw_auth_" + std::to_string(::getpid()) + "_" +
+           std::to_string(reinterpret_cast<uintptr_t>(this)));
+    std::filesystem::create_directories(dir);
+    path = dir / "secret";
+  }
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  void Write(const std::string& content) const {
+    std::ofstream out(path, std::ios::trunc);
+    out << content;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("http client sends basic and bearer credentials as Authorization", "[remotewrite]") {
+  FakeReceiver rx;
+  FakeClock clock;
+  std::string body = Body();
+
+  auto basic = Config(rx.url());
+  basic.http_client.basic_auth = config::BasicAuth{.username = "user", .password = "pass"};
+  auto c1 = HttpClient::Create(basic, clock);
+  REQUIRE(c1.ok());
+  CHECK((*c1)->Send(body, 0).status.ok());
+  CHECK((*c1)->Send(body, 2).status.ok());  // a retry keeps it, next to Retry-Attempt
+
+  auto bearer = Config(rx.url());
+  bearer.headers = {{"X-Scope-OrgID", "tenant-1"}};
+  bearer.http_client.authorization = config::Authorization{.credentials = "tok3n"};
+  auto c2 = HttpClient::Create(bearer, clock);
+  REQUIRE(c2.ok());
+  CHECK((*c2)->Send(body, 0).status.ok());
+
+  auto reqs = rx.requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[0].Header("Authorization") == "Basic dXNlcjpwYXNz");
+  CHECK(reqs[1].Header("Authorization") == "Basic dXNlcjpwYXNz");
+  CHECK(reqs[1].Header("Retry-Attempt") == "2");
+  CHECK(reqs[2].Header("Authorization") == "Bearer tok3n");
+  CHECK(reqs[2].Header("X-Scope-OrgID") == "tenant-1");
+  CHECK(reqs[2].decoded);
+}
+
+TEST_CASE("http client re-reads credentials files on every request", "[remotewrite]") {
+  FakeReceiver rx;
+  FakeClock clock;
+  TempFile secret;
+  secret.Write("first\n");
+  auto cfg = Config(rx.url());
+  cfg.http_client.authorization =
+      config::Authorization{.type = "Token", .credentials_file = secret.path.string()};
+  auto client = HttpClient::Create(cfg, clock);
+  REQUIRE(client.ok());
+  std::string body = Body();
+  CHECK((*client)->Send(body, 0).status.ok());
+  secret.Write("second");
+  CHECK((*client)->Send(body, 0).status.ok());
+
+  // An unreadable file: nothing is sent, and the attempt is retryable.
+  std::filesystem::remove(secret.path);
+  SendResult r = (*client)->Send(body, 0);
+  CHECK(r.status.code() == Code::kUnavailable);
+  CHECK(r.status.message().find(secret.path.string()) != std::string::npos);
+  secret.Write("third");
+  CHECK((*client)->Send(body, 1).status.ok());
+
+  auto reqs = rx.requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[0].Header("Authorization") == "Token first");
+  CHECK(reqs[1].Header("Authorization") == "Token second");
+  CHECK(reqs[2].Header("Authorization") == "Token third");
+}
+
 }  // namespace petrel::remotewrite

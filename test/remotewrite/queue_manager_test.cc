@@ -3,11 +3,13 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "config/relabel.h"
 #include "test/remotewrite/dropper.h"
 #include "test/remotewrite/fake_receiver.h"
 #include "test/support/mem_fs.h"
@@ -377,8 +379,6 @@ TEST_CASE("queue started before the WAL exists picks it up", "[remotewrite]") {
   queue.Stop(std::chrono::seconds(5));
 }
 
-}  // namespace
-}  // namespace petrel::remotewrite
 
 namespace petrel::remotewrite {
 namespace {
@@ -458,6 +458,146 @@ TEST_CASE("dropped connections and a refusing port are retried until a receiver 
             .GetCounter("prometheus_remote_storage_samples_failed_total", "",
                         {"remote_name", "url"}, {"drops", cfg.url})
             ->Value() == 0);
+}
+
+}  // namespace
+}  // namespace petrel::remotewrite
+
+TEST_CASE("write_relabel_configs drop and rewrite series after external labels are merged",
+          "[remotewrite]") {
+  Env env;
+  config::RelabelConfig drop;
+  drop.source_labels = {"i"};
+  drop.regex = *config::Regex::Compile("0|1");
+  drop.action = config::RelabelAction::kDrop;
+  // Sees the external label: cluster is merged before the rules run.
+  config::RelabelConfig rename;
+  rename.source_labels = {"cluster", "i"};
+  rename.separator = "/";
+  rename.target_label = "where";
+  rename.replacement = "$1";
+  config::RelabelConfig drop_job;
+  drop_job.regex = *config::Regex::Compile("job");
+  drop_job.action = config::RelabelAction::kLabelDrop;
+  for (const auto& r : {drop, rename, drop_job}) REQUIRE(config::Validate(r).ok());
+  env.cfg.write_relabel_configs = {drop, rename, drop_job};
+  auto queue = env.NewQueue(Labels{{"cluster", "edge-1"}, {"job", "ext"}});
+  queue->Start();
+  env.Write(5, 0, 4);  // series i=0..4; 0 and 1 dropped
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return Total(reqs) >= 12; }));
+  queue->Stop(std::chrono::seconds(5));
+
+  auto got = Collect(env.rx.requests(), [](size_t) { return true; });
+  REQUIRE(got.size() == 3);
+  for (int i = 2; i < 5; ++i) {
+    const std::string n = std::to_string(i);
+    const std::string key = "__name__=m,cluster=edge-1,i=" + n + ",where=edge-1/" + n + ",";
+    INFO(key);
+    REQUIRE(got.count(key) == 1);
+    CHECK(got[key].size() == 4);
+  }
+  CHECK(env.Metric("samples_dropped_total", {"reason"}, {"dropped_series"}) == 8);
+  CHECK(env.Metric("samples_dropped_total", {"reason"}, {"unintentionally_dropped_series"}) == 0);
+}
+
+TEST_CASE("a restarted queue resumes at the acknowledged WAL position: each sample once",
+          "[remotewrite]") {
+  Env env;
+  // One shard and one record (10 series) per batch: what was acknowledged is a prefix of
+  // whole records, so resuming sends nothing twice.
+  env.cfg.queue_config.min_shards = 1;
+  env.cfg.queue_config.max_samples_per_send = 10;
+  env.cfg.queue_config.capacity = 100;
+  std::mutex mu;
+  std::vector<int> statuses;  // by request number
+  bool healthy = false;
+  env.rx.SetResponder([&](size_t n, const ReceivedRequest&) {
+    std::lock_guard lock(mu);
+    Reply r;
+    r.status = healthy || n < 5 ? 200 : 500;
+    statuses.push_back(r.status);
+    return r;
+  });
+  auto accepted = [&](size_t i) {
+    std::lock_guard lock(mu);
+    return i < statuses.size() && statuses[i] == 200;
+  };
+  constexpr int kSeries = 10, kSteps = 20;
+  const std::string progress = "/data/remote_write/rw.progress";
+  {
+    auto queue = env.NewQueue();
+    queue->Start();
+    CHECK(queue->CurrentSegment() == 0);
+    env.Write(kSeries, 0, kSteps);
+    // 5 batches accepted, then the receiver fails and retries pile up.
+    REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return reqs.size() >= 8; }));
+    queue->Stop(milliseconds(50));
+    CHECK(env.Metric("samples_failed_total") > 0);  // abandoned at the flush deadline
+  }
+  auto first = Collect(env.rx.requests(), accepted);
+  size_t first_total = 0;
+  for (const auto& [k, ts] : first) first_total += ts.size();
+  CHECK(first_total == 50);
+  REQUIRE(env.fs.Exists(progress));
+
+  {
+    std::lock_guard lock(mu);
+    healthy = true;
+  }
+  const size_t want = kSeries * kSteps;
+  auto queue = env.NewQueue();
+  queue->Start();
+  auto reqs_ok = [&](const std::vector<ReceivedRequest>& reqs) {
+    size_t n = 0;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      if (i < statuses.size() && statuses[i] == 200) n += SampleCount(reqs[i]);
+    }
+    return n >= want;
+  };
+  // statuses is written under rx's lock too (the responder runs under it), so reading it in a
+  // WaitUntil predicate is ordered with the writes.
+  REQUIRE(env.rx.WaitUntil(reqs_ok));
+  queue->Stop(std::chrono::seconds(5));
+  CHECK(queue->CurrentSegment() == 0);
+
+  auto all = Collect(env.rx.requests(), accepted);
+  CheckExactlyOnceInOrder(all, kSeries, 0, kSteps, env.start_ms);
+  auto text = ReadFileToString(env.fs, progress);
+  REQUIRE(text.ok());
+  CHECK(text->rfind("v1 0 ", 0) == 0);
+
+  // A third queue has nothing left to send.
+  const size_t before = env.rx.request_count();
+  auto third = env.NewQueue();
+  third->Start();
+  env.Write(kSeries, kSteps, 1);
+  auto later = [&](const std::vector<ReceivedRequest>& reqs) {
+    size_t n = 0;
+    for (size_t i = before; i < reqs.size(); ++i) n += SampleCount(reqs[i]);
+    return n;
+  };
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return later(reqs) >= kSeries; }));
+  third->Stop(std::chrono::seconds(5));
+  CHECK(later(env.rx.requests()) == kSeries);
+}
+
+TEST_CASE("a saved position in a segment that is gone resumes at the oldest segment",
+          "[remotewrite]") {
+  Env env;
+  env.Write(3, 0, 2);  // segment 0
+  REQUIRE(env.storage->Close().ok());
+  auto reopened = wal::Storage::Open(env.fs, env.metrics, "/data", {});
+  REQUIRE(reopened.ok());
+  env.storage = std::move(*reopened);
+  env.Write(3, 2, 2);  // segment 1
+  REQUIRE(env.fs.MkdirAll("/data/remote_write").ok());
+  REQUIRE(WriteFileAtomic(env.fs, "/data/remote_write/rw.progress", "v1 7 123\n").ok());
+  auto queue = env.NewQueue();
+  queue->Start();
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return Total(reqs) >= 12; }));
+  queue->Stop(std::chrono::seconds(5));
+  CheckExactlyOnceInOrder(Collect(env.rx.requests(), [](size_t) { return true; }), 3, 0, 4,
+                          env.start_ms);
 }
 
 }  // namespace
