@@ -1,10 +1,13 @@
 #include "remotewrite/queue_manager.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -379,7 +382,6 @@ TEST_CASE("queue started before the WAL exists picks it up", "[remotewrite]") {
   queue.Stop(std::chrono::seconds(5));
 }
 
-
 namespace petrel::remotewrite {
 namespace {
 
@@ -598,6 +600,38 @@ TEST_CASE("a saved position in a segment that is gone resumes at the oldest segm
   queue->Stop(std::chrono::seconds(5));
   CheckExactlyOnceInOrder(Collect(env.rx.requests(), [](size_t) { return true; }), 3, 0, 4,
                           env.start_ms);
+}
+
+TEST_CASE("CurrentSegment is the segment of the oldest unacknowledged sample", "[remotewrite]") {
+  Env env(wal::Options{.segment_bytes = 32 << 10, .compression = wal::Compression::kNone});
+  env.cfg.queue_config.min_shards = 1;
+  env.cfg.queue_config.capacity = 10000;  // the whole WAL fits: the reader is never held back
+  std::atomic<bool> healthy = false;
+  env.rx.SetResponder([&](size_t, const ReceivedRequest&) {
+    Reply r;
+    r.status = healthy ? 200 : 500;
+    return r;
+  });
+  auto queue = env.NewQueue();
+  queue->Start();
+  env.Write(20, 0, 300);
+  const int64_t last = env.storage->CurrentSegment();
+  REQUIRE(last >= 2);
+  Gauge* reading =
+      env.metrics.GetGauge("prometheus_wal_watcher_current_segment", "", {"consumer"}, {"rw"});
+  auto wait_for = [](const std::function<bool()>& pred) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!pred() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return pred();
+  };
+  REQUIRE(wait_for([&] { return reading->Value() == static_cast<double>(last); }));
+  CHECK(queue->CurrentSegment() == 0);  // the reader moved on; the first batch is not acked
+  healthy = true;
+  CHECK(wait_for([&] { return queue->CurrentSegment() == last; }));
+  queue->Stop(std::chrono::seconds(5));
+  CHECK(env.GaugeValue("samples_pending") == 0);
 }
 
 }  // namespace
