@@ -1,8 +1,12 @@
 #include "remotewrite/queue_manager.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -632,6 +636,34 @@ TEST_CASE("CurrentSegment is the segment of the oldest unacknowledged sample", "
   CHECK(wait_for([&] { return queue->CurrentSegment() == last; }));
   queue->Stop(std::chrono::seconds(5));
   CHECK(env.GaugeValue("samples_pending") == 0);
+}
+
+TEST_CASE("an unreadable credentials file is retried until it can be read", "[remotewrite]") {
+  Env env;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("petrel_rw_queue_auth_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path secret = dir / "token";
+  std::filesystem::remove(secret);
+  env.cfg.http_client.authorization = config::Authorization{.credentials_file = secret.string()};
+  auto queue = env.NewQueue();
+  queue->Start();
+  env.Write(3, 0, 2);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (env.Metric("samples_retried_total") == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  CHECK(env.Metric("samples_retried_total") > 0);
+  CHECK(env.rx.request_count() == 0);  // nothing goes out without its credentials
+  {
+    std::ofstream out(secret);
+    out << "s3cret\n";
+  }
+  REQUIRE(env.rx.WaitUntil([](const auto& reqs) { return Total(reqs) >= 6; }));
+  queue->Stop(std::chrono::seconds(5));
+  for (const auto& r : env.rx.requests()) CHECK(r.Header("Authorization") == "Bearer s3cret");
+  CHECK(Total(env.rx.requests()) == 6);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
