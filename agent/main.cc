@@ -14,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "config/config.h"
 #include "remotewrite/queue_manager.h"
 #include "scrape/discovery/file_sd.h"
+#include "scrape/discovery/kubernetes.h"
 #include "scrape/manager.h"
 #include "scrape/target.h"
 #include "wal/retention.h"
@@ -142,6 +144,13 @@ class Agent {
         std::vector<std::unique_ptr<scrape::discovery::Discoverer>> out;
         for (const auto& f : job.file_sd_configs) {
           out.push_back(std::make_unique<scrape::discovery::FileSd>(f, registry_));
+        }
+        for (const auto& k : job.kubernetes_sd_configs) {
+          scrape::discovery::KubernetesOptions kopts;
+          kopts.seed = scrape::Fnv1a(job.job_name, std::random_device{}());
+          kopts.user_agent = std::string("Petrel/") + kVersion;
+          out.push_back(
+              std::make_unique<scrape::discovery::KubernetesDiscoverer>(k, clock_, registry_, kopts));
         }
         return out;
       };

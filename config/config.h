@@ -41,6 +41,7 @@
 #include "common/labels.h"
 #include "common/status.h"
 #include "config/http_client.h"
+#include "config/kubernetes_sd.h"
 #include "config/relabel.h"
 
 namespace petrel::config {
@@ -118,6 +119,7 @@ struct ScrapeConfig {
   std::optional<ScrapeProtocol> fallback_scrape_protocol;
   std::vector<StaticConfig> static_configs;
   std::vector<FileSdConfig> file_sd_configs;
+  std::vector<KubernetesSdConfig> kubernetes_sd_configs;
   std::vector<RelabelConfig> relabel_configs;         // on targets, before scraping
   std::vector<RelabelConfig> metric_relabel_configs;  // on scraped series
   HttpClientConfig http_client;                       // YAML: inline keys

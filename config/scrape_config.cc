@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "config/node.h"
+#include "config/kubernetes_sd.h"
 #include "config/parse.h"
 
 namespace petrel::config {
@@ -164,6 +165,13 @@ Status ParseScrapeConfig(const Node& map, const GlobalConfig& global, ScrapeConf
       {"file_sd_configs", ForEachItem([&](const Node& item) {
          return ParseFileSdConfig(item, sc.file_sd_configs.emplace_back());
        })},
+      {"kubernetes_sd_configs",
+       [&](const Node& v) {
+         auto k = ParseKubernetesSdConfigs(v);
+         if (!k.ok()) return k.status();
+         sc.kubernetes_sd_configs = std::move(*k);
+         return Status::Ok();
+       }},
       {"relabel_configs",
        [&](const Node& v) {
          return ParseRelabelConfigs(v, "target relabeling rule in scrape config",

@@ -90,9 +90,9 @@ TEST_CASE("label names are validated", "[config][errors]") {
 }
 
 TEST_CASE("unsupported Prometheus keys are errors, not ignored", "[config][errors]") {
-  CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n"
-                "      - role: pod\n") ==
-        "petrel.yml:3: scrape_configs[0]: \"kubernetes_sd_configs\" is not supported by petrel "
+  CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    consul_sd_configs:\n"
+                "      - server: localhost:8500\n") ==
+        "petrel.yml:3: scrape_configs[0]: \"consul_sd_configs\" is not supported by petrel "
         "yet");
   CHECK(ErrorOf("scrape_configs:\n  - job_name: a\n    keep_dropped_targets: 10\n") ==
         "petrel.yml:3: scrape_configs[0]: \"keep_dropped_targets\" is not supported by petrel "
