@@ -110,7 +110,12 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     double v = parser->Value();
     if (std::isnan(v)) v = std::bit_cast<double>(kNormalNaNBits);
 
-    auto [it, inserted] = cache_.try_emplace(std::string(parser->Series()));
+    auto it = cache_.find(parser->Series());
+    bool inserted = false;
+    if (it == cache_.end()) {
+      it = cache_.emplace(std::string(parser->Series()), CacheEntry{}).first;
+      inserted = true;
+    }
     CacheEntry& e = it->second;
     if (e.last_iteration == iteration_ && !inserted) {
       // The same series twice in one exposition: Prometheus keeps the first.

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/metrics.h"
@@ -94,7 +95,13 @@ class ScrapeLoop {
   Target target_;
   AppenderFactory appenders_;
   ScrapeMetrics& metrics_;
-  std::unordered_map<std::string, CacheEntry> cache_;
+  // Heterogeneous lookup: the parser's raw series bytes (a string_view into the body) are
+  // looked up without copying; the key is copied only for a new series.
+  struct ViewHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, CacheEntry, ViewHash, std::equal_to<>> cache_;
   uint64_t iteration_ = 0;
   std::array<wal::SeriesRef, 5> report_refs_{};
   LabelsBuilder builder_;  // reused across samples
