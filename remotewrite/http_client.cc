@@ -62,14 +62,24 @@ std::chrono::milliseconds ParseRetryAfter(std::string_view value,
   if (value.empty()) return milliseconds(0);
   int64_t seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  // A receiver may answer any number: clamp before converting so the arithmetic cannot
+  // overflow (found by fuzz/remotewrite); a year is far beyond any sane backoff anyway.
+  constexpr int64_t kMaxSeconds = 365LL * 24 * 3600;
+  if (ec == std::errc::result_out_of_range && end == value.data() + value.size() &&
+      value.front() != '-') {
+    return milliseconds(kMaxSeconds * 1000);
+  }
   if (ec == std::errc() && end == value.data() + value.size()) {
-    return seconds > 0 ? milliseconds(seconds * 1000) : milliseconds(0);
+    return seconds > 0 ? milliseconds(std::min(seconds, kMaxSeconds) * 1000) : milliseconds(0);
   }
   // curl_getdate understands the RFC 7231 IMF-fixdate and the obsolete forms.
   time_t when = curl_getdate(std::string(value).c_str(), nullptr);
   if (when == -1) return milliseconds(0);
-  auto delay =
-      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::from_time_t(when) - now);
+  const time_t now_s = std::chrono::system_clock::to_time_t(now);
+  if (when <= now_s) return milliseconds(0);
+  const int64_t ahead = std::min<int64_t>(static_cast<int64_t>(when - now_s), kMaxSeconds);
+  auto delay = std::chrono::duration_cast<milliseconds>(
+      std::chrono::system_clock::from_time_t(now_s + static_cast<time_t>(ahead)) - now);
   return delay > milliseconds(0) ? delay : milliseconds(0);
 }
 

@@ -179,6 +179,16 @@ TEST_CASE("Retry-After accepts seconds and HTTP dates", "[remotewrite]") {
   CHECK(ParseRetryAfter("Tue, 14 Nov 2023 22:13:00 GMT", now) == milliseconds(0));  // past
 }
 
+TEST_CASE("Retry-After values that would overflow are clamped to a year", "[remotewrite]") {
+  // Both were undefined behaviour before (fuzz/crashers/remotewrite-retry-after-*).
+  auto now = std::chrono::system_clock::from_time_t(1700000000);
+  const milliseconds year(365LL * 24 * 3600 * 1000);
+  CHECK(ParseRetryAfter("9300000000000000", now) == year);
+  CHECK(ParseRetryAfter("99999999999999999999999", now) == year);
+  CHECK(ParseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", now) <= year);
+  CHECK(ParseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", now) > milliseconds(0));
+}
+
 TEST_CASE("RedactUrl hides the password only", "[remotewrite]") {
   CHECK(RedactUrl("http://u:secret@host:9090/api/v1/write") ==
         "http://u:xxxxx@host:9090/api/v1/write");
