@@ -1,6 +1,8 @@
 // kubernetes_sd_configs entries and kubeconfig files.
 #include "config/kubernetes_sd.h"
 
+#include <functional>
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -51,6 +53,15 @@ Status RoleInto(const Node& v, KubernetesRole& out) {
   return Status::Ok();
 }
 
+std::function<Status(const Node&)> ExpandedInto(std::string& out) {
+  return [&out](const Node& v) {
+    auto text = v.ExpandedString();
+    if (!text.ok()) return text.status();
+    out = std::move(*text);
+    return Status::Ok();
+  };
+}
+
 Status ParseSelector(const Node& map, KubernetesSelector& sel) {
   bool has_role = false;
   Status s = ForEachKey(map, {
@@ -59,8 +70,10 @@ Status ParseSelector(const Node& map, KubernetesSelector& sel) {
                                     has_role = true;
                                     return RoleInto(v, sel.role);
                                   }},
-                                 {"label", StringInto(sel.label)},
-                                 {"field", StringInto(sel.field)},
+                                 // ${VAR} expands from the environment (unset: error),
+                                 // so a DaemonSet config can say spec.nodeName=${NODE_NAME}.
+                                 {"label", ExpandedInto(sel.label)},
+                                 {"field", ExpandedInto(sel.field)},
                              });
   if (!s.ok()) return s;
   if (!has_role) return map.Error("role missing in selector");
