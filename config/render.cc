@@ -145,6 +145,38 @@ void EmitScrapeConfig(YAML::Emitter& out, const ScrapeConfig& sc) {
     }
     out << YAML::EndSeq;
   }
+  if (!sc.kubernetes_sd_configs.empty()) {
+    out << YAML::Key << "kubernetes_sd_configs" << YAML::Value << YAML::BeginSeq;
+    for (const KubernetesSdConfig& k : sc.kubernetes_sd_configs) {
+      out << YAML::BeginMap << YAML::Key << "role" << YAML::Value << KubernetesRoleName(k.role);
+      EmitString(out, "api_server", config::RedactUrl(k.api_server));
+      EmitString(out, "kubeconfig_file", k.kubeconfig_file);
+      if (!k.namespaces.empty() || k.own_namespace) {
+        out << YAML::Key << "namespaces" << YAML::Value << YAML::BeginMap;
+        if (k.own_namespace) out << YAML::Key << "own_namespace" << YAML::Value << true;
+        if (!k.namespaces.empty()) out << YAML::Key << "names" << YAML::Value << k.namespaces;
+        out << YAML::EndMap;
+      }
+      if (!k.selectors.empty()) {
+        out << YAML::Key << "selectors" << YAML::Value << YAML::BeginSeq;
+        for (const auto& sel : k.selectors) {
+          out << YAML::BeginMap << YAML::Key << "role" << YAML::Value
+              << KubernetesRoleName(sel.role);
+          EmitString(out, "label", sel.label);
+          EmitString(out, "field", sel.field);
+          out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+      }
+      if (k.attach_node_metadata) {
+        out << YAML::Key << "attach_metadata" << YAML::Value << YAML::BeginMap << YAML::Key
+            << "node" << YAML::Value << true << YAML::EndMap;
+      }
+      EmitHttpClient(out, k.http_client);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
   if (!sc.static_configs.empty()) {
     out << YAML::Key << "static_configs" << YAML::Value << YAML::BeginSeq;
     for (const StaticConfig& s : sc.static_configs) {
