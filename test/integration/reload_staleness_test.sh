@@ -55,6 +55,7 @@ start_bg "$WORK/petrel.log" "$PETREL" --config.file="$WORK/petrel.yml" \
   --storage.agent.path="$WORK/data" --web.listen-address="127.0.0.1:$PORT" --web.enable-lifecycle
 PETREL_PID=$LAST_PID
 wait_for 20 curl -sf "http://127.0.0.1:$PORT/-/ready" || fail "petrel not ready"
+STARTED=$(date +%s)
 
 metric_is() { curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q "^$1 $2\$"; }
 reload() { curl -s -o "$WORK/reload.out" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/-/reload"; }
@@ -76,6 +77,15 @@ $SELF_JOB"
 [ "$(reload)" = 200 ] || fail "reload (add job): $(cat "$WORK/reload.out")"
 wait_for 30 prom_has "$R1" 'up{job="self"} == 1' || fail "added job never scraped"
 [ "$(targets_of node)" = 1 ] && [ "$(targets_of self)" = 1 ] || fail "duplicate or missing loops"
+# No data lost across the reload: the unchanged node job kept its 1 s cadence throughout. Its
+# up samples since petrel started must cover the elapsed time (2 scrapes of slack for the
+# first tick's offset and the last one in flight).
+while (( $(date +%s) - STARTED < 12 )); do sleep 0.5; done  # a window worth counting
+elapsed=$(( $(date +%s) - STARTED ))
+have=$(prom_value "$R1" "count_over_time(up{job=\"node\"}[${elapsed}s])")
+[ "${have:-0}" -ge $((elapsed - 2)) ] ||
+  fail "node job has $have up samples over ${elapsed}s: data lost across the reload"
+echo "ok: $have samples of up{job=node} over ${elapsed}s, none lost across the reload"
 echo "ok: reload added a job, one loop per target"
 
 # 3. An invalid file is refused; the old config keeps running.
