@@ -72,8 +72,9 @@ const std::map<std::string, FlagDef>& Defs() {
       {"storage.agent.wal-fsync-interval",
        {"How often the active WAL segment is fsynced (0: on every commit). A process crash "
         "loses nothing; a power loss at most this window.",
-        false, DurationFlag("storage.agent.wal-fsync-interval", &Flags::wal_fsync_interval,
-                            /*allow_zero=*/true)}},
+        false,
+        DurationFlag("storage.agent.wal-fsync-interval", &Flags::wal_fsync_interval,
+                     /*allow_zero=*/true)}},
       {"storage.agent.wal-truncate-frequency",
        {"How often the WAL is truncated and checkpointed.", false,
         DurationFlag("storage.agent.wal-truncate-frequency", &Flags::wal_truncate_frequency,
@@ -155,12 +156,12 @@ const std::map<std::string, FlagDef>& Defs() {
           return Status::Ok();
         }}},
       {"enable-feature",
-       {"Prometheus feature flags; \"agent\" is accepted (Petrel always runs as an agent).",
-        false,
+       {"Prometheus feature flags; \"agent\" is accepted (Petrel always runs as an agent).", false,
         [](Flags&, const std::string& v) {
           for (size_t start = 0; start <= v.size();) {
             size_t comma = v.find(',', start);
-            std::string feature = v.substr(start, comma == std::string::npos ? comma : comma - start);
+            std::string feature =
+                v.substr(start, comma == std::string::npos ? comma : comma - start);
             if (feature != "agent") {
               return Status::InvalidArgument(
                   fmt::format("--enable-feature: \"{}\" is not supported by petrel", feature));
@@ -191,10 +192,16 @@ Result<uint64_t> ParseBytes(std::string_view text) {
     return Status::InvalidArgument(fmt::format("not a byte size: \"{}\"", text));
   }
   std::string_view unit(ptr, text.data() + text.size() - ptr);
-  static const std::map<std::string_view, uint64_t> kUnits = {
-      {"", 1},         {"B", 1},          {"KB", 1ull << 10}, {"KiB", 1ull << 10},
-      {"MB", 1ull << 20}, {"MiB", 1ull << 20}, {"GB", 1ull << 30}, {"GiB", 1ull << 30},
-      {"TB", 1ull << 40}, {"TiB", 1ull << 40}};
+  static const std::map<std::string_view, uint64_t> kUnits = {{"", 1},
+                                                              {"B", 1},
+                                                              {"KB", 1ull << 10},
+                                                              {"KiB", 1ull << 10},
+                                                              {"MB", 1ull << 20},
+                                                              {"MiB", 1ull << 20},
+                                                              {"GB", 1ull << 30},
+                                                              {"GiB", 1ull << 30},
+                                                              {"TB", 1ull << 40},
+                                                              {"TiB", 1ull << 40}};
   auto it = kUnits.find(unit);
   if (it == kUnits.end()) {
     return Status::InvalidArgument(fmt::format("unknown unit in byte size \"{}\"", text));

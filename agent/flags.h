@@ -20,7 +20,7 @@ struct Flags {
   std::chrono::milliseconds wal_truncate_frequency = std::chrono::hours(2);
   std::chrono::milliseconds retention_min_time = std::chrono::minutes(5);
   std::chrono::milliseconds retention_max_time = std::chrono::hours(4);
-  uint64_t retention_max_bytes = 0;  // 0: no size bound
+  uint64_t retention_max_bytes = 0;              // 0: no size bound
   std::string retention_policy = "drop-oldest";  // or "backpressure"
   std::chrono::milliseconds flush_deadline = std::chrono::minutes(1);
   std::string listen_address = "0.0.0.0:9090";

@@ -14,8 +14,8 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <vector>
 
 #include "agent/check.h"
@@ -122,8 +122,8 @@ class Agent {
               ->Value();
       st.highest_sent_seconds =
           registry_
-              .GetGauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", "",
-                        names, values)
+              .GetGauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", "", names,
+                        values)
               ->Value();
       st.failed_samples =
           registry_.GetCounter("prometheus_remote_storage_samples_failed_total", "", names, values)
@@ -149,8 +149,8 @@ class Agent {
           scrape::discovery::KubernetesOptions kopts;
           kopts.seed = scrape::Fnv1a(job.job_name, std::random_device{}());
           kopts.user_agent = std::string("Petrel/") + kVersion;
-          out.push_back(
-              std::make_unique<scrape::discovery::KubernetesDiscoverer>(k, clock_, registry_, kopts));
+          out.push_back(std::make_unique<scrape::discovery::KubernetesDiscoverer>(
+              k, clock_, registry_, kopts));
         }
         return out;
       };
@@ -266,9 +266,9 @@ void RegisterHandlers(WebServer& web, const Flags& flags, Clock& clock,
   web.HandleGet("/api/v1/status/config", [&running, starting] {
     Agent* a = running.load();
     if (a == nullptr) return starting;
-    return Reply{200, "application/json",
-                 nlohmann::json{{"status", "success"}, {"data", {{"yaml", a->RenderedConfig()}}}}
-                     .dump()};
+    return Reply{
+        200, "application/json",
+        nlohmann::json{{"status", "success"}, {"data", {{"yaml", a->RenderedConfig()}}}}.dump()};
   });
   web.HandleGet("/", [&running, &clock, starting] {
     Agent* a = running.load();
@@ -348,7 +348,7 @@ int Run(const Flags& flags) {
 
   wal::Options wal_options;
   wal_options.segment_bytes = flags.wal_segment_bytes;
-  wal_options.compression = !flags.wal_compression ? wal::Compression::kNone
+  wal_options.compression = !flags.wal_compression                 ? wal::Compression::kNone
                             : flags.wal_compression_type == "zstd" ? wal::Compression::kZstd
                                                                    : wal::Compression::kSnappy;
   wal_options.fsync_interval = flags.wal_fsync_interval;
@@ -412,8 +412,7 @@ int Run(const Flags& flags) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "check") {
-    return petrel::agent::RunCheck({args.begin() + 1, args.end()}, std::cin, std::cout,
-                                   std::cerr);
+    return petrel::agent::RunCheck({args.begin() + 1, args.end()}, std::cin, std::cout, std::cerr);
   }
   auto flags = petrel::agent::ParseFlags(args);
   if (!flags.ok()) {

@@ -24,9 +24,8 @@ void Send(httplib::Response& res, const WebServer::Reply& reply) {
 }  // namespace
 
 void WebServer::HandleGet(const std::string& path, std::function<Reply()> handler) {
-  server_->Get(path, [handler](const httplib::Request&, httplib::Response& res) {
-    Send(res, handler());
-  });
+  server_->Get(
+      path, [handler](const httplib::Request&, httplib::Response& res) { Send(res, handler()); });
 }
 
 void WebServer::HandlePost(const std::string& path, std::function<Reply()> handler) {
@@ -125,18 +124,17 @@ std::vector<std::string> ProcStatFields() {
 void RegisterProcessMetrics(Registry& registry) {
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
-  registry.AddCounterFunc("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                        [ticks] {
-                          auto f = ProcStatFields();
-                          if (f.size() < 13) return 0.0;
-                          return (std::stod(f[11]) + std::stod(f[12])) / ticks;
-                        });
-  registry.AddGaugeFunc("process_resident_memory_bytes", "Resident memory size in bytes.",
-                        [page] {
-                          auto f = ProcStatFields();
-                          if (f.size() < 22) return 0.0;
-                          return std::stod(f[21]) * page;
-                        });
+  registry.AddCounterFunc("process_cpu_seconds_total",
+                          "Total user and system CPU time spent in seconds.", [ticks] {
+                            auto f = ProcStatFields();
+                            if (f.size() < 13) return 0.0;
+                            return (std::stod(f[11]) + std::stod(f[12])) / ticks;
+                          });
+  registry.AddGaugeFunc("process_resident_memory_bytes", "Resident memory size in bytes.", [page] {
+    auto f = ProcStatFields();
+    if (f.size() < 22) return 0.0;
+    return std::stod(f[21]) * page;
+  });
   registry.AddGaugeFunc("process_virtual_memory_bytes", "Virtual memory size in bytes.", [] {
     auto f = ProcStatFields();
     if (f.size() < 21) return 0.0;
@@ -151,9 +149,8 @@ void RegisterProcessMetrics(Registry& registry) {
     }
     return n;
   });
-  const double start = std::chrono::duration<double>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+  const double start =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   registry.AddGaugeFunc("process_start_time_seconds",
                         "Start time of the process since unix epoch in seconds.",
                         [start] { return start; });

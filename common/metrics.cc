@@ -35,9 +35,7 @@ Histogram::Snapshot Histogram::Read() const {
   return s;
 }
 
-std::vector<double> DefaultBuckets() {
-  return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
-}
+std::vector<double> DefaultBuckets() { return {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}; }
 
 Registry::Family& Registry::GetFamily(const std::string& name, Kind kind, const std::string& help,
                                       const std::vector<std::string>& label_names) {
@@ -112,9 +110,12 @@ namespace {
 std::string EscapeHelp(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out.push_back(c);
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -131,10 +132,14 @@ void AppendLabels(std::string& out, const std::vector<std::string>& names,
     out += n;
     out += "=\"";
     for (char c : v) {
-      if (c == '\\') out += "\\\\";
-      else if (c == '"') out += "\\\"";
-      else if (c == '\n') out += "\\n";
-      else out.push_back(c);
+      if (c == '\\')
+        out += "\\\\";
+      else if (c == '"')
+        out += "\\\"";
+      else if (c == '\n')
+        out += "\\n";
+      else
+        out.push_back(c);
     }
     out.push_back('"');
   };
@@ -150,9 +155,7 @@ std::string Registry::Render() const {
   std::string out;
   for (const auto& [name, fam] : families_) {
     const bool counter = fam.kind == Kind::kCounter || fam.kind == Kind::kCounterFunc;
-    const char* type = counter                        ? "counter"
-                       : fam.kind == Kind::kHistogram ? "histogram"
-                                                      : "gauge";
+    const char* type = counter ? "counter" : fam.kind == Kind::kHistogram ? "histogram" : "gauge";
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, EscapeHelp(fam.help), name, type);
     if (fam.kind == Kind::kGaugeFunc || fam.kind == Kind::kCounterFunc) {
       out += fmt::format("{} {}\n", name, FormatFloat(fam.fn ? fam.fn() : 0));

@@ -87,8 +87,7 @@ class Registry {
   // A gauge computed when rendered (e.g. bytes on disk). fn must be thread-safe.
   void AddGaugeFunc(const std::string& name, const std::string& help, std::function<double()> fn);
   // A counter computed when rendered (e.g. CPU seconds from /proc). fn must be thread-safe.
-  void AddCounterFunc(const std::string& name, const std::string& help,
-                      std::function<double()> fn);
+  void AddCounterFunc(const std::string& name, const std::string& help, std::function<double()> fn);
 
   // The whole registry in text format 0.0.4, families sorted by name.
   std::string Render() const;

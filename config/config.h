@@ -14,8 +14,8 @@
 // global.rule_query_offset, global.query_log_file, runtime.gogc (Go-only), and empty
 // rule_files/remote_read/alerting. An unsupported key whose value configures nothing (null,
 // [], {}) or is Prometheus's "off" default (keep_dropped_targets: 0, send_native_histograms:
-// false, ...) is accepted too. YAML anchors, aliases and "<<" merge keys work as with Prometheus's parser.
-// Stricter than Prometheus: queue_config values that cannot run (0 shards, min > max, zero
+// false, ...) is accepted too. YAML anchors, aliases and "<<" merge keys work as with Prometheus's
+// parser. Stricter than Prometheus: queue_config values that cannot run (0 shards, min > max, zero
 // deadline/backoff) and remote_timeout: 0 are rejected rather than accepted.
 //
 // Relative file paths (password_file, credentials_file, bearer_token_file, tls_config files,

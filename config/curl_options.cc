@@ -47,10 +47,18 @@ void ApplyHttpClient(CURL* easy, const HttpClientConfig& http) {
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, tls.insecure_skip_verify ? 0L : 2L);
   long version = CURL_SSLVERSION_TLSv1_2;
   switch (tls.min_version) {
-    case TlsVersion::kTls10: version = CURL_SSLVERSION_TLSv1_0; break;
-    case TlsVersion::kTls11: version = CURL_SSLVERSION_TLSv1_1; break;
-    case TlsVersion::kTls12: version = CURL_SSLVERSION_TLSv1_2; break;
-    case TlsVersion::kTls13: version = CURL_SSLVERSION_TLSv1_3; break;
+    case TlsVersion::kTls10:
+      version = CURL_SSLVERSION_TLSv1_0;
+      break;
+    case TlsVersion::kTls11:
+      version = CURL_SSLVERSION_TLSv1_1;
+      break;
+    case TlsVersion::kTls12:
+      version = CURL_SSLVERSION_TLSv1_2;
+      break;
+    case TlsVersion::kTls13:
+      version = CURL_SSLVERSION_TLSv1_3;
+      break;
   }
   curl_easy_setopt(easy, CURLOPT_SSLVERSION, version);
   if (!http.proxy_url.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, http.proxy_url.c_str());

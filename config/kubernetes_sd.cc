@@ -1,11 +1,10 @@
 // kubernetes_sd_configs entries and kubeconfig files.
 #include "config/kubernetes_sd.h"
 
-#include <functional>
-
 #include <fmt/format.h>
 
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 

@@ -6,8 +6,8 @@
 #include <set>
 
 #include "config/config.h"
-#include "config/node.h"
 #include "config/kubernetes_sd.h"
+#include "config/node.h"
 #include "config/parse.h"
 
 namespace petrel::config {

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 namespace petrel::scrape {
 namespace {
 
@@ -11,7 +10,8 @@ const char* MediaType(config::ScrapeProtocol p) {
     case config::ScrapeProtocol::kPrometheusProto:
       return "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
              "encoding=delimited";
-    case config::ScrapeProtocol::kPrometheusText0_0_4: return "text/plain;version=0.0.4";
+    case config::ScrapeProtocol::kPrometheusText0_0_4:
+      return "text/plain;version=0.0.4";
     case config::ScrapeProtocol::kPrometheusText1_0_0:
       return "text/plain;version=1.0.0;escaping=allow-utf-8";
     case config::ScrapeProtocol::kOpenMetricsText0_0_1:

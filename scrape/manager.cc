@@ -37,7 +37,7 @@ struct Entry {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   curl_slist* connect_to = nullptr;
-  std::string url;  // as requested (may name tls_config.server_name)
+  std::string url;                          // as requested (may name tls_config.server_name)
   std::vector<std::string> static_headers;  // Accept, timeout, Host
   std::string body;
   int64_t body_limit = 0;  // 0: unlimited
@@ -61,8 +61,7 @@ size_t WriteBody(char* data, size_t size, size_t n, void* user) {
   const size_t bytes = size * n;
   // body_size_limit counts uncompressed bytes (curl hands us decoded data); reaching it
   // aborts the transfer, so a never-ending body cannot grow memory.
-  if (e->body_limit > 0 &&
-      static_cast<int64_t>(e->body.size() + bytes) >= e->body_limit) {
+  if (e->body_limit > 0 && static_cast<int64_t>(e->body.size() + bytes) >= e->body_limit) {
     e->body_limit_hit = true;
     return 0;
   }
@@ -106,17 +105,17 @@ class Manager::Impl {
                   : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4)),
         multi_(curl_multi_init()),
         registry_(metrics),
-        exceeded_body_limit_(metrics.GetCounter(
-            "prometheus_target_scrapes_exceeded_body_size_limit_total",
-            "Total number of scrapes that hit the body size limit")),
+        exceeded_body_limit_(
+            metrics.GetCounter("prometheus_target_scrapes_exceeded_body_size_limit_total",
+                               "Total number of scrapes that hit the body size limit")),
         exceeded_target_limit_(metrics.GetCounter(
             "prometheus_target_scrape_pool_exceeded_target_limit_total",
             "Total number of times scrape pools hit the target limit, during sync or config "
             "reload.")),
-        scrape_lag_(metrics.GetHistogram(
-            "petrel_target_scrape_start_lag_seconds",
-            "How late scrapes start after their scheduled tick.",
-            {.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})),
+        scrape_lag_(
+            metrics.GetHistogram("petrel_target_scrape_start_lag_seconds",
+                                 "How late scrapes start after their scheduled tick.",
+                                 {.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})),
         sync_failed_(metrics.GetCounter("prometheus_target_sync_failed_total",
                                         "Total number of target sync failures.", {"scrape_job"},
                                         {""})) {
@@ -298,8 +297,7 @@ class Manager::Impl {
       uint64_t h = t.Hash();
       if (next.count(h) != 0) continue;  // the same target listed twice
       auto it = entries_.find(h);
-      if (it != entries_.end() &&
-          *it->second->loop->target().job_config == *t.job_config &&
+      if (it != entries_.end() && *it->second->loop->target().job_config == *t.job_config &&
           it->second->loop->target().forced_error == t.forced_error) {
         next.emplace(h, std::move(it->second));
         entries_.erase(it);
@@ -324,8 +322,8 @@ class Manager::Impl {
     e->hash = hash;
     e->easy = curl_easy_init();
     e->url = target.url;
-    std::string connect_to = config::ApplyServerName(job.http_client.tls_config.server_name, &e->url,
-                                             &e->static_headers);
+    std::string connect_to = config::ApplyServerName(job.http_client.tls_config.server_name,
+                                                     &e->url, &e->static_headers);
     if (!connect_to.empty()) {
       e->connect_to = curl_slist_append(nullptr, connect_to.c_str());
       curl_easy_setopt(e->easy, CURLOPT_CONNECT_TO, e->connect_to);
@@ -337,7 +335,8 @@ class Manager::Impl {
     curl_easy_setopt(e->easy, CURLOPT_URL, e->url.c_str());
     curl_easy_setopt(e->easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
     // curl decodes gzip itself; "identity" asks the target not to compress.
-    curl_easy_setopt(e->easy, CURLOPT_ACCEPT_ENCODING, job.enable_compression ? "gzip" : "identity");
+    curl_easy_setopt(e->easy, CURLOPT_ACCEPT_ENCODING,
+                     job.enable_compression ? "gzip" : "identity");
     curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, static_cast<long>(target.timeout.count()));
     curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, &WriteBody);
@@ -350,8 +349,8 @@ class Manager::Impl {
     auto interval = target.interval;
     auto offset = ScrapeOffset(target, options_.offset_seed);
     WallTime now_wall = clock_.Now();
-    auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
-        now_wall.time_since_epoch());
+    auto since_epoch =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now_wall.time_since_epoch());
     auto base = since_epoch - since_epoch % interval + offset;
     if (base < since_epoch) base += interval;
     e->due_wall = WallTime(base);
@@ -391,8 +390,8 @@ class Manager::Impl {
         WallTime wall = clock_.Now();
         // Snap to the ideal tick when within min(2ms, interval/100), as Prometheus does, so
         // timestamps compress well downstream.
-        auto tolerance = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(2),
-                                                             interval / 100);
+        auto tolerance =
+            std::min<std::chrono::milliseconds>(std::chrono::milliseconds(2), interval / 100);
         auto drift = wall > e->due_wall ? wall - e->due_wall : e->due_wall - wall;
         e->timestamp_ms = ToMillis(drift <= tolerance ? e->due_wall : wall);
         e->started = now;
@@ -454,8 +453,8 @@ class Manager::Impl {
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
       if (code == CURLE_WRITE_ERROR && e->body_limit_hit) {
         exceeded_body_limit_->Inc();
-        r.status = Status::Unavailable(
-            fmt::format("body size limit exceeded ({} bytes)", e->body_limit));
+        r.status =
+            Status::Unavailable(fmt::format("body size limit exceeded ({} bytes)", e->body_limit));
       } else if (code != CURLE_OK) {
         r.status = Status::Unavailable(curl_easy_strerror(code));
       } else if (http_status != 200) {
@@ -517,8 +516,7 @@ class Manager::Impl {
   std::jthread thread_;  // last: started after every member above exists
 };
 
-Manager::Manager(Clock& clock, Registry& metrics, AppenderFactory appenders,
-                 ManagerOptions options)
+Manager::Manager(Clock& clock, Registry& metrics, AppenderFactory appenders, ManagerOptions options)
     : impl_(std::make_unique<Impl>(clock, metrics, std::move(appenders), std::move(options))) {}
 
 Manager::~Manager() = default;

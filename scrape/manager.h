@@ -14,8 +14,8 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "config/config.h"
-#include "scrape/scrape_loop.h"
 #include "scrape/discovery/discovery.h"
+#include "scrape/scrape_loop.h"
 #include "scrape/target.h"
 
 namespace petrel::scrape {
@@ -25,8 +25,8 @@ using DiscovererFactory =
     std::function<std::vector<std::unique_ptr<discovery::Discoverer>>(const config::ScrapeConfig&)>;
 
 struct ManagerOptions {
-  uint64_t offset_seed = 0;   // see OffsetSeed()
-  size_t parse_workers = 0;   // 0: one per core, at most 4
+  uint64_t offset_seed = 0;  // see OffsetSeed()
+  size_t parse_workers = 0;  // 0: one per core, at most 4
   std::string user_agent = "Petrel";
   DiscovererFactory discoverers;  // empty: static_configs only
   // Discovery updates are applied at most this often (Prometheus's discovery reload interval).

@@ -1,9 +1,9 @@
 #include "scrape/scrape_loop.h"
 
+#include <fmt/format.h>
+
 #include <bit>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "config/relabel.h"
 #include "scrape/parser.h"
@@ -72,21 +72,20 @@ Labels ScrapeLoop::SeriesLabels(LabelsBuilder& scraped) const {
 Status ScrapeLoop::CheckLabelLimits(const Labels& labels) const {
   const auto& limits = Settings().limits;
   if (limits.label_limit > 0 && labels.size() > limits.label_limit) {
-    return Status::InvalidArgument(fmt::format("label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
-                                               labels.Get(kMetricName), labels.size(),
-                                               limits.label_limit));
+    return Status::InvalidArgument(
+        fmt::format("label_limit exceeded (metric: {}, number of labels: {}, limit: {})",
+                    labels.Get(kMetricName), labels.size(), limits.label_limit));
   }
   for (const auto& l : labels) {
     if (limits.label_name_length_limit > 0 && l.name.size() > limits.label_name_length_limit) {
-      return Status::InvalidArgument(fmt::format(
-          "label_name_length_limit exceeded (metric: {}, label name: {}, limit: {})",
-          labels.Get(kMetricName), l.name, limits.label_name_length_limit));
+      return Status::InvalidArgument(
+          fmt::format("label_name_length_limit exceeded (metric: {}, label name: {}, limit: {})",
+                      labels.Get(kMetricName), l.name, limits.label_name_length_limit));
     }
-    if (limits.label_value_length_limit > 0 &&
-        l.value.size() > limits.label_value_length_limit) {
-      return Status::InvalidArgument(fmt::format(
-          "label_value_length_limit exceeded (metric: {}, label: {}, limit: {})",
-          labels.Get(kMetricName), l.name, limits.label_value_length_limit));
+    if (limits.label_value_length_limit > 0 && l.value.size() > limits.label_value_length_limit) {
+      return Status::InvalidArgument(
+          fmt::format("label_value_length_limit exceeded (metric: {}, label: {}, limit: {})",
+                      labels.Get(kMetricName), l.name, limits.label_value_length_limit));
     }
   }
   return Status::Ok();
@@ -194,12 +193,11 @@ void ScrapeLoop::AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bo
   }
 }
 
-void ScrapeLoop::AppendReport(wal::Appender& app, int64_t timestamp_ms, bool up,
-                              double duration_s, const Counts& counts) {
-  const std::array<double, 5> values = {up ? 1.0 : 0.0, duration_s,
-                                        static_cast<double>(counts.scraped),
-                                        static_cast<double>(counts.post_relabel),
-                                        static_cast<double>(counts.added)};
+void ScrapeLoop::AppendReport(wal::Appender& app, int64_t timestamp_ms, bool up, double duration_s,
+                              const Counts& counts) {
+  const std::array<double, 5> values = {
+      up ? 1.0 : 0.0, duration_s, static_cast<double>(counts.scraped),
+      static_cast<double>(counts.post_relabel), static_cast<double>(counts.added)};
   for (size_t i = 0; i < kReportNames.size(); ++i) {
     Result<wal::SeriesRef> ref = Status::NotFound("no ref");
     if (report_refs_[i] != 0) ref = app.Append(report_refs_[i], Labels(), timestamp_ms, values[i]);

@@ -104,7 +104,7 @@ class ScrapeLoop {
   std::unordered_map<std::string, CacheEntry, ViewHash, std::equal_to<>> cache_;
   uint64_t iteration_ = 0;
   std::array<wal::SeriesRef, 5> report_refs_{};
-  LabelsBuilder builder_;  // reused across samples
+  LabelsBuilder builder_;         // reused across samples
   mutable std::mutex health_mu_;  // guards health_ (read by status pages on other threads)
   TargetHealth health_;
 };

@@ -36,8 +36,8 @@ std::string QueryEscape(std::string_view s) {
 }
 
 std::string BuildUrl(const Labels& labels, const config::ScrapeConfig& job) {
-  std::string url = fmt::format("{}://{}{}", labels.Get(kScheme), labels.Get(kAddress),
-                                labels.Get(kMetricsPath));
+  std::string url =
+      fmt::format("{}://{}{}", labels.Get(kScheme), labels.Get(kAddress), labels.Get(kMetricsPath));
   // params from the config, the first value of each replaced by its __param_ label; then
   // __param_ labels for names the config does not have. Go sorts query keys.
   std::map<std::string, std::vector<std::string>> params = job.params;

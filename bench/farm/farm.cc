@@ -47,9 +47,9 @@ struct Conn {
 // label shapes. Values depend on (target, series, scrape number) so every scrape differs.
 std::string Payload(int target, int series, uint64_t scrape) {
   static const char* kFamilies[] = {
-      "node_cpu_seconds_total",          "node_network_receive_bytes_total",
-      "node_filesystem_avail_bytes",     "node_disk_io_time_seconds_total",
-      "node_memory_MemAvailable_bytes",  "node_netstat_Tcp_InSegs"};
+      "node_cpu_seconds_total",         "node_network_receive_bytes_total",
+      "node_filesystem_avail_bytes",    "node_disk_io_time_seconds_total",
+      "node_memory_MemAvailable_bytes", "node_netstat_Tcp_InSegs"};
   std::string out;
   out.reserve(static_cast<size_t>(series) * 90);
   char line[256];
@@ -67,8 +67,9 @@ std::string Payload(int target, int series, uint64_t scrape) {
       out += f == 2 || f == 4 ? " gauge\n" : " counter\n";
     }
     double v = static_cast<double>(scrape) * (s % 7 + 1) + target * 0.5 + s;
-    int n = std::snprintf(line, sizeof(line), "%s{cpu=\"%d\",device=\"dev%d\",mode=\"m%d\"} %.17g\n",
-                          fam, s % 64, (s / 64) % 32, s / 2048, v);
+    int n =
+        std::snprintf(line, sizeof(line), "%s{cpu=\"%d\",device=\"dev%d\",mode=\"m%d\"} %.17g\n",
+                      fam, s % 64, (s / 64) % 32, s / 2048, v);
     out.append(line, static_cast<size_t>(n));
   }
   return out;
@@ -92,12 +93,18 @@ bool ParseArgs(int argc, char** argv, Options* o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--port") o->port = std::atoi(v);
-    else if (k == "--targets") o->targets = std::atoi(v);
-    else if (k == "--series") o->series = std::atoi(v);
-    else if (k == "--port-file") o->port_file = v;
-    else if (k == "--stats-file") o->stats_file = v;
-    else return false;
+    if (k == "--port")
+      o->port = std::atoi(v);
+    else if (k == "--targets")
+      o->targets = std::atoi(v);
+    else if (k == "--series")
+      o->series = std::atoi(v);
+    else if (k == "--port-file")
+      o->port_file = v;
+    else if (k == "--stats-file")
+      o->stats_file = v;
+    else
+      return false;
   }
   return o->targets > 0 && o->series > 0;
 }

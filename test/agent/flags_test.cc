@@ -17,11 +17,11 @@ TEST_CASE("flags default to Prometheus agent mode's", "[agent]") {
 }
 
 TEST_CASE("flags take --name=value and --name value forms", "[agent]") {
-  auto f = ParseFlags({"--config.file=/etc/p.yml", "--storage.agent.path", "/var/lib/petrel",
-                       "--web.listen-address=127.0.0.1:9999", "--log.level=debug",
-                       "--no-storage.agent.wal-compression",
-                       "--storage.agent.wal-segment-size=16MB",
-                       "--storage.remote.flush-deadline=10s", "--enable-feature=agent"});
+  auto f =
+      ParseFlags({"--config.file=/etc/p.yml", "--storage.agent.path", "/var/lib/petrel",
+                  "--web.listen-address=127.0.0.1:9999", "--log.level=debug",
+                  "--no-storage.agent.wal-compression", "--storage.agent.wal-segment-size=16MB",
+                  "--storage.remote.flush-deadline=10s", "--enable-feature=agent"});
   REQUIRE(f.ok());
   CHECK(f->config_file == "/etc/p.yml");
   CHECK(f->storage_path == "/var/lib/petrel");

@@ -22,9 +22,9 @@ scrape::Manager::TargetStatus Sample(bool up, int64_t last_ms, std::string error
 }
 
 TEST_CASE("/api/v1/targets has Prometheus's JSON shape", "[agent]") {
-  auto j = nlohmann::json::parse(TargetsJson(
-      {Sample(true, 1700000000123, ""), Sample(false, 1700000000000, "server returned 500"),
-       Sample(false, 0, "")}));
+  auto j = nlohmann::json::parse(
+      TargetsJson({Sample(true, 1700000000123, ""),
+                   Sample(false, 1700000000000, "server returned 500"), Sample(false, 0, "")}));
   CHECK(j["status"] == "success");
   auto& active = j["data"]["activeTargets"];
   REQUIRE(active.size() == 3);

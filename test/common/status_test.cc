@@ -1,7 +1,6 @@
 #include "common/status.h"
 
 #include <catch2/catch.hpp>
-
 #include <memory>
 
 namespace petrel {

@@ -38,8 +38,7 @@ TEST_CASE("credentials files are re-read on every call and never echoed", "[conf
   CHECK_THAT(missing.status().message(), !Catch::Contains("rotated"));
 }
 
-TEST_CASE("server_name rewrites the URL, keeps the Host and connects to the address",
-          "[config]") {
+TEST_CASE("server_name rewrites the URL, keeps the Host and connects to the address", "[config]") {
   std::string url = "https://10.0.0.5:8443/metrics?x=1";
   std::vector<std::string> headers;
   std::string connect_to = ApplyServerName("node.example", &url, &headers);

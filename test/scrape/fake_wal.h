@@ -30,8 +30,7 @@ struct FakeWal {
 class FakeAppender : public wal::Appender {
  public:
   explicit FakeAppender(FakeWal& wal) : wal_(wal) {}
-  Result<wal::SeriesRef> Append(wal::SeriesRef ref, const Labels& l, int64_t t,
-                                double v) override {
+  Result<wal::SeriesRef> Append(wal::SeriesRef ref, const Labels& l, int64_t t, double v) override {
     std::lock_guard lock(wal_.mu);
     if (wal_.labels.count(ref) == 0) {
       if (l.empty()) return Status::InvalidArgument("empty labels");

@@ -17,8 +17,7 @@ using testing::FakeWal;
 
 std::string Gzip(const std::string& in) {
   z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
+  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) == Z_OK);
   std::string out(in.size() + 128, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
@@ -55,13 +54,13 @@ struct TargetServer {
       res.set_header("Content-Encoding", "gzip");
       res.set_content(Gzip("zipped 42\n"), "text/plain; version=0.0.4");
     });
-    server.Get("/broken", [](const httplib::Request&, httplib::Response& res) {
-      res.status = 503;
-    });
+    server.Get("/broken",
+               [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
     // Bad payloads: each must fail its scrape with nothing of it kept.
     server.Get("/huge", [](const httplib::Request&, httplib::Response& res) {
       std::string body;
-      for (int i = 0; body.size() < (1 << 20); ++i) body += "huge_metric{i=\"" + std::to_string(i) + "\"} 1\n";
+      for (int i = 0; body.size() < (1 << 20); ++i)
+        body += "huge_metric{i=\"" + std::to_string(i) + "\"} 1\n";
       res.set_content(body, "text/plain; version=0.0.4");
     });
     server.Get("/garbage", [](const httplib::Request&, httplib::Response& res) {
@@ -82,12 +81,12 @@ struct TargetServer {
                                        });
     });
     server.Get("/endless", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_chunked_content_provider(
-          "text/plain; version=0.0.4", [this](size_t, httplib::DataSink& sink) {
-            if (stopping.load()) return false;
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            return sink.write("ok_metric 1\n", 12);
-          });
+      res.set_chunked_content_provider("text/plain; version=0.0.4",
+                                       [this](size_t, httplib::DataSink& sink) {
+                                         if (stopping.load()) return false;
+                                         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                                         return sink.write("ok_metric 1\n", 12);
+                                       });
     });
     port = server.bind_to_any_port("127.0.0.1");
     thread = std::jthread([this] { server.listen_after_bind(); });

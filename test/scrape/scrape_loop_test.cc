@@ -54,8 +54,9 @@ const FakeWal::Sample* Find(const std::vector<FakeWal::Sample>& samples, std::st
 
 struct Fixture {
   explicit Fixture(std::shared_ptr<const config::ScrapeConfig> job = nullptr)
-      : loop(WithJob(std::move(job)), [this] { return std::make_unique<FakeAppender>(wal); },
-             metrics) {}
+      : loop(
+            WithJob(std::move(job)), [this] { return std::make_unique<FakeAppender>(wal); },
+            metrics) {}
   static Target WithJob(std::shared_ptr<const config::ScrapeConfig> job) {
     Target t = NodeTarget();
     t.job_config = std::move(job);
@@ -75,15 +76,14 @@ std::shared_ptr<config::ScrapeConfig> JobConfig() {
 
 TEST_CASE("a scrape appends samples with target labels and the automatic series", "[scrape]") {
   Fixture f;
-  const char* body =
-      "# TYPE a counter\na{x=\"1\"} 5\nb 2.5\n";
+  const char* body = "# TYPE a counter\na{x=\"1\"} 5\nb 2.5\n";
   REQUIRE(f.loop.Process(Body(1000, body)).ok());
   auto s = At(f.wal, 1000);
   REQUIRE(s.size() == 2 + 5);
   const auto* a = Find(s, "a");
   REQUIRE(a != nullptr);
-  CHECK(a->labels == Labels{{"__name__", "a"}, {"x", "1"}, {"job", "node"},
-                            {"instance", "127.0.0.1:9100"}});
+  CHECK(a->labels ==
+        Labels{{"__name__", "a"}, {"x", "1"}, {"job", "node"}, {"instance", "127.0.0.1:9100"}});
   CHECK(a->v == 5);
   CHECK(Find(s, "up")->v == 1);
   CHECK(Find(s, "up")->labels.Get("job") == "node");
@@ -206,8 +206,7 @@ TEST_CASE("honor_labels keeps scraped labels; honor_timestamps false ignores tim
   CHECK_FALSE(m->labels.Has("exported_job"));
 }
 
-TEST_CASE("metric_relabel_configs drop and rewrite series, counted post relabeling",
-          "[scrape]") {
+TEST_CASE("metric_relabel_configs drop and rewrite series, counted post relabeling", "[scrape]") {
   auto job = JobConfig();
   config::RelabelConfig drop;
   drop.action = config::RelabelAction::kDrop;
