@@ -186,27 +186,15 @@ const std::map<std::string, FlagDef>& Defs() {
 }  // namespace
 
 Result<uint64_t> ParseBytes(std::string_view text) {
+  // A plain byte count (what the chart renders) or Prometheus's units via config::ParseBytes.
   uint64_t n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || ptr == text.data()) {
+  if (ec == std::errc() && ptr == text.data() + text.size() && !text.empty()) return n;
+  auto bytes = config::ParseBytes(text);
+  if (!bytes.ok()) {
     return Status::InvalidArgument(fmt::format("not a byte size: \"{}\"", text));
   }
-  std::string_view unit(ptr, text.data() + text.size() - ptr);
-  static const std::map<std::string_view, uint64_t> kUnits = {{"", 1},
-                                                              {"B", 1},
-                                                              {"KB", 1ull << 10},
-                                                              {"KiB", 1ull << 10},
-                                                              {"MB", 1ull << 20},
-                                                              {"MiB", 1ull << 20},
-                                                              {"GB", 1ull << 30},
-                                                              {"GiB", 1ull << 30},
-                                                              {"TB", 1ull << 40},
-                                                              {"TiB", 1ull << 40}};
-  auto it = kUnits.find(unit);
-  if (it == kUnits.end()) {
-    return Status::InvalidArgument(fmt::format("unknown unit in byte size \"{}\"", text));
-  }
-  return n * it->second;
+  return *bytes;
 }
 
 Result<Flags> ParseFlags(const std::vector<std::string>& args) {
