@@ -208,7 +208,8 @@ class Agent {
                                                            storage_.notifier(), storage_.wal_dir(),
                                                            rw, cfg.global.external_labels);
       q->Start();
-      spdlog::info("msg=\"Started remote write queue\" remote_name={} url={}", rw.name, rw.url);
+      spdlog::info("msg=\"Started remote write queue\" remote_name={} url={}", rw.name,
+                   config::RedactUrl(rw.url));
       queues_.push_back(std::move(q));
     }
     external_labels_ = cfg.global.external_labels;
