@@ -8,6 +8,8 @@
 //
 // With --port 0 the kernel picks a free port, written to --port-file. SIGTERM stops it; the
 // totals (requests, samples) are written to --stats-file on every request batch and at exit.
+// SIGUSR1 toggles a pause: while paused every target answers 503 and serves no samples, so a
+// harness can freeze the number of samples an agent could have scraped and wait for delivery.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,6 +30,7 @@
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_paused = 0;
 
 struct Options {
   int port = 0;
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
   }
   signal(SIGTERM, [](int) { g_stop = 1; });
   signal(SIGINT, [](int) { g_stop = 1; });
+  signal(SIGUSR1, [](int) { g_paused = !g_paused; });
   signal(SIGPIPE, SIG_IGN);
 
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -160,8 +164,9 @@ int main(int argc, char** argv) {
     if (opt.stats_file.empty()) return;
     std::string tmp = opt.stats_file + ".tmp";
     if (FILE* f = std::fopen(tmp.c_str(), "w")) {
-      std::fprintf(f, "requests %llu\nsamples %llu\n", static_cast<unsigned long long>(requests),
-                   static_cast<unsigned long long>(samples));
+      std::fprintf(f, "requests %llu\nsamples %llu\npaused %d\n",
+                   static_cast<unsigned long long>(requests),
+                   static_cast<unsigned long long>(samples), static_cast<int>(g_paused));
       std::fclose(f);
       std::rename(tmp.c_str(), opt.stats_file.c_str());
     }
@@ -198,6 +203,10 @@ int main(int argc, char** argv) {
         status = 404;
         body = "no such target\n";
         gzip = false;
+      } else if (g_paused) {
+        status = 503;
+        body = "paused\n";
+        gzip = false;
       } else {
         body = Payload(target, opt.series, ++scrapes[static_cast<size_t>(target)]);
         samples += static_cast<uint64_t>(opt.series);
@@ -208,7 +217,10 @@ int main(int argc, char** argv) {
       int n = std::snprintf(head, sizeof(head),
                             "HTTP/1.1 %d %s\r\nContent-Type: text/plain; version=0.0.4\r\n%s"
                             "Content-Length: %zu\r\n\r\n",
-                            status, status == 200 ? "OK" : "Not Found",
+                            status,
+                            status == 200   ? "OK"
+                            : status == 503 ? "Service Unavailable"
+                                            : "Not Found",
                             gzip ? "Content-Encoding: gzip\r\n" : "", body.size());
       c.out.append(head, static_cast<size_t>(n));
       c.out += body;
