@@ -122,3 +122,78 @@ prom_value() {
 prom_has() {
   [ -n "$(prom_value "$1" "$2")" ]
 }
+
+# start_receiver_at <dir> <port> [extra prometheus flags...]: a Prometheus accepting remote
+# write on a given port with its data in <dir>/data (to restart a stopped receiver in place);
+# sets RECEIVER_PID. The log is appended to <dir>/log. Fails if it is not ready in 30 s.
+start_receiver_at() {
+  local dir=$1 port=$2
+  shift 2
+  mkdir -p "$dir"
+  [ -f "$dir/prometheus.yml" ] || printf 'global:\n  scrape_interval: 1h\n' >"$dir/prometheus.yml"
+  prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver "$@" \
+    >>"$dir/log" 2>&1 &
+  RECEIVER_PID=$!
+  PIDS_TO_STOP+=("$RECEIVER_PID")
+  wait_for 30 curl -sf "http://127.0.0.1:$port/-/ready" && return 0
+  echo "start_receiver_at: Prometheus on $port did not become ready; log:" >&2
+  tail -20 "$dir/log" >&2
+  return 1
+}
+
+# stop_pid <pid> [signal]: signals one process we started and waits (20 s) until it is gone.
+stop_pid() {
+  local pid=$1 sig=${2:-TERM}
+  kill "-$sig" "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+# forget_pid <pid>: a process that is gone leaves stop_all's list (its PID may be reused).
+forget_pid() {
+  local p keep=()
+  for p in "${PIDS_TO_STOP[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS_TO_STOP=("${keep[@]}")
+}
+
+# start_farm <petrel-farm binary> <workdir> <targets> <series>: sets FARM_PORT/PID. Target i is
+# served at /metrics/i; its values change on every scrape.
+start_farm() {
+  local bin=$1 dir=$2
+  rm -f "$dir/farm.port"
+  start_bg "$dir/farm.log" "$bin" --port 0 --targets "$3" --series "$4" \
+    --port-file "$dir/farm.port" --stats-file "$dir/farm.stats"
+  FARM_PID=$LAST_PID
+  wait_for 20 test -s "$dir/farm.port" || { echo "start_farm: no port" >&2; return 1; }
+  FARM_PORT=$(cat "$dir/farm.port")
+}
+
+# start_victoria_metrics <workdir>: a single-node VictoriaMetrics (remote write at
+# /api/v1/write, Prometheus query API at /api/v1/query); sets VM_PORT/PID.
+start_victoria_metrics() {
+  local dir=$1 attempt
+  mkdir -p "$dir/vm"
+  for attempt in 1 2 3; do
+    VM_PORT=$(free_port)
+    start_bg "$dir/vm/log" victoria-metrics -storageDataPath="$dir/vm/data" \
+      -httpListenAddr="127.0.0.1:$VM_PORT" -retentionPeriod=100y -search.latencyOffset=0s \
+      -search.disableCache
+    VM_PID=$LAST_PID
+    if wait_for 30 curl -sf "http://127.0.0.1:$VM_PORT/health"; then return 0; fi
+    kill "$VM_PID" 2>/dev/null || true
+  done
+  echo "start_victoria_metrics: not ready; log:" >&2
+  tail -20 "$dir/vm/log" >&2
+  return 1
+}
+
+# metric_sum <port> <name> [label filter regex]: the sum of a metric's samples on a /metrics
+# page (0 when absent).
+metric_sum() {
+  curl -sf "http://127.0.0.1:$1/metrics" |
+    awk -v n="$2" -v f="${3:-}" '$1 == n || index($1, n "{") == 1 {
+      if (f == "" || $1 ~ f) s += $2 } END { printf "%.0f\n", s }'
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Issue 4, acceptance 2: crash loop. Petrel scrapes a petrel-farm (exactly countable samples)
+# and remote-writes to a real Prometheus; it is killed with SIGKILL at a random moment (from
+# just after exec, through replay, to steady state), restarted at once, ITERATIONS times.
+# Finally it runs clean, stops scraping (reload without jobs), drains and stops; then:
+#   every sample in the WAL petrel replays (promtool tsdb dump of its data directory: the
+#   samples scraped before each kill, see common.sh) is at the receiver, with its value, and
+#   the receiver holds nothing else.
+# usage: crash_loop_test.sh <petrel> <lib.sh> <petrel-farm> [iterations=10] [seed=random]
+set -euo pipefail
+PETREL=$1
+source "$2"
+FARM=$3
+ITERATIONS=${4:-10}
+SEED=${5:-$(( $(date +%s) % 100000 ))}
+source "$(dirname "$0")/common.sh"
+faults_setup crashloop
+RANDOM=$SEED
+echo "crash loop: $ITERATIONS iterations, seed $SEED (rerun: $0 ... $ITERATIONS $SEED)"
+
+start_farm "$FARM" "$WORK" 20 200
+R=$(free_port)
+start_receiver_at "$WORK/receiver" "$R" || fail "receiver"
+RW="remote_write:
+  - url: http://127.0.0.1:$R/api/v1/write
+    name: central
+    queue_config: {batch_send_deadline: 200ms, max_samples_per_send: 2000}"
+write_config "$WORK/petrel.yml" "$(farm_jobs 20 500ms)" "$RW"
+
+kills_before_ready=0
+for ((i = 1; i <= ITERATIONS; i++)); do
+  delay_ms=$((200 + RANDOM % 4800))  # 0.2 .. 5 s after exec
+  run_petrel "$WORK/petrel.yml"
+  start_ms=$(date +%s%3N)
+  while (($(date +%s%3N) - start_ms < delay_ms)); do
+    kill -0 "$PETREL_PID" 2>/dev/null || fail "petrel exited by itself in iteration $i"
+    sleep 0.05
+  done
+  curl -sf -m 1 "http://127.0.0.1:$PORT/-/ready" >/dev/null || kills_before_ready=$((kills_before_ready + 1))
+  kill -KILL "$PETREL_PID"
+  wait "$PETREL_PID" 2>/dev/null || true
+  forget_pid "$PETREL_PID"
+  echo "  iteration $i: killed after ${delay_ms} ms"
+done
+
+run_petrel "$WORK/petrel.yml"
+petrel_ready || fail "petrel not ready after the loop"
+wait_for 30 pm_gt 10000 prometheus_agent_samples_appended_total || fail "not scraping"
+freeze "$WORK/petrel.yml" "$RW"
+drained central 120 || fail "not drained within 120 s"
+corruptions=$(pm prometheus_agent_corruptions_total)
+dump_wal
+log "$kills_before_ready of $ITERATIONS kills before /-/ready; WAL: $DUMP_ALL samples ($DUMP_STALE stale markers); corruptions counted in the last run: $corruptions"
+grep -iE "corrupt|torn|truncat" "$WORK/petrel.log" | grep -v "level=debug" | tail -5 || true
+result=$($SAMPLES compare --dump "$WORK/dump.txt" --prom "$R") || { echo "$result"; fail "receiver differs from the WAL"; }
+echo "$result"
+log "PASS: every sample scraped before each of $ITERATIONS kills reached the receiver"

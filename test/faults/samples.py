@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Exact sample accounting for the fault tests: what petrel's WAL holds (promtool tsdb dump)
+against what a receiver holds (Prometheus query API, VictoriaMetrics export API).
+
+A sample is (sorted label set, timestamp in ms). Stale markers (NaN) are left out on every side:
+a receiver's query API never returns them.
+
+  samples.py compare --dump F [--prom PORT | --vm PORT] [--job farm] [--drop-name REGEX]
+                     [--range-s N] [--show N]
+prints one line of counts as JSON: expected, received, missing, extra, duplicates (VM keeps
+duplicates, Prometheus drops them), value_mismatch; and exits 0 when missing == extra ==
+value_mismatch == duplicates == 0.
+  samples.py dump --dump F [--job farm]   prints the number of non-stale samples in the dump.
+"""
+import argparse
+import json
+import math
+import re
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def key(labels):
+    return tuple(sorted(labels.items()))
+
+
+def read_dump(path, job, drop_name, where):
+    """promtool tsdb dump lines: {a="b", c="d"} <value> <timestamp ms>."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.startswith("{"):
+                continue
+            close = line.rindex("}")
+            labels = dict(LABEL.findall(line[1:close]))
+            value, ts = line[close + 1:].split()
+            if job and labels.get("job") != job:
+                continue
+            if any(labels.get(k) != v for k, v in where):
+                continue
+            if drop_name and re.fullmatch(drop_name, labels.get("__name__", "")):
+                continue
+            v = float(value)
+            if math.isnan(v):
+                continue
+            out[(key(labels), int(ts))] = v
+    return out
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return r.read().decode()
+
+
+def selector(job, where):
+    return "{" + ",".join('%s="%s"' % kv for kv in [("job", job)] + where) + "}"
+
+
+def read_prom(port, job, where, range_s, saved=None):
+    if saved:
+        with open(saved) as f:
+            body = json.load(f)
+    else:
+        q = '%s[%ds]' % (selector(job, where), range_s)
+        url = "http://127.0.0.1:%d/api/v1/query?%s" % (
+            port, urllib.parse.urlencode({"query": q, "time": "%.3f" % (time.time() + 1)}))
+        body = json.loads(get(url))
+    if body.get("status") != "success":
+        raise SystemExit("prometheus query failed: %s" % body)
+    out, dups = {}, 0
+    for series in body["data"]["result"]:
+        k = key(series["metric"])
+        for ts, v in series.get("values", []):
+            t = int(round(float(ts) * 1000))
+            if (k, t) in out:
+                dups += 1
+            out[(k, t)] = float(v)
+    return out, dups
+
+
+def read_vm(port, job, where):
+    get("http://127.0.0.1:%d/internal/force_flush" % port)
+    url = "http://127.0.0.1:%d/api/v1/export?%s" % (
+        port, urllib.parse.urlencode({"match[]": selector(job, where), "reduce_mem_usage": "1"}))
+    out, dups = {}, 0
+    for line in get(url).splitlines():
+        if not line.strip():
+            continue
+        series = json.loads(line)
+        k = key(series["metric"])
+        for t, v in zip(series["timestamps"], series["values"]):
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            if (k, t) in out:
+                dups += 1
+            out[(k, int(t))] = float(v)
+    return out, dups
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["compare", "dump"])
+    ap.add_argument("--dump", required=True)
+    ap.add_argument("--prom", type=int)
+    ap.add_argument("--vm", type=int)
+    ap.add_argument("--prom-json", help="a saved Prometheus query answer (matrix) instead")
+    ap.add_argument("--job", default="farm")
+    ap.add_argument("--drop-name", default="")
+    ap.add_argument("--range-s", type=int, default=3600)
+    ap.add_argument("--show", type=int, default=5)
+    ap.add_argument("--where", action="append", default=[],
+                    help="k=v: only series with this label, on both sides")
+    ap.add_argument("--allow-extra", action="store_true")
+    a = ap.parse_args()
+    where = [tuple(w.split("=", 1)) for w in a.where]
+    want = read_dump(a.dump, a.job, a.drop_name, where)
+    if a.cmd == "dump":
+        print(len(want))
+        return 0
+    if a.prom or a.prom_json:
+        got, dups = read_prom(a.prom, a.job, where, a.range_s, a.prom_json)
+    else:
+        got, dups = read_vm(a.vm, a.job, where)
+    missing = [k for k in want if k not in got]
+    extra = [k for k in got if k not in want]
+    mismatch = [k for k in want if k in got and not (got[k] == want[k])]
+    res = {"expected": len(want), "received": len(got), "missing": len(missing),
+           "extra": len(extra), "duplicates": dups, "value_mismatch": len(mismatch),
+           "series_expected": len({k for k, _ in want}), "series_received": len({k for k, _ in got})}
+    if missing:
+        ts = sorted(t for _, t in missing)
+        res["missing_ts_range_ms"] = [ts[0], ts[-1]]
+    print(json.dumps(res))
+    for name, ks in (("missing", missing), ("extra", extra), ("value_mismatch", mismatch)):
+        for k in sorted(ks, key=lambda x: x[1])[: a.show]:
+            print("  %s: %s @%d" % (name, dict(k[0]), k[1]), file=sys.stderr)
+    bad = missing or mismatch or dups or (extra and not a.allow_extra)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
