@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, runs ctest. Used by .ci/run.
-#  1. the main tree (gcc, build/): unit, integration (real Prometheus, node_exporter, promtool)
-#     and chart tests;
-#  2. the fuzz tree (clang-14 with libFuzzer, ASan and UBSan, build-fuzz/): each fuzzer runs
-#     30 s from its seed corpus.
+#  1. the fuzz tree (clang-14 with libFuzzer, ASan and UBSan, build-fuzz/): each fuzzer runs
+#     30 s from its seed corpus;
+#  2. the unit tests under ASan + UBSan (clang-14, preset asan, build-asan/): any finding,
+#     leaks included, fails the test;
+#  3. the main tree (gcc, build/): unit, integration (real Prometheus, node_exporter, promtool)
+#     and chart tests.
 # The main suite runs last, so the closing line is its ctest summary; the exit status fails if
-# either suite failed.
+# any suite failed. PETREL_SKIP_ASAN=1 skips step 2 (a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -13,10 +15,25 @@ bash scripts/build.sh
 cmake -S fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-fuzz -j"$(nproc)"
 
+# Failures before the main suite are reported as they happen and fail the run at the end, so
+# the last line stays the main ctest summary.
+failed=0
 fuzz_rc=0
 ctest --test-dir build-fuzz --output-on-failure -j"$(nproc)" --timeout 300 || fuzz_rc=$?
-[ "$fuzz_rc" -eq 0 ] || echo "test.sh: the fuzz suite FAILED (exit $fuzz_rc)"
+[ "$fuzz_rc" -eq 0 ] || { echo "test.sh: the fuzz suite FAILED (exit $fuzz_rc)"; failed=1; }
 
-cd build
-ctest --output-on-failure -j"$(nproc)" --timeout 600
-exit "$fuzz_rc"
+if [ -z "${PETREL_SKIP_ASAN:-}" ]; then
+  asan_start=$SECONDS
+  asan_rc=0
+  # The preset's filter leaves out the integration, chart, fault, soak and bench labels.
+  { cmake --preset asan >/dev/null &&
+    cmake --build build-asan -j"$(nproc)" &&
+    ctest --preset asan -j"$(nproc)" --timeout 300; } || asan_rc=$?
+  echo "test.sh: ASan + UBSan build and unit tests took $((SECONDS - asan_start)) s"
+  [ "$asan_rc" -eq 0 ] || { echo "test.sh: ASan + UBSan unit tests FAILED (exit $asan_rc)"; failed=1; }
+fi
+
+main_rc=0
+(cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600) || main_rc=$?
+[ "$main_rc" -eq 0 ] || exit "$main_rc"
+exit "$failed"
