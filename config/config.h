@@ -135,6 +135,12 @@ struct QueueConfig {
   Duration min_backoff = std::chrono::milliseconds(30);  // <= max_backoff
   Duration max_backoff = std::chrono::seconds(5);
   bool retry_on_http_429 = false;
+  // Samples older than now - sample_age_limit are dropped at enqueue and on retry; 0 = off.
+  Duration sample_age_limit{0};  // >= 0
+  // Petrel extension: cap on the compressed bytes the endpoint sends per second (samples and
+  // metadata, retries included), so a backlog replayed after an outage does not flood a
+  // recovering receiver. 0 = unlimited. YAML: a byte count or size ("1MiB").
+  uint64_t max_bytes_per_second = 0;
   bool operator==(const QueueConfig&) const = default;
 };
 

@@ -21,14 +21,11 @@ const std::vector<std::string_view> kRemoteWriteUnsupported = WithHttpClientKeys
     "send_native_histograms",
     "round_robin_dns",
     "protobuf_message",
-    "metadata_config",
     "sigv4",
     "azuread",
     "google_iam",
     "failed_request_logging",
 });
-
-const std::vector<std::string_view> kQueueUnsupported = {"sample_age_limit"};
 
 // Headers the remote-write client sets itself (remote-write.md §1); lower case.
 bool IsReservedHeader(std::string_view lower) {
@@ -100,6 +97,34 @@ KeyFn PositiveDuration(Duration& field) {
   };
 }
 
+KeyFn NonNegativeDuration(Duration& field) {
+  return [&field](const Node& v) {
+    auto d = v.AsDuration();
+    if (!d.ok()) return d.status();
+    if (d->count() < 0) return v.Error("must not be negative");
+    field = *d;
+    return Status::Ok();
+  };
+}
+
+// A plain byte count (1048576) or a size in Prometheus's units ("1MiB", "512KB").
+KeyFn BytesInto(uint64_t& field) {
+  return [&field](const Node& v) {
+    auto text = v.String();
+    if (!text.ok()) return text.status();
+    if (!text->empty() && text->find_first_not_of("0123456789") == std::string::npos) {
+      auto n = v.AsInt(0, INT64_MAX);
+      if (!n.ok()) return n.status();
+      field = static_cast<uint64_t>(*n);
+      return Status::Ok();
+    }
+    auto bytes = ParseBytes(*text);
+    if (!bytes.ok()) return v.Error(bytes.status().message());
+    field = *bytes;
+    return Status::Ok();
+  };
+}
+
 // Prometheus itself checks none of these; Petrel refuses values its queues cannot run with
 // (no room, no shards, nothing per send, min above max).
 Status ParseQueueConfig(const Node& map, QueueConfig& q) {
@@ -113,8 +138,9 @@ Status ParseQueueConfig(const Node& map, QueueConfig& q) {
                             {"min_backoff", PositiveDuration(q.min_backoff)},
                             {"max_backoff", PositiveDuration(q.max_backoff)},
                             {"retry_on_http_429", BoolInto(q.retry_on_http_429)},
-                        },
-                        {.unsupported = kQueueUnsupported});
+                            {"sample_age_limit", NonNegativeDuration(q.sample_age_limit)},
+                            {"max_bytes_per_second", BytesInto(q.max_bytes_per_second)},
+                        });
   if (!s.ok()) return s;
   if (q.min_shards > q.max_shards) {
     return map.Error(
@@ -201,6 +227,12 @@ std::string CanonicalRemoteWrite(const RemoteWriteConfig& rw) {
       FormatDuration(q.max_backoff), q.retry_on_http_429);
   // Later settings: only when not at their defaults, so existing derived names stay.
   const RemoteWriteConfig defaults;
+  if (q.sample_age_limit != defaults.queue_config.sample_age_limit) {
+    out += fmt::format("queue_config.sample_age_limit: {}\n", FormatDuration(q.sample_age_limit));
+  }
+  if (q.max_bytes_per_second != defaults.queue_config.max_bytes_per_second) {
+    out += fmt::format("queue_config.max_bytes_per_second: {}\n", q.max_bytes_per_second);
+  }
   if (rw.send_exemplars) out += "send_exemplars: true\n";
   if (rw.metadata_config != defaults.metadata_config) {
     out += fmt::format(

@@ -16,6 +16,11 @@ constexpr char kTagLabelName = (1 << 3) | 2;   // Label.name
 constexpr char kTagLabelValue = (2 << 3) | 2;  // Label.value
 constexpr char kTagValue = (1 << 3) | 1;       // Sample.value (double)
 constexpr char kTagTimestamp = (2 << 3) | 0;   // Sample.timestamp (int64, plain varint)
+constexpr char kTagMetadata = (3 << 3) | 2;    // WriteRequest.metadata
+constexpr char kTagMetaType = (1 << 3) | 0;    // MetricMetadata.type (enum)
+constexpr char kTagMetaFamily = (2 << 3) | 2;  // MetricMetadata.metric_family_name
+constexpr char kTagMetaHelp = (4 << 3) | 2;    // MetricMetadata.help (there is no field 3)
+constexpr char kTagMetaUnit = (5 << 3) | 2;    // MetricMetadata.unit
 
 size_t VarintSize(uint64_t v) {
   size_t n = 1;
@@ -80,6 +85,25 @@ void RequestEncoder::AddSample(std::string_view encoded_labels, int64_t timestam
     buf_.push_back(kTagTimestamp);
     PutVarint(ts, &buf_);
   }
+}
+
+void RequestEncoder::AddMetadata(const MetricMetadata& m) {
+  // proto3 omits zero scalars and empty strings.
+  const auto type = static_cast<uint64_t>(m.type);
+  auto field_len = [](std::string_view v) {
+    return v.empty() ? 0 : 1 + VarintSize(v.size()) + v.size();
+  };
+  const size_t len = (type != 0 ? 2 : 0) + field_len(m.family_name) + field_len(m.help) +
+                     field_len(m.unit);
+  buf_.push_back(kTagMetadata);
+  PutVarint(len, &buf_);
+  if (type != 0) {
+    buf_.push_back(kTagMetaType);
+    PutVarint(type, &buf_);
+  }
+  if (!m.family_name.empty()) PutBytesField(kTagMetaFamily, m.family_name, &buf_);
+  if (!m.help.empty()) PutBytesField(kTagMetaHelp, m.help, &buf_);
+  if (!m.unit.empty()) PutBytesField(kTagMetaUnit, m.unit, &buf_);
 }
 
 void SnappyCompress(std::string_view input, std::string* out) {

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "common/labels.h"
+#include "remotewrite/metadata.h"
 
 namespace petrel::remotewrite {
 
@@ -23,7 +24,7 @@ namespace petrel::remotewrite {
 // length-delimited Label message per label, in the (sorted) order of the set.
 void EncodeLabels(const Labels& labels, std::string* out);
 
-// Builds one WriteRequest: a sequence of TimeSeries, each with one sample.
+// Builds one WriteRequest: a sequence of TimeSeries, each with one sample, or of metadata.
 class RequestEncoder {
  public:
   // Clears the request; keeps the buffer's capacity.
@@ -32,6 +33,9 @@ class RequestEncoder {
   // of EncodeLabels. Zero value (0.0 and -0.0) and zero timestamp are omitted, as proto3 does;
   // any NaN, the stale marker included, is written bit-exact.
   void AddSample(std::string_view encoded_labels, int64_t timestamp_ms, double value);
+  // Appends one WriteRequest.metadata entry (field 3). Prometheus never mixes metadata and
+  // samples in one request; neither does the queue.
+  void AddMetadata(const MetricMetadata& metadata);
   // The uncompressed WriteRequest so far.
   std::string_view bytes() const { return buf_; }
 

@@ -15,8 +15,11 @@
 #include "remotewrite/encoder.h"
 #include "remotewrite/http_client.h"
 #include "remotewrite/logfmt.h"
+#include "remotewrite/metadata_sender.h"
+#include "remotewrite/resharding.h"
 #include "remotewrite/series_cache.h"
 #include "remotewrite/shard.h"
+#include "remotewrite/token_bucket.h"
 #include "remotewrite/watcher.h"
 
 namespace petrel::remotewrite {
@@ -61,6 +64,8 @@ std::optional<WalPosition> ParseProgress(const std::string& text) {
 }
 
 // A record read by the watcher: done once every shard popped past what it pushed up to it.
+// Shards added later are missing from `pushed` (they held nothing of it); shards removed are
+// cut from it (they were empty).
 struct Mark {
   WalPosition end;
   std::vector<uint64_t> pushed;  // per shard, Shard::pushed after the record's samples
@@ -72,12 +77,21 @@ struct Grave {
   std::vector<std::unique_ptr<CachedSeries>> entries;
 };
 
+// True when every shard popped what `pushed` says it had pushed.
+bool AllPopped(const std::vector<Shard>& shards, const std::vector<uint64_t>& pushed) {
+  const size_t n = std::min(shards.size(), pushed.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (shards[i].queue.popped() < pushed[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 class QueueManager::Impl final : public Watcher::Sink {
  public:
   Impl(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier, std::string wal_dir,
-       config::RemoteWriteConfig config, Labels external_labels);
+       config::RemoteWriteConfig config, Labels external_labels, QueueOptions options);
   ~Impl() override;
 
   void Start();
@@ -97,7 +111,17 @@ class QueueManager::Impl final : public Watcher::Sink {
   void FreeGraves();
   void Run(std::stop_token stop, Watcher& watcher);
   void MaybeSend(Shard& shard, SteadyTime now, bool flushing);
+  // Encodes the first shard.batch samples, leaving out those older than sample_age_limit.
+  // False when none is left (the batch is finished then).
+  bool EncodeBatch(Shard& shard, SteadyTime now);
   void StartAttempt(Shard& shard, SteadyTime now);
+  void MaybeSendMetadata(SteadyTime now);
+  // Samples with t below this are too old; INT64_MIN without sample_age_limit.
+  int64_t TooOldBefore() const;
+  void MaybeReshard(SteadyTime now, bool flushing);
+  void Reshard(size_t count);
+  // Lowers the barrier once every shard sent its pre-fence samples; drops unrouted shards.
+  void CheckBarrier();
   // Handles finished transfers; returns how many.
   size_t DrainCompletions(SteadyTime now);
   void OnDone(Shard& shard, CURLcode code, SteadyTime now);
@@ -120,12 +144,24 @@ class QueueManager::Impl final : public Watcher::Sink {
   const std::string name_;
   const std::string progress_path_;
   const size_t max_per_send_;
+  const size_t shard_capacity_;
+  QueueOptions options_;
 
   // Everything below is touched only by the loop thread while it runs (Start/Stop bracket it).
   SeriesCache cache_;
   std::unique_ptr<Watcher> watcher_;
   std::deque<Grave> graves_;
-  std::vector<Shard> shards_;  // resharding will change the count
+  // Reserved for max_shards up front, so a Shard never moves (transfers point at its body).
+  // During a reshard barrier it may hold more than routed_ shards (those being retired).
+  std::vector<Shard> shards_;
+  size_t routed_ = 0;     // samples go to shards_[ref % routed_]
+  bool barrier_ = false;  // a reshard's fences are not all passed yet
+  ShardTuner tuner_;
+  SteadyTime next_reshard_{};
+  SteadyTime last_send_done_{};
+  SteadyTime reshard_disabled_until_{};
+  TokenBucket bucket_;
+  std::unique_ptr<MetadataSender> metadata_;
   CURLM* multi_ = nullptr;
   RequestEncoder encoder_;
   int64_t highest_ms_ = INT64_MIN;
@@ -146,19 +182,22 @@ class QueueManager::Impl final : public Watcher::Sink {
   Counter* retried_total_;
   Counter* dropped_unknown_;
   Counter* dropped_relabel_;
+  Counter* dropped_too_old_;
   Counter* bytes_total_;
   Counter* enqueue_retries_;
   Gauge* pending_;
   Gauge* highest_ts_;
   Gauge* highest_sent_ts_;
   Histogram* duration_;
+  Gauge* shards_gauge_;
+  Gauge* shards_desired_;
 
   std::jthread thread_;  // the endpoint's loop; last member, so it stops before the rest goes
 };
 
 QueueManager::Impl::Impl(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier,
                          std::string wal_dir, config::RemoteWriteConfig config,
-                         Labels external_labels)
+                         Labels external_labels, QueueOptions options)
     : fs_(fs),
       clock_(clock),
       metrics_(metrics),
@@ -168,13 +207,21 @@ QueueManager::Impl::Impl(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNoti
       name_(config_.name),
       progress_path_(ProgressPath(wal_dir_, name_)),
       max_per_send_(static_cast<size_t>(std::max(1, config_.queue_config.max_samples_per_send))),
-      cache_(std::move(external_labels), config_.write_relabel_configs) {
+      // A shard holds at least one full batch, so a batch can always form.
+      shard_capacity_(
+          std::max(static_cast<size_t>(std::max(1, config_.queue_config.capacity)), max_per_send_)),
+      options_(std::move(options)),
+      cache_(std::move(external_labels), config_.write_relabel_configs),
+      tuner_(std::max(1, config_.queue_config.min_shards),
+             std::max(1, config_.queue_config.max_shards), options_.shard_update_interval),
+      bucket_(config_.queue_config.max_bytes_per_second, std::chrono::steady_clock::now()) {
   RegisterMetrics();
 }
 
 QueueManager::Impl::~Impl() {
   Stop(milliseconds(0));
   for (Shard& s : shards_) s.client.reset();
+  metadata_.reset();
   if (multi_ != nullptr) curl_multi_cleanup(multi_);
 }
 
@@ -205,6 +252,7 @@ void QueueManager::Impl::RegisterMetrics() {
   };
   dropped_unknown_ = dropped("unintentionally_dropped_series");
   dropped_relabel_ = dropped("dropped_series");
+  dropped_too_old_ = dropped("too_old");
   bytes_total_ = counter("bytes_total",
                          "The total number of bytes of data (not metadata) sent by the queue "
                          "after compression.");
@@ -224,8 +272,13 @@ void QueueManager::Impl::RegisterMetrics() {
       p + "sent_batch_duration_seconds", "Duration of send calls to the remote storage.",
       {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25, 60, 120, 300}, names, values);
   const config::QueueConfig& q = config_.queue_config;
-  gauge("shards", "The number of shards used for parallel sending to the remote storage.")
-      ->Set(std::max(1, q.min_shards));
+  shards_gauge_ =
+      gauge("shards", "The number of shards used for parallel sending to the remote storage.");
+  shards_gauge_->Set(std::max(1, q.min_shards));
+  shards_desired_ = gauge("shards_desired",
+                          "The number of shards that the queues shard calculation wants to run "
+                          "based on the rate of samples in vs. samples out.");
+  shards_desired_->Set(std::max(1, q.min_shards));
   gauge("shards_min", "The minimum number of shards that the queue is allowed to run.")
       ->Set(q.min_shards);
   gauge("shards_max", "The maximum number of shards that the queue is allowed to run.")
@@ -245,13 +298,12 @@ void QueueManager::Impl::Start() {
   started_ = true;
   const config::QueueConfig& q = config_.queue_config;
   multi_ = curl_multi_init();
-  // Resharding will change the count; samples go to shard ref % shards_.size().
-  // A shard holds at least one full batch, so a batch can always form.
-  const size_t capacity = std::max(static_cast<size_t>(std::max(1, q.capacity)), max_per_send_);
   const size_t count = static_cast<size_t>(std::max(1, q.min_shards));
-  shards_.reserve(count);
-  for (size_t i = 0; i < count; ++i) shards_.emplace_back(capacity);
-  for (Shard& s : shards_) {
+  shards_.reserve(static_cast<size_t>(std::max({1, q.min_shards, q.max_shards})));
+  for (size_t i = 0; i < count; ++i) shards_.emplace_back(shard_capacity_);
+  routed_ = count;
+  const bool send_metadata = options_.metadata && config_.metadata_config.send;
+  for (size_t i = 0; i < count + (send_metadata ? 1 : 0); ++i) {
     auto client = HttpClient::Create(config_, clock_);
     if (!client.ok() || multi_ == nullptr) {
       spdlog::error(
@@ -259,8 +311,14 @@ void QueueManager::Impl::Start() {
           Quote(client.ok() ? "curl_multi_init failed" : client.status().ToString()));
       return;
     }
-    s.client = std::move(*client);
+    if (i < count) {
+      shards_[i].client = std::move(*client);
+    } else {
+      metadata_ = std::make_unique<MetadataSender>(config_, options_.metadata, std::move(*client),
+                                                   metrics_, std::chrono::steady_clock::now());
+    }
   }
+  next_reshard_ = std::chrono::steady_clock::now() + options_.shard_update_interval;
   watcher_ =
       std::make_unique<Watcher>(fs_, metrics_, wal_dir_, name_, ToMillis(clock_.Now()), *this);
   if (fs_.Exists(progress_path_)) {
@@ -315,13 +373,7 @@ void QueueManager::Impl::Bury() {
 }
 
 void QueueManager::Impl::FreeGraves() {
-  while (!graves_.empty()) {
-    const Grave& g = graves_.front();
-    for (size_t i = 0; i < shards_.size(); ++i) {
-      if (shards_[i].queue.popped() < g.pushed[i]) return;
-    }
-    graves_.pop_front();
-  }
+  while (!graves_.empty() && AllPopped(shards_, graves_.front().pushed)) graves_.pop_front();
 }
 
 void QueueManager::Impl::Read(WalPosition end) {
@@ -339,15 +391,8 @@ void QueueManager::Impl::Read(WalPosition end) {
 void QueueManager::Impl::AdvanceAcked() {
   if (frozen_) return;
   std::optional<WalPosition> moved;
-  while (!marks_.empty()) {
-    const Mark& m = marks_.front();
-    for (size_t i = 0; i < shards_.size(); ++i) {
-      if (shards_[i].queue.popped() < m.pushed[i]) {
-        if (moved) SetAcked(*moved);
-        return;
-      }
-    }
-    moved = m.end;
+  while (!marks_.empty() && AllPopped(shards_, marks_.front().pushed)) {
+    moved = marks_.front().end;
     marks_.pop_front();
   }
   if (moved) SetAcked(*moved);
@@ -384,6 +429,7 @@ void QueueManager::Impl::SaveProgress(bool force) {
 
 size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
   const SteadyTime now = std::chrono::steady_clock::now();
+  const int64_t too_old = TooOldBefore();
   size_t taken = 0;
   size_t queued = 0;
   int64_t max_t = highest_ms_;
@@ -392,13 +438,20 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
     const CachedSeries* series = cache_.Find(s.ref);
     if (series == nullptr) {
       dropped_unknown_->Inc();
+      tuner_.SamplesDropped(1);
       continue;
     }
     if (series->dropped) {
       dropped_relabel_->Inc();
+      tuner_.SamplesDropped(1);
       continue;
     }
-    Shard& shard = shards_[s.ref % shards_.size()];
+    if (s.t < too_old) {
+      dropped_too_old_->Inc();
+      tuner_.SamplesDropped(1);
+      continue;
+    }
+    Shard& shard = shards_[s.ref % routed_];
     if (shard.queue.full()) {
       // The watcher keeps the rest and offers it again: the WAL is the buffer.
       enqueue_retries_->Inc();
@@ -409,6 +462,7 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
     ++queued;
     max_t = std::max(max_t, s.t);
   }
+  tuner_.SamplesIn(taken);
   if (queued > 0) pending_->Add(static_cast<double>(queued));
   if (max_t > highest_ms_) {
     highest_ms_ = max_t;
@@ -436,7 +490,9 @@ void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
     curl_multi_perform(multi_, &running);
     now = std::chrono::steady_clock::now();
     DrainCompletions(now);
+    MaybeReshard(now, flushing);
     for (Shard& s : shards_) MaybeSend(s, now, flushing);
+    if (!flushing) MaybeSendMetadata(now);
     curl_multi_perform(multi_, &running);
     // On loopback a transfer can finish inside that perform; its completion would otherwise
     // wait for the next turn, and nothing on the socket would end the wait below early.
@@ -453,7 +509,8 @@ void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
     SteadyTime until =
         progress == Watcher::Progress::kRead || completed ? now : NextTimer(flushing);
     const bool in_flight =
-        std::any_of(shards_.begin(), shards_.end(), [](const Shard& s) { return s.in_flight; });
+        std::any_of(shards_.begin(), shards_.end(), [](const Shard& s) { return s.in_flight; }) ||
+        (metadata_ && metadata_->in_flight());
     if (in_flight || flushing) {
       // curl_multi_wakeup (Stop) and socket activity end this wait early.
       until = std::min({until, now + kBusyWait, flushing ? deadline : until});
@@ -467,55 +524,108 @@ void QueueManager::Impl::Run(std::stop_token stop, Watcher& watcher) {
       if (wait.count() > 0) notifier_.WaitFor(&seen, wait, stop);
     }
   }
+  if (metadata_) {
+    if (metadata_->in_flight()) curl_multi_remove_handle(multi_, metadata_->client().handle());
+    metadata_->Abandon();
+  }
 }
 
 SteadyTime QueueManager::Impl::NextTimer(bool flushing) const {
-  SteadyTime t = SteadyTime::max();
+  SteadyTime t = flushing ? SteadyTime::max() : next_reshard_;
+  bool waits_for_tokens = false;
   for (const Shard& s : shards_) {
     if (s.in_flight) continue;
     if (s.batch > 0) {
       t = std::min(t, s.retry_at);
-    } else if (s.queue.size() > 0) {
-      t = flushing ? SteadyTime::min()
-                   : std::min(t, s.wait_started + config_.queue_config.batch_send_deadline);
+      waits_for_tokens = true;
+      continue;
     }
+    const size_t n = s.Sendable(barrier_);
+    if (n == 0) continue;  // empty, or waiting for the barrier: a completion moves it on
+    waits_for_tokens = true;
+    const bool cut = n >= max_per_send_ || (barrier_ && n < s.queue.size());
+    t = flushing || cut ? std::min(t, SteadyTime::min())
+                        : std::min(t, s.wait_started + config_.queue_config.batch_send_deadline);
+  }
+  if (metadata_ && !flushing) {
+    t = std::min(t, metadata_->NextTimer());
+    waits_for_tokens = true;
+  }
+  if (waits_for_tokens && !bucket_.unlimited()) {
+    // Paced: nothing can start before the bucket is out of debt.
+    t = std::max(t, bucket_.ReadyAt(std::chrono::steady_clock::now()));
   }
   return t;
+}
+
+int64_t QueueManager::Impl::TooOldBefore() const {
+  const auto limit = config_.queue_config.sample_age_limit;
+  if (limit.count() <= 0) return INT64_MIN;
+  return ToMillis(clock_.Now()) - std::chrono::duration_cast<milliseconds>(limit).count();
 }
 
 void QueueManager::Impl::MaybeSend(Shard& shard, SteadyTime now, bool flushing) {
   if (shard.in_flight) return;
   if (shard.batch > 0) {  // waiting to retry
-    if (now >= shard.retry_at) StartAttempt(shard, now);
+    if (now < shard.retry_at || bucket_.ReadyAt(now) > now) return;
+    if (shard.batch_min_t < TooOldBefore() && !EncodeBatch(shard, now)) return;
+    StartAttempt(shard, now);
     return;
   }
-  const size_t n = std::min(shard.queue.size(), max_per_send_);
+  const size_t sendable = shard.Sendable(barrier_);
+  const size_t n = std::min(sendable, max_per_send_);
   if (n == 0) return;
-  if (n < max_per_send_ && !flushing &&
+  // A reshard's fence ends the batch early: the samples behind it wait for the barrier.
+  const bool cut_by_fence = barrier_ && n < max_per_send_ && n < shard.queue.size();
+  if (n < max_per_send_ && !flushing && !cut_by_fence &&
       now - shard.wait_started < config_.queue_config.batch_send_deadline) {
     return;
   }
-  encoder_.Reset();
-  int64_t max_t = INT64_MIN;
-  for (size_t i = 0; i < n; ++i) {
-    const QueuedSample& q = shard.queue.at(i);
-    encoder_.AddSample(q.series->encoded_labels, q.t, q.v);
-    max_t = std::max(max_t, q.t);
-  }
-  SnappyCompress(encoder_.bytes(), &shard.body);
-  bytes_total_->Inc(static_cast<double>(shard.body.size()));
+  if (bucket_.ReadyAt(now) > now) return;
   shard.batch = n;
-  shard.batch_max_t = max_t;
   shard.attempt = 0;
   shard.backoff = config_.queue_config.min_backoff;
+  if (!EncodeBatch(shard, now)) return;
+  bytes_total_->Inc(static_cast<double>(shard.body.size()));
   StartAttempt(shard, now);
 }
 
+bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
+  const int64_t too_old = TooOldBefore();
+  encoder_.Reset();
+  int64_t min_t = INT64_MAX, max_t = INT64_MIN;
+  size_t sent = 0;
+  for (size_t i = 0; i < shard.batch; ++i) {
+    const QueuedSample& q = shard.queue.at(i);
+    if (q.t < too_old) continue;
+    encoder_.AddSample(q.series->encoded_labels, q.t, q.v);
+    min_t = std::min(min_t, q.t);
+    max_t = std::max(max_t, q.t);
+    ++sent;
+  }
+  const size_t dropped = (shard.attempt == 0 ? shard.batch : shard.sent) - sent;
+  if (dropped > 0) {
+    dropped_too_old_->Inc(static_cast<double>(dropped));
+    tuner_.SamplesDropped(dropped);
+  }
+  shard.sent = sent;
+  if (sent == 0) {
+    shard.batch_max_t = INT64_MIN;
+    FinishBatch(shard, now);
+    return false;
+  }
+  SnappyCompress(encoder_.bytes(), &shard.body);
+  shard.batch_min_t = min_t;
+  shard.batch_max_t = max_t;
+  return true;
+}
+
 void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
+  bucket_.Take(now, shard.body.size());
+  samples_total_->Inc(static_cast<double>(shard.sent));
+  shard.attempt_started = now;
   if (!shard.client->Prepare(shard.body, shard.attempt).ok()) {
     // An unreadable credentials file: retried with backoff like a transport error.
-    samples_total_->Inc(static_cast<double>(shard.batch));
-    shard.attempt_started = now;
     OnDone(shard, CURLE_FAILED_INIT, now);
     return;
   }
@@ -524,13 +634,23 @@ void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
     // Not expected (the handle is never in the multi twice); treat as a transport error.
     spdlog::error("msg=\"curl_multi_add_handle failed\" component=remote remote_name={} err={}",
                   name_, Quote(curl_multi_strerror(rc)));
-    samples_total_->Inc(static_cast<double>(shard.batch));
     OnDone(shard, CURLE_FAILED_INIT, now);
     return;
   }
   shard.in_flight = true;
-  shard.attempt_started = now;
-  samples_total_->Inc(static_cast<double>(shard.batch));
+}
+
+void QueueManager::Impl::MaybeSendMetadata(SteadyTime now) {
+  if (!metadata_) return;
+  metadata_->Collect(now);
+  if (!metadata_->Ready(now) || bucket_.ReadyAt(now) > now) return;
+  HttpClient& client = metadata_->client();
+  bucket_.Take(now, metadata_->body().size());
+  metadata_->Started(now);
+  if (!client.Prepare(metadata_->body(), metadata_->attempt()).ok() ||
+      curl_multi_add_handle(multi_, client.handle()) != CURLM_OK) {
+    metadata_->Done(client.Complete(CURLE_FAILED_INIT), now);
+  }
 }
 
 size_t QueueManager::Impl::DrainCompletions(SteadyTime now) {
@@ -542,11 +662,15 @@ size_t QueueManager::Impl::DrainCompletions(SteadyTime now) {
     CURL* easy = msg->easy_handle;
     CURLcode code = msg->data.result;
     curl_multi_remove_handle(multi_, easy);
+    ++done;
+    if (metadata_ && metadata_->client().handle() == easy) {
+      metadata_->Done(metadata_->client().Complete(code), now);
+      continue;
+    }
     for (Shard& s : shards_) {
       if (s.client->handle() == easy) {
         s.in_flight = false;
         OnDone(s, code, now);
-        ++done;
         break;
       }
     }
@@ -555,33 +679,39 @@ size_t QueueManager::Impl::DrainCompletions(SteadyTime now) {
 }
 
 void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
-  duration_->Observe(std::chrono::duration<double>(now - shard.attempt_started).count());
+  const auto took = now - shard.attempt_started;
+  duration_->Observe(std::chrono::duration<double>(took).count());
+  last_send_done_ = now;
   SendResult r = shard.client->Complete(code);
   if (r.status.ok()) {
+    tuner_.SamplesOut(shard.sent, took);
     FinishBatch(shard, now);
     return;
   }
   size_t suppressed = 0;
   if (r.status.code() == Code::kUnavailable) {
-    retried_total_->Inc(static_cast<double>(shard.batch));
+    retried_total_->Inc(static_cast<double>(shard.sent));
     milliseconds sleep = r.retry_after.count() > 0 ? r.retry_after : shard.backoff;
     shard.retry_at = now + sleep;
     shard.backoff = std::min(2 * sleep, config_.queue_config.max_backoff);
     ++shard.attempt;
+    // As Prometheus: the failing receiver, not the rates, explains the backlog for now.
+    reshard_disabled_until_ = std::max(reshard_disabled_until_, now + 2 * sleep);
     if (retry_log_.Allow(now, &suppressed)) {
       spdlog::warn(
           "msg=\"Failed to send batch, retrying\" component=remote remote_name={} samples={} "
           "retry_in={}ms err={} suppressed={}",
-          name_, shard.batch, sleep.count(), Quote(r.status.message()), suppressed);
+          name_, shard.sent, sleep.count(), Quote(r.status.message()), suppressed);
     }
     return;
   }
-  failed_total_->Inc(static_cast<double>(shard.batch));
+  tuner_.SamplesOut(shard.sent, took);
+  failed_total_->Inc(static_cast<double>(shard.sent));
   if (drop_log_.Allow(now, &suppressed)) {
     spdlog::error(
         "msg=\"non-recoverable error, dropping batch\" component=remote remote_name={} samples={} "
         "err={} suppressed={}",
-        name_, shard.batch, Quote(r.status.message()), suppressed);
+        name_, shard.sent, Quote(r.status.message()), suppressed);
   }
   FinishBatch(shard, now);
 }
@@ -589,14 +719,76 @@ void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
 void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
   // Prometheus moves the sent high-water mark after a success and after a non-recoverable
   // failure alike: either way the batch is done with.
-  double sent_s = static_cast<double>(shard.batch_max_t / 1000);
-  if (sent_s > highest_sent_ts_->Value()) highest_sent_ts_->Set(sent_s);
+  if (shard.batch_max_t != INT64_MIN) {
+    double sent_s = static_cast<double>(shard.batch_max_t / 1000);
+    if (sent_s > highest_sent_ts_->Value()) highest_sent_ts_->Set(sent_s);
+  }
   pending_->Add(-static_cast<double>(shard.batch));
   shard.queue.Pop(shard.batch);
   shard.batch = 0;
+  shard.sent = 0;
   shard.wait_started = now;
   if (!graves_.empty()) FreeGraves();
   AdvanceAcked();
+  if (barrier_) CheckBarrier();
+}
+
+void QueueManager::Impl::MaybeReshard(SteadyTime now, bool flushing) {
+  if (now < next_reshard_) return;
+  next_reshard_ = now + options_.shard_update_interval;
+  const int current = static_cast<int>(routed_);
+  ShardDecision d = tuner_.Evaluate(current, static_cast<double>(highest_ms_) / 1000.0,
+                                    highest_sent_ts_->Value());
+  shards_desired_->Set(d.desired);
+  int want = options_.decide_shards ? options_.decide_shards(current, d.shards) : d.shards;
+  const config::QueueConfig& q = config_.queue_config;
+  want = std::clamp(want, std::max(1, q.min_shards), std::max({1, q.min_shards, q.max_shards}));
+  if (want == current || flushing || barrier_) return;
+  if (!options_.decide_shards) {
+    if (now - last_send_done_ > options_.shard_update_interval || now < reshard_disabled_until_) {
+      return;
+    }
+  }
+  spdlog::info(
+      "msg=\"Remote storage resharding\" component=remote remote_name={} from={} to={} "
+      "desired={:.2f}",
+      name_, current, want, d.desired);
+  Reshard(static_cast<size_t>(want));
+}
+
+void QueueManager::Impl::Reshard(size_t count) {
+  // Fence everything queued under the old mapping; what arrives from now on follows the new
+  // one and waits until the fenced samples are done (CheckBarrier).
+  for (Shard& s : shards_) s.fence = s.queue.pushed();
+  while (shards_.size() < count) {
+    auto client = HttpClient::Create(config_, clock_);
+    if (!client.ok()) {  // not expected: the first shards were created from the same config
+      spdlog::error("msg=\"Cannot add remote write shard\" component=remote remote_name={} err={}",
+                    name_, Quote(client.status().ToString()));
+      count = shards_.size();
+      break;
+    }
+    Shard& s = shards_.emplace_back(shard_capacity_);
+    s.client = std::move(*client);
+  }
+  routed_ = count;
+  shards_gauge_->Set(static_cast<double>(count));
+  barrier_ = true;
+  CheckBarrier();
+}
+
+void QueueManager::Impl::CheckBarrier() {
+  for (const Shard& s : shards_) {
+    if (s.queue.popped() < s.fence) return;
+  }
+  barrier_ = false;
+  // Shards past routed_ took no sample since the fence, and have sent all before it.
+  while (shards_.size() > routed_) {
+    assert(shards_.back().queue.size() == 0 && !shards_.back().in_flight);
+    shards_.pop_back();
+  }
+  for (Mark& m : marks_) m.pushed.resize(std::min(m.pushed.size(), routed_));
+  for (Grave& g : graves_) g.pushed.resize(std::min(g.pushed.size(), routed_));
 }
 
 bool QueueManager::Impl::AllSent() const {
@@ -628,9 +820,10 @@ void QueueManager::Impl::Abandon() {
 
 QueueManager::QueueManager(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier,
                            std::string wal_dir, config::RemoteWriteConfig config,
-                           Labels external_labels)
+                           Labels external_labels, QueueOptions options)
     : impl_(std::make_unique<Impl>(fs, clock, metrics, notifier, std::move(wal_dir),
-                                   std::move(config), std::move(external_labels))) {}
+                                   std::move(config), std::move(external_labels),
+                                   std::move(options))) {}
 
 QueueManager::~QueueManager() = default;
 

@@ -16,10 +16,25 @@
 //   are read for series only.
 // - write_relabel_configs run once per series, after external labels are merged; samples of a
 //   dropped series count as samples_dropped_total{reason="dropped_series"}.
-// - shards = queue_config.min_shards (no resharding yet); shard = ref % shards. Each shard holds
-//   up to max(capacity, max_samples_per_send) samples and sends batches of at most
+// - Shards start at queue_config.min_shards; shard = ref % shards. Each shard holds up to
+//   max(capacity, max_samples_per_send) samples and sends batches of at most
 //   max_samples_per_send, when full or batch_send_deadline after its oldest unsent sample
 //   arrived. A shard sends batch N+1 only after N succeeded or was dropped (per-series order).
+// - Resharding: every shard_update_interval a ShardTuner (resharding.h) picks a count in
+//   [min_shards, max_shards] from ingest vs send rate (skipped while no send completed in the
+//   last interval, for 2x a retry's backoff after a recoverable error, and while the previous
+//   reshard's barrier is up). The watcher keeps reading and nothing is drained: new samples are
+//   routed by the new count at once, and every shard fences what it held; until every shard has
+//   sent (or dropped) its pre-fence samples, shards send only pre-fence samples (a batch is cut
+//   at the fence). So a series' samples under the new mapping are never sent before its samples
+//   under the old one completed: per-series order holds. Shards no longer routed to are removed
+//   once the barrier falls (they are empty by then).
+// - sample_age_limit > 0: samples older than Clock::Now() - limit are dropped at enqueue and
+//   again before each attempt (samples_dropped_total{reason="too_old"}).
+// - max_bytes_per_second > 0: requests (samples and metadata, retries too) start only while a
+//   token bucket of compressed bytes is not in debt (token_bucket.h).
+// - Metadata: with QueueOptions::metadata and metadata_config.send, a MetadataSender
+//   (metadata_sender.h) sends it every send_interval on its own connection, from the same loop.
 // - 5xx, transport errors, timeouts (and 429 with retry_on_http_429) are retried forever with
 //   backoff min_backoff..max_backoff, doubling, or Retry-After when given; other 4xx drop the
 //   batch (samples_failed_total, rate-limited log).
@@ -30,6 +45,8 @@
 // on one curl multi handle. Start/Stop from one owner; metrics readable any time.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,15 +55,26 @@
 #include "common/labels.h"
 #include "common/metrics.h"
 #include "config/config.h"
+#include "remotewrite/metadata.h"
 #include "wal/reader.h"
 
 namespace petrel::remotewrite {
+
+struct QueueOptions {
+  // Where metric metadata comes from; none (the default) sends no metadata.
+  MetadataSource metadata;
+  // How often the shard count is evaluated (Prometheus: 10 s).
+  std::chrono::milliseconds shard_update_interval = std::chrono::seconds(10);
+  // Tests only: replaces the tuner's choice (gets the current count and the tuner's).
+  std::function<int(int current, int tuned)> decide_shards;
+};
 
 class QueueManager {
  public:
   // wal_dir is <storage>/wal. All references must outlive the QueueManager.
   QueueManager(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNotifier& notifier,
-               std::string wal_dir, config::RemoteWriteConfig config, Labels external_labels);
+               std::string wal_dir, config::RemoteWriteConfig config, Labels external_labels,
+               QueueOptions options = {});
   ~QueueManager();
 
   // Starts the watcher and the send loop. Only the first call does anything.

@@ -5,9 +5,13 @@
 //
 // The batch is the first `batch` samples of the FIFO. They are popped only once the batch
 // succeeded or was dropped, so a shard never sends batch N+1 before N is done.
+//
+// Resharding sets `fence` to the number of samples pushed so far. While the queue's reshard
+// barrier is up, only samples numbered <= fence may go into a batch (see Sendable).
 // One caller at a time.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <cstdint>
@@ -74,12 +78,23 @@ struct Shard {
   std::unique_ptr<HttpClient> client;  // this shard's connection; one request at a time
   std::string body;                    // compressed request of the current batch, for retries
   size_t batch = 0;                    // samples in the current batch; 0 = none
+  size_t sent = 0;                     // of those, in the request (the rest were too old)
+  int64_t batch_min_t = 0;
   int64_t batch_max_t = 0;
+  uint64_t fence = 0;  // queue.pushed() at the last reshard
   bool in_flight = false;
   int attempt = 0;  // 0 = first try; the Retry-Attempt header otherwise
   std::chrono::milliseconds backoff{0};
   SteadyTime retry_at{};
   SteadyTime attempt_started{};
+
+  // Queued samples that may go into a batch: all of them, or while a reshard barrier is up only
+  // those pushed before the fence.
+  size_t Sendable(bool barrier) const {
+    if (!barrier) return queue.size();
+    const uint64_t popped = queue.popped();
+    return fence > popped ? std::min<uint64_t>(queue.size(), fence - popped) : 0;
+  }
 };
 
 }  // namespace petrel::remotewrite

@@ -272,6 +272,44 @@ TEST_CASE("remote_write default names are stable md5 prefixes of the settings", 
   CHECK(a->remote_write[0].name == "23744e");
 }
 
+TEST_CASE("remote_write queue_config takes sample_age_limit and max_bytes_per_second",
+          "[config]") {
+  auto cfg = Parse(R"(
+remote_write:
+  - url: http://a/api/v1/write
+    queue_config: {sample_age_limit: 2h, max_bytes_per_second: 1MiB}
+    metadata_config: {send: true, send_interval: 30s, max_samples_per_send: 500}
+  - url: http://b/api/v1/write
+    queue_config: {max_bytes_per_second: 65536}
+)",
+                   "p.yml");
+  INFO(cfg.status().message());
+  REQUIRE(cfg.ok());
+  const RemoteWriteConfig& a = cfg->remote_write[0];
+  CHECK(a.queue_config.sample_age_limit == std::chrono::hours(2));
+  CHECK(a.queue_config.max_bytes_per_second == 1 << 20);
+  CHECK(a.metadata_config.send_interval == seconds(30));
+  CHECK(a.metadata_config.max_samples_per_send == 500);
+  CHECK(cfg->remote_write[1].queue_config.max_bytes_per_second == 65536);
+  CHECK(cfg->remote_write[1].queue_config.sample_age_limit.count() == 0);
+  // Non-default values change the derived name; defaults leave it as it was.
+  RemoteWriteConfig rw;
+  rw.url = "http://a:9090/api/v1/write";
+  const std::string plain = CanonicalRemoteWrite(rw);
+  rw.queue_config.sample_age_limit = std::chrono::hours(1);
+  CHECK(CanonicalRemoteWrite(rw) == plain + "queue_config.sample_age_limit: 1h\n");
+
+  auto negative =
+      Parse("remote_write:\n  - url: http://a/\n    queue_config: {sample_age_limit: -1m}\n",
+            "p.yml");
+  CHECK_FALSE(negative.ok());
+  auto bad_bytes =
+      Parse("remote_write:\n  - url: http://a/\n    queue_config: {max_bytes_per_second: 1XB}\n",
+            "p.yml");
+  REQUIRE_FALSE(bad_bytes.ok());
+  CHECK_THAT(bad_bytes.status().message(), Catch::Contains("max_bytes_per_second"));
+}
+
 TEST_CASE("settings that configure nothing are accepted", "[config]") {
   auto cfg = Parse(R"(
 rule_files: []

@@ -206,5 +206,25 @@ TEST_CASE("snappy block compression round-trips and is not the framed format", "
   }
 }
 
+TEST_CASE("metadata encodes as WriteRequest.metadata, empty fields omitted", "[remotewrite]") {
+  using Type = MetricMetadata::Type;
+  RequestEncoder enc;
+  enc.AddMetadata({Type::kCounter, "http_requests", "Requests served.", ""});
+  enc.AddMetadata({Type::kStateSet, "feature", "", ""});
+  enc.AddMetadata({Type::kUnknown, "mystery", "Who knows.", "bytes"});
+  prometheus::WriteRequest req = Decode(enc.bytes());
+  CHECK(req.timeseries_size() == 0);
+  REQUIRE(req.metadata_size() == 3);
+  CHECK(req.metadata(0).type() == prometheus::MetricMetadata::COUNTER);
+  CHECK(req.metadata(0).metric_family_name() == "http_requests");
+  CHECK(req.metadata(0).help() == "Requests served.");
+  CHECK(req.metadata(0).unit().empty());
+  CHECK(req.metadata(1).type() == prometheus::MetricMetadata::STATESET);
+  CHECK(req.metadata(2).type() == prometheus::MetricMetadata::UNKNOWN);
+  CHECK(req.metadata(2).unit() == "bytes");
+  // Byte-identical to protobuf's own encoding (fields in number order, zero type omitted).
+  CHECK(std::string(enc.bytes()) == req.SerializeAsString());
+}
+
 }  // namespace
 }  // namespace petrel::remotewrite

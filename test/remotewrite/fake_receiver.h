@@ -23,6 +23,7 @@ struct ReceivedRequest {
   std::multimap<std::string, std::string> headers;  // names as sent
   bool decoded = false;                             // snappy and protobuf both parsed
   size_t wire_bytes = 0;                            // the (compressed) body as received
+  std::chrono::steady_clock::time_point at;         // when the request arrived
   prometheus::WriteRequest body;
 
   std::string Header(const std::string& name) const {
@@ -77,6 +78,12 @@ class FakeReceiver {
     std::lock_guard lock(mu_);
     responder_ = std::move(r);
   }
+  // Every handler waits this long before recording (concurrent requests wait in parallel): a
+  // slow receiver.
+  void SetDelay(std::chrono::milliseconds d) {
+    std::lock_guard lock(mu_);
+    delay_ = d;
+  }
   // Handlers block until Release() (or destruction): for timeout tests.
   void Hold() {
     std::lock_guard lock(mu_);
@@ -100,7 +107,14 @@ class FakeReceiver {
 
  private:
   void Handle(const httplib::Request& req, httplib::Response& res) {
+    std::chrono::milliseconds delay;
+    {
+      std::lock_guard lock(mu_);
+      delay = delay_;
+    }
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
     ReceivedRequest got;
+    got.at = std::chrono::steady_clock::now();
     for (const auto& [k, v] : req.headers) got.headers.emplace(k, v);
     got.wire_bytes = req.body.size();
     std::string raw;
@@ -123,12 +137,13 @@ class FakeReceiver {
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
-  mutable std::mutex mu_;  // guards requests_, responder_, held_, released_
+  mutable std::mutex mu_;  // guards requests_, responder_, held_, released_, delay_
   std::condition_variable cv_;
   std::vector<ReceivedRequest> requests_;
   Responder responder_;
   bool held_ = false;
   bool released_ = false;
+  std::chrono::milliseconds delay_{0};
 };
 
 }  // namespace petrel::remotewrite::testing

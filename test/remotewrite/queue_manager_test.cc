@@ -65,6 +65,7 @@ struct Env {
   FakeReceiver rx;
   std::unique_ptr<wal::Storage> storage;
   config::RemoteWriteConfig cfg;
+  QueueOptions options;
   int64_t start_ms = ToMillis(clock.Now());
 
   explicit Env(wal::Options options = {}) {
@@ -84,7 +85,7 @@ struct Env {
 
   std::unique_ptr<QueueManager> NewQueue(Labels external = {}) {
     return std::make_unique<QueueManager>(fs, clock, metrics, storage->notifier(),
-                                          storage->wal_dir(), cfg, std::move(external));
+                                          storage->wal_dir(), cfg, std::move(external), options);
   }
 
   // One commit per step: every series gets a sample at start_ms + (step+1) * 1000.
@@ -664,6 +665,221 @@ TEST_CASE("an unreadable credentials file is retried until it can be read", "[re
   for (const auto& r : env.rx.requests()) CHECK(r.Header("Authorization") == "Bearer s3cret");
   CHECK(Total(env.rx.requests()) == 6);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace petrel::remotewrite
+
+namespace petrel::remotewrite {
+namespace {
+
+// Polls pred until it holds or timeout passes (for state that has no notification).
+bool Eventually(const std::function<bool()>& pred,
+                milliseconds timeout = std::chrono::seconds(10)) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+TEST_CASE("per-series order holds across reshards under load", "[remotewrite]") {
+  Env env(wal::Options{.segment_bytes = 64 << 10, .compression = wal::Compression::kNone});
+  env.cfg.queue_config.min_shards = 1;
+  env.cfg.queue_config.max_shards = 8;
+  env.cfg.queue_config.capacity = 200;
+  env.cfg.queue_config.max_samples_per_send = 20;
+  env.rx.SetDelay(milliseconds(2));
+  // Some 500s: retried batches stay in flight across reshards.
+  auto accepted = [](size_t n) { return n % 7 != 3; };
+  env.rx.SetResponder([&](size_t n, const ReceivedRequest&) {
+    return accepted(n) ? Reply{} : Reply{500, {}, "busy"};
+  });
+  // Every evaluation asks for another count; a reshard happens whenever no barrier is up.
+  std::mutex mu;  // guards seen
+  std::vector<int> seen;
+  env.options.shard_update_interval = milliseconds(10);
+  env.options.decide_shards = [&, i = size_t{0}](int current, int) mutable {
+    static constexpr int kCounts[] = {5, 2, 8, 1, 3, 7, 4};
+    std::lock_guard lock(mu);
+    if (seen.empty() || seen.back() != current) seen.push_back(current);
+    return kCounts[i++ % std::size(kCounts)];
+  };
+  auto queue = env.NewQueue();
+  queue->Start();
+  constexpr int kSeries = 40, kSteps = 300;
+  env.Write(kSeries, 0, kSteps);
+  const size_t want = kSeries * kSteps;
+  REQUIRE(env.rx.WaitUntil(
+      [&](const auto& reqs) {
+        size_t n = 0;
+        for (size_t i = 0; i < reqs.size(); ++i) n += accepted(i) ? SampleCount(reqs[i]) : 0;
+        return n >= want;
+      },
+      std::chrono::seconds(60)));
+  queue->Stop(std::chrono::seconds(5));
+
+  auto reqs = env.rx.requests();
+  // Arrival order at the receiver: a series' sample never arrives before an earlier one.
+  CheckExactlyOnceInOrder(Collect(reqs, accepted), kSeries, 0, kSteps, env.start_ms);
+  CHECK(env.GaugeValue("samples_pending") == 0);
+  CHECK(env.Metric("samples_failed_total") == 0);
+  std::lock_guard lock(mu);
+  INFO("shard counts seen: " << seen.size());
+  CHECK(seen.size() >= 4);  // at least three reshards took effect while samples flowed
+  CHECK(env.GaugeValue("shards") == seen.back());
+}
+
+TEST_CASE("a slow receiver makes the queue add shards, up to max_shards", "[remotewrite]") {
+  Env env;
+  env.cfg.queue_config.min_shards = 1;
+  env.cfg.queue_config.max_shards = 4;
+  env.options.shard_update_interval = milliseconds(100);
+  env.rx.SetDelay(milliseconds(20));
+  auto queue = env.NewQueue();
+  queue->Start();
+  CHECK(env.GaugeValue("shards") == 1);
+  CHECK(env.GaugeValue("shards_max") == 4);
+  CHECK(env.GaugeValue("shards_min") == 1);
+  constexpr int kSeries = 20, kSteps = 100;
+  env.Write(kSeries, 0, kSteps);
+  double most = 0;
+  REQUIRE(env.rx.WaitUntil(
+      [&](const auto& reqs) {
+        most = std::max(most, env.GaugeValue("shards"));
+        return Total(reqs) >= kSeries * kSteps;
+      },
+      std::chrono::seconds(30)));
+  queue->Stop(std::chrono::seconds(5));
+  // 50 samples per 20 ms request is 2500/s a shard, far below what was written at once.
+  CHECK(most > 1);
+  CHECK(most <= 4);
+  CHECK(env.GaugeValue("shards_desired") > 1);
+  CheckExactlyOnceInOrder(Collect(env.rx.requests(), [](size_t) { return true; }), kSeries, 0,
+                          kSteps, env.start_ms);
+}
+
+TEST_CASE("sample_age_limit drops old samples at enqueue and before a retry", "[remotewrite]") {
+  Env env;
+  env.cfg.queue_config.min_shards = 1;
+  env.cfg.queue_config.sample_age_limit = std::chrono::minutes(10);
+  auto too_old = [&] { return env.Metric("samples_dropped_total", {"reason"}, {"too_old"}); };
+
+  SECTION("at enqueue") {
+    auto queue = env.NewQueue();
+    queue->Start();
+    env.clock.Advance(std::chrono::minutes(30));
+    env.Write(2, 0, 5);     // 30 minutes old by now
+    env.Write(2, 1800, 5);  // fresh
+    REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return Total(reqs) >= 10; }));
+    queue->Stop(std::chrono::seconds(5));
+    CheckExactlyOnceInOrder(Collect(env.rx.requests(), [](size_t) { return true; }), 2, 1800, 5,
+                            env.start_ms);
+    CHECK(too_old() == 10);
+    CHECK(env.Metric("samples_total") == 10);
+  }
+  SECTION("before a retry") {
+    std::atomic<bool> up{false};
+    env.rx.SetResponder([&](size_t, const ReceivedRequest&) {
+      return up ? Reply{} : Reply{503, {}, "down"};
+    });
+    auto queue = env.NewQueue();
+    queue->Start();
+    env.Write(2, 0, 5);
+    REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return reqs.size() >= 2; }));  // retried
+    env.clock.Advance(std::chrono::minutes(30));  // now all 10 queued samples are too old
+    REQUIRE(Eventually([&] { return too_old() == 10; }));
+    CHECK(env.GaugeValue("samples_pending") == 0);
+    up = true;
+    const size_t before = env.rx.request_count();
+    env.Write(2, 1800, 3);
+    REQUIRE(env.rx.WaitUntil([&](const auto& reqs) {
+      return Total(std::vector<ReceivedRequest>(reqs.begin() + before, reqs.end())) >= 6;
+    }));
+    queue->Stop(std::chrono::seconds(5));
+    auto reqs = env.rx.requests();
+    CheckExactlyOnceInOrder(Collect(reqs, [&](size_t i) { return i >= before; }), 2, 1800, 3,
+                            env.start_ms);
+    CHECK(env.Metric("samples_failed_total") == 0);
+    CHECK(too_old() == 10);
+  }
+}
+
+TEST_CASE("metadata goes out in its own requests, de-duplicated, batched and retried",
+          "[remotewrite]") {
+  using Type = MetricMetadata::Type;
+  Env env;
+  env.cfg.metadata_config.send_interval = milliseconds(20);
+  env.cfg.metadata_config.max_samples_per_send = 2;
+  std::atomic<int> calls{0};
+  // Only the first collection finds anything, so the requests and counts below are exact.
+  env.options.metadata = [&](const MetadataVisitor& visit) {
+    if (calls++ > 0) return;
+    visit({Type::kCounter, "http_requests", "Requests served.", ""});
+    visit({Type::kGauge, "room_temperature", "Room temperature.", "celsius"});
+    visit({Type::kCounter, "http_requests", "Requests served.", ""});  // from another target
+    visit({Type::kHistogram, "latency", "", "seconds"});
+  };
+  env.rx.SetResponder([](size_t n, const ReceivedRequest&) {
+    return n == 0 ? Reply{503, {}, "later"} : Reply{};
+  });
+  auto queue = env.NewQueue();
+  queue->Start();
+  REQUIRE(env.rx.WaitUntil([](const auto& reqs) { return reqs.size() >= 3; }));
+  REQUIRE(Eventually([&] { return calls >= 2; }));  // a later collection found nothing to send
+  queue->Stop(std::chrono::seconds(5));
+
+  auto reqs = env.rx.requests();
+  REQUIRE(reqs.size() == 3);
+  for (const auto& r : reqs) {
+    REQUIRE(r.decoded);
+    CHECK(r.body.timeseries_size() == 0);
+    CHECK(r.body.metadata_size() >= 1);
+    CHECK(r.body.metadata_size() <= 2);
+  }
+  CHECK(reqs[1].Header("Retry-Attempt") == "1");
+  CHECK(reqs[1].body.SerializeAsString() == reqs[0].body.SerializeAsString());
+  std::map<std::string, const prometheus::MetricMetadata*> got;
+  for (size_t i = 1; i < reqs.size(); ++i) {
+    for (const auto& m : reqs[i].body.metadata()) got.emplace(m.metric_family_name(), &m);
+  }
+  REQUIRE(got.size() == 3);
+  CHECK(got["http_requests"]->type() == prometheus::MetricMetadata::COUNTER);
+  CHECK(got["http_requests"]->help() == "Requests served.");
+  CHECK(got["room_temperature"]->type() == prometheus::MetricMetadata::GAUGE);
+  CHECK(got["room_temperature"]->unit() == "celsius");
+  CHECK(got["latency"]->type() == prometheus::MetricMetadata::HISTOGRAM);
+  CHECK(got["latency"]->help().empty());
+  CHECK(env.Metric("metadata_total") == 2 + 2 + 1);
+  CHECK(env.Metric("metadata_retried_total") == 2);
+  CHECK(env.Metric("metadata_failed_total") == 0);
+  CHECK(env.Metric("samples_total") == 0);
+}
+
+TEST_CASE("max_bytes_per_second paces what a queue sends", "[remotewrite]") {
+  Env env;
+  constexpr double kRate = 1500;  // bytes per second; the samples below take ~3 s
+  env.cfg.queue_config.max_bytes_per_second = static_cast<uint64_t>(kRate);
+  const auto start = std::chrono::steady_clock::now();  // the bucket starts full in NewQueue
+  auto queue = env.NewQueue();
+  queue->Start();
+  constexpr int kSeries = 20, kSteps = 40;
+  env.Write(kSeries, 0, kSteps);
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return Total(reqs) >= kSeries * kSteps; },
+                           std::chrono::seconds(30)));
+  queue->Stop(std::chrono::seconds(5));
+  auto reqs = env.rx.requests();
+  CheckExactlyOnceInOrder(Collect(reqs, [](size_t) { return true; }), kSeries, 0, kSteps,
+                          env.start_ms);
+  // Every request but the last started with the bucket out of debt, so before the last one
+  // started at most one second's worth plus kRate per second had gone out.
+  size_t before_last = 0;
+  for (size_t i = 0; i + 1 < reqs.size(); ++i) before_last += reqs[i].wire_bytes;
+  const double elapsed = std::chrono::duration<double>(reqs.back().at - start).count();
+  INFO("bytes before the last request: " << before_last << ", elapsed " << elapsed << " s");
+  CHECK(before_last <= kRate * elapsed + kRate);
+  CHECK(before_last > 2 * kRate);  // so the pacing above was actually needed
 }
 
 }  // namespace
