@@ -39,7 +39,10 @@ struct Entry {
   curl_slist* connect_to = nullptr;
   std::string url;                          // as requested (may name tls_config.server_name)
   std::vector<std::string> static_headers;  // Accept, timeout, Host
+  // The body being received. It is handed to the parser when the transfer ends, so a target
+  // between scrapes holds no buffer; the next one reserves the last body's size up front.
   std::string body;
+  size_t last_body_size = 0;
   int64_t body_limit = 0;  // 0: unlimited
   bool body_limit_hit = false;
   SteadyTime due;
@@ -65,6 +68,7 @@ size_t WriteBody(char* data, size_t size, size_t n, void* user) {
     e->body_limit_hit = true;
     return 0;
   }
+  if (e->body.empty()) e->body.reserve(std::max(e->last_body_size + e->last_body_size / 8, bytes));
   e->body.append(data, bytes);
   return bytes;
 }
@@ -464,8 +468,10 @@ class Manager::Impl {
         curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct);
         r.content_type = ct != nullptr ? ct : "";
         r.status = ResolveContentType(*e->loop->target().job_config, &r.content_type);
-        r.body = e->body;
+        e->last_body_size = e->body.size();
+        r.body = std::move(e->body);
       }
+      e->body = std::string();
       SubmitProcess(e, std::move(r));
     }
   }

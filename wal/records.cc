@@ -153,6 +153,11 @@ void EncodeSeriesEntry(SeriesRef ref, const Labels& labels, std::string* out) {
   }
 }
 
+void EncodeSeriesEntry(SeriesRef ref, std::string_view encoded_labels, std::string* out) {
+  PutBe64(ref, out);
+  out->append(encoded_labels);
+}
+
 void EncodeSeries(std::span<const RefSeries> series, std::string* out) {
   out->push_back(static_cast<char>(RecordType::kSeries));
   for (const auto& s : series) EncodeSeriesEntry(s.ref, s.labels, out);

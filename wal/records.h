@@ -59,6 +59,9 @@ void EncodeSamples(std::span<const RefSample> samples, std::string* out);
 // Building a Series record without materializing RefSeries (no label copies): append the type
 // byte once, then one entry per series. EncodeSeries == type byte + EncodeSeriesEntry for each.
 void EncodeSeriesEntry(SeriesRef ref, const Labels& labels, std::string* out);
+// The same entry from labels already in the record's encoding (uvarint count, then the
+// uvarint-length-prefixed name and value of each label), as the series store keeps them.
+void EncodeSeriesEntry(SeriesRef ref, std::string_view encoded_labels, std::string* out);
 
 // Decode, appending to *out. kCorruption with a reason on malformed input (wrong type byte,
 // truncated field, varint overflow, trailing bytes). Label sets read from disk that are not

@@ -363,7 +363,7 @@ Status StorageImpl::ApplyRecord(std::string_view rec) {
       if (Status s = DecodeSeries(rec, &series); !s.ok()) return s;
       for (auto& rs : series) {
         const SeriesRef ref = rs.ref;
-        MemSeries* m = store_.AddReplayed(ref, std::move(rs.labels));
+        MemSeries* m = store_.AddReplayed(ref, rs.labels);
         if (m->ref != ref) replay_remap_[ref] = m->ref;
       }
       return Status::Ok();
@@ -461,7 +461,7 @@ Status StorageImpl::Write(std::span<MemSeries* const> a, std::span<MemSeries* co
   if (!to_log_.empty()) {
     series_record_.clear();
     series_record_.push_back(static_cast<char>(RecordType::kSeries));
-    for (MemSeries* s : to_log_) EncodeSeriesEntry(s->ref, s->labels, &series_record_);
+    for (MemSeries* s : to_log_) EncodeSeriesEntry(s->ref, s->encoded_labels(), &series_record_);
     records[n++] = series_record_;
   }
   if (!samples.empty()) records[n++] = samples;

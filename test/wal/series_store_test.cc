@@ -71,7 +71,7 @@ TEST_CASE("series store GC drops old series and spares unlogged ones once", "[wa
   CHECK(removed == std::vector<SeriesRef>{old_s->ref});
   CHECK(store.GetByRef(old_s->ref) == nullptr);
   CHECK(store.GetByLabels(old_l, old_l.Hash()) == nullptr);
-  CHECK(old_s->labels == old_l);  // unlinked, not yet freed: in-flight pointers stay valid
+  CHECK(old_s->labels() == old_l);  // unlinked, not yet freed: in-flight pointers stay valid
   CHECK(store.size() == 2);
 
   removed.clear();
