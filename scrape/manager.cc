@@ -8,8 +8,10 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "config/curl_options.h"
 #include "scrape/http_options.h"
@@ -149,10 +151,14 @@ class Manager::Impl {
       std::lock_guard lock(mu_);
       old = std::move(jobs_);
       jobs_ = std::move(next);
+      std::set<std::string> names;
       for (auto& [name, job] : jobs_) {
         if (job->discoverers.empty() && options_.discoverers) StartDiscovery(*job);
+        FullSyncLocked(name, *job);
+        names.insert(name);
       }
-      RebuildTargetsLocked();
+      pending_jobs_ = std::move(names);
+      discovery_dirty_ = false;
     }
     for (auto& [name, job] : old) {
       if (job) StopDiscovery(*job);
@@ -173,7 +179,9 @@ class Manager::Impl {
     curl_multi_wakeup(multi_);
     thread_.join();
     pool_.Stop();  // finishes scrapes being parsed
-    for (auto& [hash, e] : entries_) curl_multi_remove_handle(multi_, e->easy);
+    for (auto& [job, entries] : entries_) {
+      for (auto& [hash, e] : entries) curl_multi_remove_handle(multi_, e->easy);
+    }
     for (auto& e : removed_) curl_multi_remove_handle(multi_, e->easy);
     {
       std::lock_guard lock(status_mu_);
@@ -192,14 +200,38 @@ class Manager::Impl {
     return out;
   }
 
+  void ForEachMetadata(const MetadataFn& fn) const {
+    std::lock_guard lock(status_mu_);
+    for (const auto* loop : status_loops_) loop->ForEachMetadata(fn);
+  }
+
  private:
+  // A group's identity within its job: discoverer index and source. Static targets use
+  // kStaticGroup.
+  using GroupKey = std::pair<size_t, std::string>;
+  static constexpr size_t kStaticGroup = SIZE_MAX;
+
   // One scrape_config: its settings, discoverers and the groups they last sent.
   struct Job {
     std::shared_ptr<const config::ScrapeConfig> config;
     std::vector<std::unique_ptr<discovery::Discoverer>> discoverers;
     std::vector<std::jthread> threads;  // one per discoverer
-    // Groups by discoverer index, then source; guarded by the manager's mu_.
+    // The rest is guarded by the manager's mu_.
+    // Groups by discoverer index, then source.
     std::vector<std::map<std::string, discovery::TargetGroup>> groups;
+    std::set<GroupKey> dirty;  // groups changed since the last sync
+    // What the last sync built: the target hashes of each group, and for each hash the
+    // number of groups producing it (a target is scraped once however often it is listed).
+    std::map<GroupKey, std::vector<uint64_t>> built;
+    std::unordered_map<uint64_t, uint32_t> refs;
+  };
+
+  // A change of one job's targets for the loop thread: remove, then add. A target added
+  // whose hash is already scraped keeps its loop unless its settings differ.
+  struct JobUpdate {
+    bool replace = false;  // add is the job's whole target set
+    std::vector<uint64_t> remove;
+    std::vector<Target> add;
   };
 
   void StartDiscovery(Job& job) {
@@ -208,15 +240,7 @@ class Manager::Impl {
     for (size_t i = 0; i < job.discoverers.size(); ++i) {
       job.threads.emplace_back([this, &job, i](std::stop_token st) {
         job.discoverers[i]->Run(st, [this, &job, i](std::vector<discovery::TargetGroup> groups) {
-          std::lock_guard lock(mu_);
-          for (auto& g : groups) {
-            if (g.targets.empty()) {
-              job.groups[i].erase(g.source);
-            } else {
-              job.groups[i][g.source] = std::move(g);
-            }
-          }
-          discovery_dirty_ = true;
+          if (StoreGroups(job, i, std::move(groups))) curl_multi_wakeup(multi_);
         });
       });
     }
@@ -228,48 +252,156 @@ class Manager::Impl {
     job.discoverers.clear();
   }
 
-  // Recomputes every job's targets into pending_. Caller holds mu_.
-  void RebuildTargetsLocked() {
-    std::vector<Target> all;
-    for (auto& [name, job] : jobs_) {
-      std::vector<discovery::TargetGroup> groups;
-      for (const auto& by_source : job->groups) {
-        for (const auto& [source, g] : by_source) groups.push_back(g);
+  // Keeps the groups a discoverer sent and marks those that differ from what it sent before
+  // dirty. True when this is the first change since the last sync, so the loop must wake up
+  // to schedule it.
+  bool StoreGroups(Job& job, size_t i, std::vector<discovery::TargetGroup> groups) {
+    std::lock_guard lock(mu_);
+    bool changed = false;
+    auto& by_source = job.groups[i];
+    for (auto& g : groups) {
+      auto it = by_source.find(g.source);
+      if (g.targets.empty() ? it == by_source.end() : it != by_source.end() && it->second == g) {
+        continue;  // nothing changed
       }
-      std::vector<Status> errors;
-      std::vector<Target> targets = BuildTargets(job->config, groups, &errors);
-      for (const auto& e : errors) {
-        sync_failed_->Inc();
-        spdlog::warn("msg=\"Dropping invalid target\" err=\"{}\"", e.message());
+      job.dirty.emplace(i, g.source);
+      changed = true;
+      if (g.targets.empty()) {
+        by_source.erase(it);
+      } else if (it != by_source.end()) {
+        it->second = std::move(g);
+      } else {
+        std::string source = g.source;
+        by_source.emplace(std::move(source), std::move(g));
       }
-      uint64_t limit = job->config->limits.target_limit;
-      if (limit > 0 && targets.size() > limit) {
-        // As Prometheus: every target of the pool is reported failed, none scraped.
-        exceeded_target_limit_->Inc();
-        for (auto& t : targets) {
-          t.forced_error = fmt::format("target_limit exceeded (number of targets: {}, limit: {})",
-                                       targets.size(), limit);
+    }
+    if (!changed || discovery_dirty_) return false;
+    discovery_dirty_ = true;
+    dirty_since_ = clock_.Monotonic();
+    return true;
+  }
+
+  // Builds one discovered target of a group into *out when no other group of the job
+  // already produces it. Caller holds mu_.
+  void BuildInto(Job& job, const GroupKey& key, const Labels& target_labels,
+                 const Labels& group_labels, std::vector<Target>* out) {
+    BuiltTarget b = BuildTarget(job.config, target_labels, group_labels);
+    if (!b.error.ok()) {
+      sync_failed_->Inc();
+      spdlog::warn("msg=\"Dropping invalid target\" err=\"{}\"", b.error.message());
+      return;
+    }
+    if (!b.target) return;
+    uint64_t h = b.target->Hash();
+    job.built[key].push_back(h);
+    if (job.refs[h]++ == 0) out->push_back(std::move(*b.target));
+  }
+
+  void SetPoolTargets(const std::string& name, const Job& job) {
+    registry_
+        .GetGauge("prometheus_target_scrape_pool_targets",
+                  "Current number of targets in this scrape pool.", {"scrape_job"}, {name})
+        ->Set(static_cast<double>(job.refs.size()));
+  }
+
+  // Rebuilds every target of the job and queues it to replace the job's set. Caller holds mu_.
+  void FullSyncLocked(const std::string& name, Job& job) {
+    job.dirty.clear();
+    job.built.clear();
+    job.refs.clear();
+    JobUpdate u;
+    u.replace = true;
+    const GroupKey static_key{kStaticGroup, ""};
+    for (const auto& sc : job.config->static_configs) {
+      for (const auto& address : sc.targets) {
+        BuildInto(job, static_key, Labels{{"__address__", address}}, sc.labels, &u.add);
+      }
+    }
+    for (size_t i = 0; i < job.groups.size(); ++i) {
+      for (const auto& [source, g] : job.groups[i]) {
+        for (const auto& t : g.targets) BuildInto(job, {i, source}, t, g.labels, &u.add);
+      }
+    }
+    uint64_t limit = job.config->limits.target_limit;
+    if (limit > 0 && u.add.size() > limit) {
+      // As Prometheus: every target of the pool is reported failed, none scraped.
+      exceeded_target_limit_->Inc();
+      for (auto& t : u.add) {
+        t.forced_error = fmt::format("target_limit exceeded (number of targets: {}, limit: {})",
+                                     u.add.size(), limit);
+      }
+    }
+    SetPoolTargets(name, job);
+    auto& queue = pending_[name];
+    queue.clear();  // superseded
+    queue.push_back(std::move(u));
+  }
+
+  // Rebuilds only the job's dirty groups and queues the difference. Caller holds mu_.
+  void DeltaSyncLocked(const std::string& name, Job& job) {
+    // target_limit judges the whole pool, so such a job is rebuilt whole.
+    if (job.config->limits.target_limit > 0) return FullSyncLocked(name, job);
+    std::vector<uint64_t> dropped;  // hashes no group produces any more
+    for (const auto& key : job.dirty) {
+      auto it = job.built.find(key);
+      if (it == job.built.end()) continue;
+      for (uint64_t h : it->second) {
+        auto r = job.refs.find(h);
+        if (--r->second == 0) {
+          job.refs.erase(r);
+          dropped.push_back(h);
         }
       }
-      registry_
-          .GetGauge("prometheus_target_scrape_pool_targets",
-                    "Current number of targets in this scrape pool.", {"scrape_job"}, {name})
-          ->Set(static_cast<double>(targets.size()));
-      for (auto& t : targets) all.push_back(std::move(t));
+      job.built.erase(it);
     }
-    pending_ = std::move(all);
-    has_pending_ = true;
+    std::vector<Target> added;
+    for (const auto& key : job.dirty) {
+      const auto& by_source = job.groups[key.first];
+      auto it = by_source.find(key.second);
+      if (it == by_source.end()) continue;
+      for (const auto& t : it->second.targets) BuildInto(job, key, t, it->second.labels, &added);
+    }
+    job.dirty.clear();
+    // A target dropped and built again (its group changed elsewhere) is no change.
+    std::unordered_map<uint64_t, bool> again;
+    for (uint64_t h : dropped) again.emplace(h, false);
+    JobUpdate u;
+    for (auto& t : added) {
+      auto it = again.find(t.Hash());
+      if (it != again.end()) {
+        it->second = true;
+      } else {
+        u.add.push_back(std::move(t));
+      }
+    }
+    for (uint64_t h : dropped) {
+      if (!again[h]) u.remove.push_back(h);
+    }
+    SetPoolTargets(name, job);
+    if (!u.add.empty() || !u.remove.empty()) pending_[name].push_back(std::move(u));
+  }
+
+  // Applies the groups changed since the last sync. Caller holds mu_.
+  void SyncDiscoveredLocked() {
+    for (auto& [name, job] : jobs_) {
+      if (!job->dirty.empty()) DeltaSyncLocked(name, *job);
+    }
     discovery_dirty_ = false;
-    last_rebuild_ = clock_.Monotonic();
   }
 
   void Run(std::stop_token stop) {
     while (!stop.stop_requested()) {
+      std::chrono::milliseconds sync_in(1000);
       {
         std::lock_guard lock(mu_);
-        if (discovery_dirty_ &&
-            clock_.Monotonic() - last_rebuild_ >= options_.discovery_reload_interval) {
-          RebuildTargetsLocked();
+        if (discovery_dirty_) {
+          auto due = dirty_since_ + options_.discovery_coalesce;
+          auto now = clock_.Monotonic();
+          if (now >= due) {
+            SyncDiscoveredLocked();
+          } else {
+            sync_in = std::chrono::ceil<std::chrono::milliseconds>(due - now);
+          }
         }
       }
       ApplyPending();
@@ -284,40 +416,92 @@ class Manager::Impl {
         auto ms = std::chrono::ceil<std::chrono::milliseconds>(until).count();
         wait_ms = static_cast<int>(std::clamp<int64_t>(ms, 0, 1000));
       }
+      wait_ms = std::min(wait_ms, static_cast<int>(sync_in.count()));
       curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
     }
   }
 
   void ApplyPending() {
-    std::vector<Target> targets;
+    std::map<std::string, std::vector<JobUpdate>> updates;
+    std::optional<std::set<std::string>> jobs;
     {
       std::lock_guard lock(mu_);
-      if (!has_pending_) return;
-      targets = std::move(pending_);
-      has_pending_ = false;
+      updates.swap(pending_);
+      jobs.swap(pending_jobs_);
     }
-    std::map<uint64_t, std::unique_ptr<Entry>> next;
-    for (auto& t : targets) {
-      uint64_t h = t.Hash();
-      if (next.count(h) != 0) continue;  // the same target listed twice
-      auto it = entries_.find(h);
-      if (it != entries_.end() && *it->second->loop->target().job_config == *t.job_config &&
-          it->second->loop->target().forced_error == t.forced_error) {
-        next.emplace(h, std::move(it->second));
-        entries_.erase(it);
-        continue;
+    if (updates.empty() && !jobs) return;
+    if (jobs) {
+      for (auto it = entries_.begin(); it != entries_.end();) {
+        if (jobs->count(it->first) != 0) {
+          ++it;
+          continue;
+        }
+        for (auto& [h, e] : it->second) Retire(std::move(e));
+        it = entries_.erase(it);
       }
-      next.emplace(h, NewEntry(std::move(t), h));
     }
-    for (auto& [h, e] : entries_) {
-      e->removed = true;
-      EraseFromSchedule(e.get());
-      removed_.push_back(std::move(e));
+    for (auto& [name, queue] : updates) {
+      auto& entries = entries_[name];
+      for (auto& u : queue) Apply(entries, std::move(u));
+      if (entries.empty()) entries_.erase(name);
     }
-    entries_ = std::move(next);
     std::lock_guard lock(status_mu_);
     status_loops_.clear();
-    for (auto& [h, e] : entries_) status_loops_.push_back(e->loop.get());
+    for (auto& [job, entries] : entries_) {
+      for (auto& [h, e] : entries) status_loops_.push_back(e->loop.get());
+    }
+  }
+
+  using Entries = std::map<uint64_t, std::unique_ptr<Entry>>;
+
+  void Apply(Entries& entries, JobUpdate u) {
+    if (u.replace) {
+      Entries next;
+      for (auto& t : u.add) {
+        uint64_t h = t.Hash();
+        if (next.count(h) != 0) continue;
+        auto it = entries.find(h);
+        if (it != entries.end() && Reusable(*it->second, t)) {
+          next.emplace(h, std::move(it->second));
+          entries.erase(it);
+          continue;
+        }
+        next.emplace(h, NewEntry(std::move(t), h));
+      }
+      for (auto& [h, e] : entries) Retire(std::move(e));
+      entries = std::move(next);
+      return;
+    }
+    for (uint64_t h : u.remove) {
+      auto it = entries.find(h);
+      if (it == entries.end()) continue;
+      Retire(std::move(it->second));
+      entries.erase(it);
+    }
+    for (auto& t : u.add) {
+      uint64_t h = t.Hash();
+      auto it = entries.find(h);
+      if (it != entries.end()) {
+        if (Reusable(*it->second, t)) continue;
+        Retire(std::move(it->second));
+        entries.erase(it);
+      }
+      entries.emplace(h, NewEntry(std::move(t), h));
+    }
+  }
+
+  // An entry keeps scraping (with its cache) when the new target has the same settings.
+  static bool Reusable(const Entry& e, const Target& t) {
+    const Target& old = e.loop->target();
+    return (old.job_config == t.job_config || *old.job_config == *t.job_config) &&
+           old.forced_error == t.forced_error;
+  }
+
+  // Stops scheduling an entry; ReapRemoved writes its stale markers once it is idle.
+  void Retire(std::unique_ptr<Entry> e) {
+    e->removed = true;
+    EraseFromSchedule(e.get());
+    removed_.push_back(std::move(e));
   }
 
   std::unique_ptr<Entry> NewEntry(Target target, uint64_t hash) {
@@ -504,15 +688,16 @@ class Manager::Impl {
   Histogram* scrape_lag_;
   Counter* sync_failed_;
 
-  std::mutex mu_;  // guards jobs_ (and their groups), pending_, has_pending_, discovery_dirty_
+  // Guards jobs_ (and their groups), pending_, pending_jobs_, discovery_dirty_, dirty_since_.
+  std::mutex mu_;
   std::map<std::string, std::unique_ptr<Job>> jobs_;
-  std::vector<Target> pending_;
-  bool has_pending_ = false;
-  bool discovery_dirty_ = false;
-  SteadyTime last_rebuild_;
+  std::map<std::string, std::vector<JobUpdate>> pending_;  // by job, in order
+  std::optional<std::set<std::string>> pending_jobs_;      // set: other jobs' targets go
+  bool discovery_dirty_ = false;                           // some job has dirty groups
+  SteadyTime dirty_since_;                                 // first change since the last sync
 
   // Loop-thread state.
-  std::map<uint64_t, std::unique_ptr<Entry>> entries_;
+  std::map<std::string, Entries> entries_;  // by job
   std::vector<std::unique_ptr<Entry>> removed_;
   std::set<std::pair<SteadyTime, Entry*>> schedule_;
 
@@ -532,5 +717,7 @@ Status Manager::ApplyConfig(const config::Config& config) { return impl_->ApplyC
 void Manager::Stop() { impl_->Stop(); }
 
 std::vector<Manager::TargetStatus> Manager::Targets() const { return impl_->Targets(); }
+
+void Manager::ForEachMetadata(const MetadataFn& fn) const { impl_->ForEachMetadata(fn); }
 
 }  // namespace petrel::scrape

@@ -29,8 +29,10 @@ struct ManagerOptions {
   size_t parse_workers = 0;  // 0: one per core, at most 4
   std::string user_agent = "Petrel";
   DiscovererFactory discoverers;  // empty: static_configs only
-  // Discovery updates are applied at most this often (Prometheus's discovery reload interval).
-  std::chrono::milliseconds discovery_reload_interval = std::chrono::seconds(5);
+  // A discovered change reaches the scraped set this long after it arrives; changes arriving
+  // meanwhile are applied together. Only changed groups are rebuilt, and a group re-sent
+  // unchanged costs nothing. (Prometheus throttles to one update per 5 s instead.)
+  std::chrono::milliseconds discovery_coalesce = std::chrono::milliseconds(100);
 };
 
 class Manager {
@@ -52,6 +54,12 @@ class Manager {
     TargetHealth health;
   };
   std::vector<TargetStatus> Targets() const;
+
+  // Calls fn for each metric family's metadata (TYPE/HELP/UNIT) of each active target: one
+  // call per target that has the family, so the same family may come several times (the
+  // remote-write sender de-duplicates). Thread-safe with the scrapes; fn runs under the
+  // manager's status lock and must not call back into the manager.
+  void ForEachMetadata(const MetadataFn& fn) const;
 
  private:
   class Impl;

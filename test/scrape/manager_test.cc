@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <condition_variable>
+#include <cstdio>
 #include <thread>
 
 #include "test/scrape/fake_wal.h"
@@ -229,6 +231,213 @@ TEST_CASE("a truncated or garbage or gzip-corrupt or endless body fails the scra
   CHECK_THAT(errors["huge"], Catch::Contains("body size limit exceeded"));
   CHECK(registry.GetCounter("prometheus_target_scrapes_exceeded_body_size_limit_total", "")
             ->Value() >= 1);
+}
+
+// Discovery driven by the test: the discoverer the factory makes sends what Send gets.
+class Feed {
+ public:
+  DiscovererFactory Factory() {
+    return [this](const config::ScrapeConfig&) {
+      std::vector<std::unique_ptr<discovery::Discoverer>> out;
+      out.push_back(std::make_unique<FeedDiscoverer>(*this));
+      return out;
+    };
+  }
+  // Waits (bounded) for the discoverer to run, then delivers groups as it would.
+  bool Send(std::vector<discovery::TargetGroup> groups) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::seconds(10), [&] { return update_ != nullptr; })) {
+      return false;
+    }
+    (*update_)(std::move(groups));
+    return true;
+  }
+
+ private:
+  class FeedDiscoverer final : public discovery::Discoverer {
+   public:
+    explicit FeedDiscoverer(Feed& feed) : feed_(feed) {}
+    void Run(std::stop_token stop, const discovery::UpdateFn& update) override {
+      std::unique_lock lock(feed_.mu_);
+      feed_.update_ = &update;
+      feed_.cv_.notify_all();
+      feed_.cv_.wait(lock, stop, [] { return false; });
+      feed_.update_ = nullptr;
+    }
+
+   private:
+    Feed& feed_;
+  };
+
+  std::mutex mu_;  // guards update_
+  std::condition_variable_any cv_;
+  const discovery::UpdateFn* update_ = nullptr;
+};
+
+discovery::TargetGroup PodGroup(const std::string& pod, int port) {
+  return {"pod/" + pod,
+          {Labels{{"__address__", "127.0.0.1:" + std::to_string(port)}}},
+          Labels{{"pod", pod}}};
+}
+
+std::set<std::string> ScrapedPods(const Manager& manager) {
+  std::set<std::string> pods;
+  for (const auto& t : manager.Targets()) pods.insert(std::string(t.target.labels.Get("pod")));
+  return pods;
+}
+
+// Polls the target set until it equals want; returns how long that took (or nullopt).
+std::optional<std::chrono::milliseconds> TimeUntil(const Manager& manager,
+                                                   const std::set<std::string>& want) {
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ScrapedPods(manager) == want) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return std::nullopt;
+}
+
+TEST_CASE("discovered additions, changes and deletions reach the scraped set within 1 s",
+          "[scrape]") {
+  TargetServer target;
+  REQUIRE(target.port > 0);
+  FakeWal wal;
+  SystemClock clock;
+  Registry registry;
+  Feed feed;
+  ManagerOptions opts;
+  opts.discoverers = feed.Factory();
+  Manager manager(
+      clock, registry, [&wal] { return std::make_unique<FakeAppender>(wal); }, opts);
+  config::Config cfg;
+  cfg.scrape_configs.push_back(Job("pods", "/metrics", target.port));
+  cfg.scrape_configs.back().static_configs.clear();
+  cfg.scrape_configs.back().file_sd_configs.push_back({});  // makes the factory's discoverer
+  REQUIRE(manager.ApplyConfig(cfg).ok());
+
+  REQUIRE(feed.Send({PodGroup("a", target.port)}));
+  auto took = TimeUntil(manager, {"a"});
+  REQUIRE(took);
+  std::printf("discovery->scrape set: initial %lld ms\n", static_cast<long long>(took->count()));
+  CHECK(*took < std::chrono::seconds(1));
+
+  REQUIRE(feed.Send({PodGroup("b", target.port)}));  // ADDED
+  took = TimeUntil(manager, {"a", "b"});
+  REQUIRE(took);
+  std::printf("discovery->scrape set: added %lld ms\n", static_cast<long long>(took->count()));
+  CHECK(*took < std::chrono::seconds(1));
+
+  auto modified = PodGroup("b", target.port);  // MODIFIED: same source, new labels
+  modified.labels = Labels{{"pod", "b2"}};
+  REQUIRE(feed.Send({modified}));
+  took = TimeUntil(manager, {"a", "b2"});
+  REQUIRE(took);
+  std::printf("discovery->scrape set: modified %lld ms\n", static_cast<long long>(took->count()));
+  CHECK(*took < std::chrono::seconds(1));
+
+  REQUIRE(feed.Send({{"pod/a", {}, {}}}));  // DELETED
+  took = TimeUntil(manager, {"b2"});
+  REQUIRE(took);
+  std::printf("discovery->scrape set: deleted %lld ms\n", static_cast<long long>(took->count()));
+  CHECK(*took < std::chrono::seconds(1));
+
+  // The surviving target is scraped; the deleted one got stale markers.
+  auto up = [&](std::string_view pod) {
+    double v = -1;
+    for (const auto& s : wal.committed) {
+      if (s.labels.Get("__name__") == "up" && s.labels.Get("pod") == pod) v = s.v;
+    }
+    return v;
+  };
+  REQUIRE(Eventually(wal, [&] { return up("b2") == 1 && std::isnan(up("a")); }));
+  CHECK(registry.GetGauge("prometheus_target_scrape_pool_targets", "", {"scrape_job"}, {"pods"})
+            ->Value() == 1);
+  manager.Stop();
+}
+
+TEST_CASE("a target listed by two groups is scraped once and stays while either lists it",
+          "[scrape]") {
+  TargetServer target;
+  FakeWal wal;
+  SystemClock clock;
+  Registry registry;
+  Feed feed;
+  ManagerOptions opts;
+  opts.discoverers = feed.Factory();
+  opts.discovery_coalesce = std::chrono::milliseconds(10);
+  Manager manager(
+      clock, registry, [&wal] { return std::make_unique<FakeAppender>(wal); }, opts);
+  config::Config cfg;
+  cfg.scrape_configs.push_back(Job("pods", "/metrics", target.port));
+  cfg.scrape_configs.back().file_sd_configs.push_back({});
+  REQUIRE(manager.ApplyConfig(cfg).ok());
+
+  auto one = PodGroup("x", target.port);
+  auto two = one;
+  two.source = "pod/other";
+  REQUIRE(feed.Send({one, two}));
+  // The static target has no pod label: "" stands for it.
+  REQUIRE(TimeUntil(manager, {"", "x"}));
+  CHECK(manager.Targets().size() == 2);
+  REQUIRE(feed.Send({{"pod/x", {}, {}}}));
+  REQUIRE(feed.Send({PodGroup("y", target.port)}));  // a later change, so a sync ran
+  REQUIRE(TimeUntil(manager, {"", "x", "y"}));
+  REQUIRE(feed.Send({{"pod/other", {}, {}}}));
+  REQUIRE(TimeUntil(manager, {"", "y"}));
+  manager.Stop();
+}
+
+TEST_CASE("bench: one pod changed among 10,000 reaches the scraped set", "[.bench]") {
+  TargetServer target;
+  FakeWal wal;
+  SystemClock clock;
+  Registry registry;
+  Feed feed;
+  ManagerOptions opts;
+  opts.discoverers = feed.Factory();
+  Manager manager(
+      clock, registry, [&wal] { return std::make_unique<FakeAppender>(wal); }, opts);
+  config::Config cfg;
+  cfg.scrape_configs.push_back(Job("pods", "/metrics", target.port));
+  auto& job = cfg.scrape_configs.back();
+  job.static_configs.clear();
+  job.file_sd_configs.push_back({});
+  job.scrape_interval = std::chrono::hours(1);  // few scrapes during the bench
+  job.scrape_timeout = std::chrono::seconds(10);
+  REQUIRE(manager.ApplyConfig(cfg).ok());
+
+  std::vector<discovery::TargetGroup> groups;
+  std::set<std::string> want;
+  for (int i = 0; i < 10000; ++i) {
+    groups.push_back(PodGroup("p" + std::to_string(i), target.port));
+    want.insert("p" + std::to_string(i));
+  }
+  REQUIRE(feed.Send(groups));
+  auto took = TimeUntil(manager, want);
+  REQUIRE(took);
+  std::printf("10k pods: initial set applied after %lld ms\n",
+              static_cast<long long>(took->count()));
+  for (int round = 0; round < 5; ++round) {
+    std::string pod = "q" + std::to_string(round);
+    auto start = std::chrono::steady_clock::now();
+    REQUIRE(feed.Send({PodGroup(pod, target.port)}));
+    for (;;) {
+      auto targets = manager.Targets();
+      bool found = false;
+      for (const auto& t : targets) found = found || t.target.labels.Get("pod") == pod;
+      if (found) break;
+      REQUIRE(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    std::printf("10k pods: added pod visible after %lld ms\n", static_cast<long long>(ms.count()));
+  }
+  manager.Stop();
 }
 
 }  // namespace
