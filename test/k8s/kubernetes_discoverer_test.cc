@@ -458,6 +458,45 @@ TEST_CASE("an API server that goes away and comes back is picked up again", "[k8
       run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; }, milliseconds(1000)));
 }
 
+TEST_CASE("an API server away for 30 s is picked up within the backoff cap of its return",
+          "[k8s]") {
+  FakeApiServer fake;
+  fake.LoadFixtures();
+  FakeClock clock;
+  KubernetesOptions opts;  // production backoff: 1 s doubling to a 30 s cap
+  opts.seed = 7;
+  Running run(PodConfig(fake), opts, &clock);
+  REQUIRE(run.collector.WaitFor([](const auto& g) { return g.size() == 4; }));
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
+  const std::string failures = "prometheus_sd_kubernetes_failures_total";
+  const double failed_before = run.Metric(failures);
+  fake.Stop();
+
+  // 30 s of outage on the clock, a second at a time. After each step the discoverer gets up to
+  // 200 ms to make the attempt that is due (it re-reads the clock at least every 100 ms).
+  for (int second = 0; second < 30; ++second) {
+    clock.Advance(std::chrono::seconds(1));
+    double seen = run.Metric(failures);
+    auto deadline = std::chrono::steady_clock::now() + milliseconds(200);
+    while (run.Metric(failures) == seen && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+  }
+  // Backoff 1, 2, 4, 8, 16, 30 s (each jittered into [d/2, d]): a handful of attempts in 30 s,
+  // never a tight loop.
+  double attempts = run.Metric(failures) - failed_before;
+  CHECK(attempts >= 3);
+  CHECK(attempts <= 8);
+
+  // Back: whatever the last attempt scheduled is at most the 30 s cap away.
+  fake.Start();
+  clock.Advance(opts.max_backoff + milliseconds(1));
+  REQUIRE(fake.WaitFor([&] { return fake.OpenWatches("pods") == 1; }));
+  fake.Push("pods", "ADDED", WatchFixtureObjects()[1]["object"]);
+  REQUIRE(
+      run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; }, milliseconds(1000)));
+}
+
 // A self-signed certificate for 127.0.0.1 and a service-account directory.
 struct InCluster {
   std::filesystem::path dir;
