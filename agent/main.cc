@@ -189,6 +189,11 @@ class Agent {
                                   "", {"remote_name", "url"}, {c.name, c.url})
                         ->Value();
       if (sent > 0) need.oldest_unsent_ms = static_cast<int64_t>(sent * 1000);
+      // The segment its WAL watcher has open: retention counts only later segments as lost.
+      need.reading_segment = static_cast<int64_t>(
+          registry_
+              .GetGauge("prometheus_wal_watcher_current_segment", "", {"consumer"}, {c.name})
+              ->Value());
       out.push_back(std::move(need));
     }
     return out;

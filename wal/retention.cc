@@ -140,10 +140,12 @@ Status RetentionLoop::Drop(uint32_t last, const std::vector<EndpointNeed>& needs
                SegmentName(dropped->front().index), SegmentName(dropped->back().index), bytes);
   for (const auto& n : needs) {
     if (n.needed_segment < 0) continue;
-    // Whole segments from the one the endpoint reads: it may have sent part of that one.
+    // The segment the endpoint's reader has open is read to its end from the open file, and
+    // the ones before it are already queued: only the segments after it are lost.
+    const int64_t first_lost = std::max(n.needed_segment, n.reading_segment + 1);
     uint64_t lost = 0;
     for (const auto& st : *dropped) {
-      if (st.index >= n.needed_segment) lost += st.samples;
+      if (st.index >= first_lost) lost += st.samples;
     }
     if (lost == 0) continue;
     metrics_
@@ -156,8 +158,7 @@ Status RetentionLoop::Drop(uint32_t last, const std::vector<EndpointNeed>& needs
         "wal: retention.{} forced out {} samples remote_name={} had not sent "
         "(segments {}..{})",
         reason == std::string_view("max_size") ? "max-size" : "max-time", lost, n.name,
-        SegmentName(
-            std::max<uint32_t>(dropped->front().index, static_cast<uint32_t>(n.needed_segment))),
+        SegmentName(std::max<uint32_t>(dropped->front().index, static_cast<uint32_t>(first_lost))),
         SegmentName(dropped->back().index));
   }
   return Status::Ok();

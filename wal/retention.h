@@ -12,7 +12,8 @@
 // and compares CurrentSegment) and every size_check_interval. When the WAL dir (segments and
 // checkpoint) exceeds max_bytes it drops the oldest closed segments until it fits:
 //   - kDropOldest: whatever the endpoints still need. Unsent samples lost are counted in
-//     petrel_wal_samples_dropped_total{remote_name, reason="max_size"|"max_time"} and logged.
+//     petrel_wal_samples_dropped_total{remote_name, reason="max_size"|"max_time"} and logged:
+//     the samples of the dropped segments from max(needed_segment, reading_segment + 1) on.
 //   - kBackpressure: only segments below every endpoint's needed_segment; if that is not enough
 //     the Storage is set full (Commit fails with kUnavailable, samples counted as rejected)
 //     until a later check finds the WAL within the bound again. Unsent data is never dropped
@@ -60,6 +61,10 @@ struct EndpointNeed {
   int64_t needed_segment = -1;
   // Timestamp (ms) of its oldest sample read but not yet acknowledged; none when caught up.
   std::optional<int64_t> oldest_unsent_ms;
+  // The segment its reader has open; -1: unknown. A reader goes on reading an open segment to
+  // its end after the segment is deleted (the open file stays readable), and what it read
+  // before is queued, so only dropped segments after this one are lost to the endpoint.
+  int64_t reading_segment = -1;
 };
 
 // The options as Prometheus adjusts them: max_time >= min_time and max_time >=
