@@ -11,6 +11,8 @@ PACKAGES=(
   libssl-dev zlib1g-dev libzstd-dev
   # tests and benchmarks
   catch2 libbenchmark-dev curl jq ca-certificates procps bc unzip
+  # fault tests (test/faults): test CA, accounting and a recording receiver
+  openssl python3
   # fuzzing (fuzz/: libFuzzer, ASan, UBSan)
   clang-14 libclang-rt-14-dev
   # real peers: receiver, agent baseline, promtool, target, second receiver and vmagent

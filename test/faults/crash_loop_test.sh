@@ -7,6 +7,9 @@
 #   samples scraped before each kill, see common.sh) is at the receiver, with its value, and
 #   the receiver holds nothing else.
 # usage: crash_loop_test.sh <petrel> <lib.sh> <petrel-farm> [iterations=10] [seed=random]
+# The load: TARGETS (20) farm targets x SERIES (200) series every 500 ms; the queue sends at
+# BATCH_DEADLINE (200ms) or MAX_PER_SEND (2000) samples. A long deadline with small scrapes
+# makes one batch span many scrapes (the resend-after-kill case; see the report in the log).
 set -euo pipefail
 PETREL=$1
 source "$2"
@@ -18,14 +21,15 @@ faults_setup crashloop
 RANDOM=$SEED
 echo "crash loop: $ITERATIONS iterations, seed $SEED (rerun: $0 ... $ITERATIONS $SEED)"
 
-start_farm "$FARM" "$WORK" 20 200
+TARGETS=${TARGETS:-20} SERIES=${SERIES:-200}
+start_farm "$FARM" "$WORK" "$TARGETS" "$SERIES"
 R=$(free_port)
 start_receiver_at "$WORK/receiver" "$R" || fail "receiver"
 RW="remote_write:
   - url: http://127.0.0.1:$R/api/v1/write
     name: central
-    queue_config: {batch_send_deadline: 200ms, max_samples_per_send: 2000}"
-write_config "$WORK/petrel.yml" "$(farm_jobs 20 500ms)" "$RW"
+    queue_config: {batch_send_deadline: ${BATCH_DEADLINE:-200ms}, max_samples_per_send: ${MAX_PER_SEND:-2000}}"
+write_config "$WORK/petrel.yml" "$(farm_jobs "$TARGETS" 500ms)" "$RW"
 
 kills_before_ready=0
 for ((i = 1; i <= ITERATIONS; i++)); do
@@ -45,13 +49,15 @@ done
 
 run_petrel "$WORK/petrel.yml"
 petrel_ready || fail "petrel not ready after the loop"
-wait_for 30 pm_gt 10000 prometheus_agent_samples_appended_total || fail "not scraping"
+wait_for 30 pm_gt $((TARGETS * SERIES * 4)) prometheus_agent_samples_appended_total || fail "not scraping"
 freeze "$WORK/petrel.yml" "$RW"
 drained central 120 || fail "not drained within 120 s"
 corruptions=$(pm prometheus_agent_corruptions_total)
 dump_wal
 log "$kills_before_ready of $ITERATIONS kills before /-/ready; WAL: $DUMP_ALL samples ($DUMP_STALE stale markers); corruptions counted in the last run: $corruptions"
 grep -iE "corrupt|torn|truncat" "$WORK/petrel.log" | grep -v "level=debug" | tail -5 || true
+rejected=$(grep -c "out of order" "$WORK/petrel.log" || true)
+log "batches the receiver rejected as out of order (resends after a kill): $rejected"
 result=$($SAMPLES compare --dump "$WORK/dump.txt" --prom "$R") || { echo "$result"; fail "receiver differs from the WAL"; }
 echo "$result"
 log "PASS: every sample scraped before each of $ITERATIONS kills reached the receiver"

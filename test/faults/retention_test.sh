@@ -55,7 +55,7 @@ drained central 60 || fail "not drained after the freeze"
 appended=$(pm prometheus_agent_samples_appended_total)
 dropped=$(pm petrel_wal_samples_dropped_total)
 dump_wal '{job="farm",cpu="0"}'
-received=$(prom_value "$R" 'sum(count_over_time({job="farm"}[2h]))')
+received=$($SAMPLES count --prom "$R" --range-s 7200) || fail "cannot count the receiver's samples"
 lost=$((appended - DUMP_STALE - received))
 log "appended $appended (of which $DUMP_STALE stale markers), received $received, lost $lost, counted dropped $dropped; WAL still holds $DUMP_ALL samples"
 # Everything still in the WAL reached the receiver (exact for the series with cpu="0": every

@@ -11,6 +11,8 @@ prints one line of counts as JSON: expected, received, missing, extra, duplicate
 duplicates, Prometheus drops them), value_mismatch; and exits 0 when missing == extra ==
 value_mismatch == duplicates == 0.
   samples.py dump --dump F [--job farm]   prints the number of non-stale samples in the dump.
+  samples.py count --prom PORT [--job farm]  prints the number of samples the receiver holds
+(count_over_time per metric name: cheap where the exact set would be millions of samples).
 """
 import argparse
 import json
@@ -83,6 +85,22 @@ def read_prom(port, job, where, range_s, saved=None):
     return out, dups
 
 
+def count_prom(port, job, range_s):
+    base = "http://127.0.0.1:%d/api/v1/" % port
+    names = json.loads(get(base + "label/__name__/values?" + urllib.parse.urlencode(
+        {"match[]": '{job="%s"}' % job})))["data"]
+    total = 0
+    for name in names:
+        q = 'sum(count_over_time({__name__="%s",job="%s"}[%ds]))' % (name, job, range_s)
+        body = json.loads(get(base + "query?" + urllib.parse.urlencode(
+            {"query": q, "time": "%.3f" % (time.time() + 1)})))
+        if body.get("status") != "success":
+            raise SystemExit("prometheus query failed: %s" % body)
+        for r in body["data"]["result"]:
+            total += int(float(r["value"][1]))
+    return total
+
+
 def read_vm(port, job, where):
     get("http://127.0.0.1:%d/internal/force_flush" % port)
     url = "http://127.0.0.1:%d/api/v1/export?%s" % (
@@ -104,8 +122,8 @@ def read_vm(port, job, where):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["compare", "dump"])
-    ap.add_argument("--dump", required=True)
+    ap.add_argument("cmd", choices=["compare", "dump", "count"])
+    ap.add_argument("--dump")
     ap.add_argument("--prom", type=int)
     ap.add_argument("--vm", type=int)
     ap.add_argument("--prom-json", help="a saved Prometheus query answer (matrix) instead")
@@ -118,6 +136,9 @@ def main():
     ap.add_argument("--allow-extra", action="store_true")
     a = ap.parse_args()
     where = [tuple(w.split("=", 1)) for w in a.where]
+    if a.cmd == "count":
+        print(count_prom(a.prom, a.job, a.range_s))
+        return 0
     want = read_dump(a.dump, a.job, a.drop_name, where)
     if a.cmd == "dump":
         print(len(want))
