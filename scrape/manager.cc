@@ -157,6 +157,8 @@ class Manager::Impl {
         FullSyncLocked(name, *job);
         names.insert(name);
       }
+      // A delta queued for a job that is gone must not bring its targets back.
+      std::erase_if(pending_, [&](const auto& kv) { return names.count(kv.first) == 0; });
       pending_jobs_ = std::move(names);
       discovery_dirty_ = false;
     }

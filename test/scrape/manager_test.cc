@@ -396,6 +396,22 @@ TEST_CASE("a target listed by two groups is scraped once and stays while either 
   REQUIRE(TimeUntil(manager, {"y"}));
 }
 
+TEST_CASE("a reload without the discovered job stops its targets, also with a change pending",
+          "[scrape]") {
+  Discovered d(std::chrono::milliseconds(100), std::chrono::milliseconds(50));
+  Manager& manager = *d.manager;
+  const int port = d.target.port;
+  REQUIRE(d.feed.Send({PodGroup("a", port)}));
+  REQUIRE(TimeUntil(manager, {"a"}));
+  // A change still in its coalescing window when the job goes away.
+  REQUIRE(d.feed.Send({PodGroup("b", port)}));
+  REQUIRE(manager.ApplyConfig(config::Config{}).ok());
+  REQUIRE(TimeUntil(manager, {}));
+  // Twice the coalescing window later it is still empty: nothing queued came back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(manager.Targets().empty());
+}
+
 TEST_CASE("bench: one pod changed among 10,000 reaches the scraped set", "[.bench]") {
   Discovered d(std::chrono::hours(1));  // few scrapes during the bench
   Manager& manager = *d.manager;
