@@ -90,7 +90,11 @@ struct SeenPods {
 
   // A target per container port of each seen pod (with an IP) that no endpoint port used.
   void AddUnusedPortTargets(std::vector<Labels>& targets) const {
-    for (const auto& [pod, used] : pods) {
+    for (const auto& entry : pods) {
+      // Not a structured binding: clang 14 (the asan preset and the fuzz tree) cannot capture
+      // one in the lambda below.
+      const auto& pod = entry.first;
+      const auto& used = entry.second;
       if (pod->pod_ip.empty()) continue;
       ForEachContainer(*pod, [&](const Container& c, bool init) {
         for (const auto& cport : c.ports) {
