@@ -23,10 +23,11 @@
 // DaemonSet (one agent per node, one pod watch per agent, only its node's pods):
 //   kubernetes_sd_configs:
 //     - role: pod
-//       selectors: [{role: pod, field: "spec.nodeName=<this node>"}]
-// Prometheus does not expand ${NODE_NAME} there, so template the config from the downward API
-// (spec.nodeName), as the Helm chart does. Node-local kubelet: role node with field
-// "metadata.name=<this node>". Endpoints/endpointslice cannot be filtered by node server-side.
+//       selectors: [{role: pod, field: "spec.nodeName=${NODE_NAME}"}]
+// with NODE_NAME from the downward API (spec.nodeName), as the Helm chart sets it. petrel
+// expands ${VAR} in selectors when loading the config (an unset one is an error); Prometheus
+// does not. Node-local kubelet: role node with field "metadata.name=${NODE_NAME}".
+// Endpoints/endpointslice cannot be filtered by node server-side.
 //
 // Thread-safe: Run is called once, by one thread; construction registers the metrics.
 #pragma once
