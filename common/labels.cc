@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstddef>
+#include <cstdint>
 
 namespace petrel {
 namespace {
@@ -21,6 +23,15 @@ void SortUnique(std::vector<Label>& labels) {
   }
   std::erase_if(out, [](const Label& l) { return l.value.empty(); });
   labels = std::move(out);
+}
+
+// a < b, deciding on the first byte without a call when it differs (as std::string compares:
+// unsigned bytes).
+inline bool NameLess(const std::string& a, const std::string& b) {
+  if (!a.empty() && !b.empty() && a[0] != b[0]) {
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
+  }
+  return a < b;
 }
 
 void AppendEscaped(std::string& out, std::string_view v) {
@@ -109,7 +120,8 @@ size_t Labels::ByteSize() const {
 }
 
 void LabelsBuilder::Reset(const Labels& base) {
-  labels_.assign(base.items().begin(), base.items().end());
+  size_ = 0;
+  for (const auto& l : base) Add(l.name, l.value);
 }
 
 void LabelsBuilder::Set(std::string_view name, std::string_view value) {
@@ -117,26 +129,73 @@ void LabelsBuilder::Set(std::string_view name, std::string_view value) {
     Del(name);
     return;
   }
-  for (auto& l : labels_) {
-    if (l.name == name) {
-      l.value.assign(value);
+  for (size_t i = 0; i < size_; ++i) {
+    if (labels_[i].name == name) {
+      labels_[i].value.assign(value);
       return;
     }
   }
-  labels_.push_back(Label{std::string(name), std::string(value)});
+  Add(name, value);
+}
+
+void LabelsBuilder::Add(std::string_view name, std::string_view value) {
+  if (value.empty()) return;
+  if (size_ < labels_.size()) {
+    // A spare slot: nobody holds a view into it, and nothing reallocates.
+    labels_[size_].name.assign(name);
+    labels_[size_].value.assign(value);
+  } else {
+    // Built before push_back, which may move the strings name or value point into.
+    labels_.push_back(Label{std::string(name), std::string(value)});
+  }
+  ++size_;
 }
 
 void LabelsBuilder::Del(std::string_view name) {
-  std::erase_if(labels_, [name](const Label& l) { return l.name == name; });
+  for (size_t i = 0; i < size_; ++i) {
+    if (labels_[i].name == name) {
+      // Keeps the strings (and their capacity) as the first spare slot.
+      std::rotate(labels_.begin() + static_cast<std::ptrdiff_t>(i),
+                  labels_.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                  labels_.begin() + static_cast<std::ptrdiff_t>(size_));
+      --size_;
+      return;
+    }
+  }
 }
 
 std::string_view LabelsBuilder::Get(std::string_view name) const {
-  for (const auto& l : labels_) {
-    if (l.name == name) return l.value;
+  for (size_t i = 0; i < size_; ++i) {
+    if (labels_[i].name == name) return labels_[i].value;
   }
   return {};
 }
 
-Labels LabelsBuilder::Build() const { return Labels::FromUnsorted(labels_); }
+Labels LabelsBuilder::Build() const {
+  // Names are unique and values non-empty already: sort small indexes (insertion sort, label
+  // sets are short) and copy each string once, straight into place.
+  constexpr size_t kInline = 32;
+  uint32_t inline_order[kInline];
+  std::vector<uint32_t> heap_order;
+  uint32_t* order = inline_order;
+  if (size_ > kInline) {  // not quadratic on a hostile label count
+    heap_order.resize(size_);
+    for (size_t i = 0; i < size_; ++i) heap_order[i] = static_cast<uint32_t>(i);
+    std::sort(heap_order.begin(), heap_order.end(),
+              [this](uint32_t a, uint32_t b) { return labels_[a].name < labels_[b].name; });
+    order = heap_order.data();
+  }
+  for (size_t i = 0; i < size_ && size_ <= kInline; ++i) {
+    const uint32_t idx = static_cast<uint32_t>(i);
+    const std::string& name = labels_[idx].name;
+    size_t j = i;
+    for (; j > 0 && NameLess(name, labels_[order[j - 1]].name); --j) order[j] = order[j - 1];
+    order[j] = idx;
+  }
+  std::vector<Label> out;
+  out.reserve(size_);
+  for (size_t i = 0; i < size_; ++i) out.push_back(labels_[order[i]]);
+  return Labels::FromSorted(std::move(out));
+}
 
 }  // namespace petrel

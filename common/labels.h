@@ -53,22 +53,29 @@ class Labels {
 };
 
 // Accumulates label changes (relabeling, target labels, external labels) and builds a Labels.
-// One caller at a time.
+// Clear() keeps the strings' capacity, so a builder reused per sample allocates only in Build().
+// Views returned by Get() are valid until the next change. One caller at a time.
 class LabelsBuilder {
  public:
   LabelsBuilder() = default;
   explicit LabelsBuilder(const Labels& base) { Reset(base); }
 
   void Reset(const Labels& base);
-  void Clear() { labels_.clear(); }
+  void Clear() { size_ = 0; }
+  bool empty() const { return size_ == 0; }
   // Sets name to value; an empty value deletes the label.
   void Set(std::string_view name, std::string_view value);
+  // Set() for a name known not to be set yet (parsers, which reject duplicate names).
+  void Add(std::string_view name, std::string_view value);
   void Del(std::string_view name);
   std::string_view Get(std::string_view name) const;
   Labels Build() const;
 
  private:
-  std::vector<Label> labels_;  // unsorted working set, names unique
+  // labels_[0, size_) is the unsorted working set, names unique, values non-empty; slots past
+  // size_ are spare strings kept for their capacity.
+  std::vector<Label> labels_;
+  size_t size_ = 0;
 };
 
 }  // namespace petrel

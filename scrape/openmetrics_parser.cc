@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "scrape/parse_shared.h"
 #include "scrape/openmetrics_parse_rules.h"
 #include "scrape/parse_util.h"
 #include "scrape/parser.h"
@@ -64,9 +65,12 @@ class OpenMetricsParser final : public Parser {
   std::string_view Text() const override { return text_; }
   int Line() const override { return line_; }
   bool GetExemplar(Exemplar* e) const override;
+  void SetKnownSeries(KnownSeries* known) override { known_ = strict_ ? nullptr : known; }
+  void* KnownEntry() const override { return known_entry_; }
 
  private:
   Result<EntryType> ParseMetadata(std::string_view line);
+  bool TryKnownSample(std::string_view line);
   Result<EntryType> ParseSample(std::string_view line);
   Status ParseSampleTail(std::string_view line, size_t p, double* ts_seconds);
   Status ParseExemplar(std::string_view line, size_t p);
@@ -82,9 +86,11 @@ class OpenMetricsParser final : public Parser {
   bool strict_;
   OpenMetricsRules rules_;                       // used when strict_
   MetricType last_type_ = MetricType::kUnknown;  // of the last TYPE line, as in Prometheus
+  KnownSeries* known_ = nullptr;                 // never set when strict_
 
   // Current sample.
   std::string_view series_;
+  void* known_entry_ = nullptr;  // set: the labels below were not parsed
   std::string_view name_;  // still escaped
   bool name_set_ = false;
   bool name_escaped_ = false;
@@ -106,9 +112,7 @@ class OpenMetricsParser final : public Parser {
   std::string family_scratch_;
   std::string text_scratch_;
   std::string name_scratch_;
-  mutable std::string label_scratch_;
-  mutable std::string value_scratch_;
-  mutable std::string norm_scratch_;
+  mutable parse::LabelScratch label_scratch_;
 };
 
 Status OpenMetricsParser::Fail(std::string_view problem) {
@@ -118,6 +122,7 @@ Status OpenMetricsParser::Fail(std::string_view problem) {
 
 Result<EntryType> OpenMetricsParser::Next() {
   if (!error_.ok()) return error_;
+  known_entry_ = nullptr;
   if (done_) return EntryType::kEof;
   ++line_;
   if (pos_ >= b_.size()) return Fail("missing # EOF at the end");
@@ -137,7 +142,44 @@ Result<EntryType> OpenMetricsParser::Next() {
   }
   if (line.empty()) return Fail("blank line");
   if (line[0] == '#') return ParseMetadata(line);
+  if (known_ != nullptr && TryKnownSample(line)) return EntryType::kSample;
   return ParseSample(line);
+}
+
+// "<series> <value>[ <timestamp>]" whose series bytes known_ finds: those bytes parsed as a
+// complete series before, and a series' extent depends on its own bytes only, so ParseSample
+// would split the line at the same place; the rest is checked here as ParseSampleTail would.
+// (Lenient mode only: no family rules to apply.) Lines with exemplars never match.
+bool OpenMetricsParser::TryKnownSample(std::string_view line) {
+  size_t sp = line.rfind(' ');
+  if (sp == std::string_view::npos || sp == 0) return false;
+  const std::string_view last = line.substr(sp + 1);
+  double value = 0;
+  std::optional<int64_t> ts;
+  std::string_view series = line.substr(0, sp);
+  void* entry = known_->Find(series);
+  if (entry != nullptr) {
+    if (last.empty() || !parse::ParseFloat(last, &value)) return false;
+  } else {
+    // Perhaps "<series> <value> <timestamp>".
+    double seconds = 0;
+    if (last.empty() || !parse::ParseGoFloat(last, &seconds) || !std::isfinite(seconds)) {
+      return false;
+    }
+    const size_t sp2 = line.rfind(' ', sp - 1);
+    if (sp2 == std::string_view::npos || sp2 == 0) return false;
+    series = line.substr(0, sp2);
+    entry = known_->Find(series);
+    const std::string_view vtok = line.substr(sp2 + 1, sp - sp2 - 1);
+    if (entry == nullptr || vtok.empty() || !parse::ParseFloat(vtok, &value)) return false;
+    ts = SecondsToMillis(seconds);
+  }
+  series_ = series;
+  known_entry_ = entry;
+  value_ = std::isnan(value) ? parse::NormalNaN() : value;
+  timestamp_ = ts;
+  has_exemplar_ = false;
+  return true;
 }
 
 // "# HELP|TYPE|UNIT <name> <text>", single spaces; <text> is the rest of the line.
@@ -232,7 +274,7 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
     *escaped = false;
     *ascii = true;
     for (;;) {
-      while (i < n && !parse::Is(b[i], parse::kQuoteStop)) ++i;
+      i = parse::FindQuoteStop(b, i, n);
       if (i >= n) return false;
       if (b[i] == '"') break;
       if (b[i] == '\\') {
@@ -261,7 +303,7 @@ Status OpenMetricsParser::ParseLabels(std::string_view line, size_t* p, bool exe
       is_quoted = true;
     } else if (i < n && IsLabelNameStart(line[i])) {
       const size_t start = i;
-      while (i < n && IsLabelNameChar(line[i])) ++i;
+      i = parse::FindNotNameChar(b, i, n, /*metric=*/false);
       l.name = line.substr(start, i - start);
     } else {
       return Fail("expected label name in " + parse::Quote(line));
@@ -338,7 +380,7 @@ Result<EntryType> OpenMetricsParser::ParseSample(std::string_view line) {
   if (line[0] == '{') {
     if (Status s = ParseLabels(line, &p, false, &labels_); !s.ok()) return s;
   } else if (IsMetricNameStart(line[0])) {
-    while (p < line.size() && IsMetricNameChar(line[p])) ++p;
+    p = parse::FindNotNameChar(line.data(), p, line.size(), /*metric=*/true);
     name_ = line.substr(0, p);
     name_set_ = true;
     if (p < line.size() && line[p] == '{') {
@@ -369,7 +411,7 @@ Result<EntryType> OpenMetricsParser::ParseSample(std::string_view line) {
 Status OpenMetricsParser::ParseSampleTail(std::string_view line, size_t p, double* ts_seconds) {
   const std::string_view value = Token(line, &p);
   if (value.empty()) return Fail("expected value in " + parse::Quote(line));
-  if (!parse::ParseGoFloat(value, &value_)) return Fail("invalid value " + parse::Quote(value));
+  if (!parse::ParseFloat(value, &value_)) return Fail("invalid value " + parse::Quote(value));
   if (std::isnan(value_)) value_ = parse::NormalNaN();
   timestamp_.reset();
   has_exemplar_ = false;
@@ -432,16 +474,17 @@ Status OpenMetricsParser::ParseExemplar(std::string_view line, size_t p) {
 }
 
 void OpenMetricsParser::AddLabels(LabelsBuilder& b) const {
-  b.Set(kMetricName, name_escaped_ ? parse::UnescapeLabelValue(name_, &label_scratch_) : name_);
-  for (const LabelSpan& l : labels_) {
-    if (l.value.empty()) continue;  // an empty value is an absent label
-    std::string_view name =
-        l.name_escaped ? parse::UnescapeLabelValue(l.name, &label_scratch_) : l.name;
-    std::string_view value =
-        l.value_escaped ? parse::UnescapeLabelValue(l.value, &value_scratch_) : l.value;
-    if (parse::NormalizeFloatLabel(last_type_, name, value, &norm_scratch_)) value = norm_scratch_;
-    b.Set(name, value);
+  if (known_entry_ != nullptr) {
+    // The labels were skipped; parse them now (rare: the caller's ref went missing).
+    std::string line(series_);
+    line += " 0";
+    OpenMetricsParser p(line, /*strict=*/false);
+    p.last_type_ = last_type_;
+    auto e = p.Next();
+    if (e.ok() && *e == EntryType::kSample) p.AddLabels(b);
+    return;
   }
+  parse::AddSpanLabels(last_type_, name_, name_escaped_, labels_, b, &label_scratch_);
 }
 
 bool OpenMetricsParser::GetExemplar(Exemplar* e) const {
@@ -450,9 +493,9 @@ bool OpenMetricsParser::GetExemplar(Exemplar* e) const {
   for (const LabelSpan& l : exemplar_labels_) {
     if (l.value.empty()) continue;
     std::string_view name =
-        l.name_escaped ? parse::UnescapeLabelValue(l.name, &label_scratch_) : l.name;
+        l.name_escaped ? parse::UnescapeLabelValue(l.name, &label_scratch_.name) : l.name;
     std::string_view value =
-        l.value_escaped ? parse::UnescapeLabelValue(l.value, &value_scratch_) : l.value;
+        l.value_escaped ? parse::UnescapeLabelValue(l.value, &label_scratch_.value) : l.value;
     b.Set(name, value);
   }
   e->labels = b.Build();

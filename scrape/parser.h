@@ -39,6 +39,16 @@ struct Exemplar {
   std::optional<int64_t> timestamp;  // ms
 };
 
+// The scrape cache as a parser sees it. Its keys must be Series() bytes of samples that a
+// parser of the same format (and strictness) accepted before: such bytes are a well-formed
+// series, so a sample whose series bytes are known skips label parsing and validation.
+class KnownSeries {
+ public:
+  virtual ~KnownSeries() = default;
+  // The caller's entry for these series bytes, or nullptr when unknown.
+  virtual void* Find(std::string_view series) = 0;
+};
+
 class Parser {
  public:
   virtual ~Parser() = default;
@@ -73,6 +83,15 @@ class Parser {
 
   // kSample: fills *e and returns true if the sample carries an exemplar (OpenMetrics only).
   virtual bool GetExemplar(Exemplar* e) const { return false; }
+
+  // Optional: from the next sample on, a line "<series> <value>[ <timestamp>]" whose series
+  // bytes `known` finds is returned without parsing its labels (AddLabels still works, by
+  // parsing them then). Lines that don't take this path are parsed in full as before, with the
+  // same results and errors. Strict OpenMetrics parsing ignores it. `known` must outlive the
+  // parser's use of it; nullptr turns it off.
+  virtual void SetKnownSeries(KnownSeries* known) {}
+  // kSample: what `known` returned for Series(), or nullptr when the sample was parsed in full.
+  virtual void* KnownEntry() const { return nullptr; }
 };
 
 // Prometheus text format 0.0.4 (also used for text/plain;version=1.0.0).

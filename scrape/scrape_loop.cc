@@ -15,6 +15,9 @@ namespace {
 // Every parsed NaN becomes this quiet NaN, so no target can forge a stale marker.
 constexpr uint64_t kNormalNaNBits = 0x7ff8000000000001ull;
 
+// Prometheus keeps a family's metadata for 10 scrapes after the family disappeared.
+constexpr uint64_t kKeepMetadataScrapes = 10;
+
 constexpr std::array<std::string_view, 5> kReportNames = {
     "up", "scrape_duration_seconds", "scrape_samples_scraped",
     "scrape_samples_post_metric_relabeling", "scrape_series_added"};
@@ -91,15 +94,40 @@ Status ScrapeLoop::CheckLabelLimits(const Labels& labels) const {
   return Status::Ok();
 }
 
+void* ScrapeLoop::Known::Find(std::string_view series) {
+  ScrapeLoop& l = loop_;
+  if (l.cursor_ < l.order_.size()) {
+    Cache::value_type* predicted = l.order_[l.cursor_];
+    if (predicted->first == series) {
+      ++l.cursor_;
+      return predicted;
+    }
+  }
+  auto it = l.cache_.find(series);
+  if (it == l.cache_.end()) return nullptr;
+  // Out of order (a series came or went): predict from here on.
+  l.cursor_ = static_cast<size_t>(it->second.order_index) + 1;
+  return &*it;
+}
+
 Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts) {
   const config::ScrapeConfig& cfg = Settings();
   auto parser = NewParser(fetch.content_type, fetch.body);
+  // cache_'s keys are trusted by a parser of the format that accepted them.
+  const bool openmetrics = ContentTypeIsOpenMetrics(fetch.content_type);
+  if (openmetrics == cache_openmetrics_) parser->SetKnownSeries(&known_);
+  cache_openmetrics_ = openmetrics;
+  cursor_ = 0;
+  next_order_.clear();
   Status limit_error;
   while (true) {
     auto entry = parser->Next();
     if (!entry.ok()) return entry.status();
     if (*entry == EntryType::kEof) break;
-    if (*entry != EntryType::kSample) continue;
+    if (*entry != EntryType::kSample) {
+      if (*entry != EntryType::kComment) NoteMetadata(*entry, *parser);
+      continue;
+    }
     ++counts.scraped;
     // Past a limit, parsing goes on only to count scrape_samples_scraped.
     if (!limit_error.ok()) continue;
@@ -109,13 +137,18 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     double v = parser->Value();
     if (std::isnan(v)) v = std::bit_cast<double>(kNormalNaNBits);
 
-    auto it = cache_.find(parser->Series());
+    auto* kv = static_cast<Cache::value_type*>(parser->KnownEntry());
     bool inserted = false;
-    if (it == cache_.end()) {
-      it = cache_.emplace(std::string(parser->Series()), CacheEntry{}).first;
-      inserted = true;
+    Cache::iterator it;  // valid when inserted
+    if (kv == nullptr) {
+      it = cache_.find(parser->Series());
+      if (it == cache_.end()) {
+        it = cache_.emplace(std::string(parser->Series()), CacheEntry{}).first;
+        inserted = true;
+      }
+      kv = &*it;
     }
-    CacheEntry& e = it->second;
+    CacheEntry& e = kv->second;
     if (e.last_iteration == iteration_ && !inserted) {
       // The same series twice in one exposition: Prometheus keeps the first.
       metrics_.duplicate_timestamp->Inc();
@@ -124,10 +157,13 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     if (e.dropped) {  // metric_relabel_configs dropped it before; cached so it costs a lookup
       e.previous_iteration = e.last_iteration;
       e.last_iteration = iteration_;
+      e.order_index = static_cast<uint32_t>(next_order_.size());
+      next_order_.push_back(kv);
       continue;
     }
-    Result<wal::SeriesRef> ref = Status::NotFound("no ref");
-    if (e.ref != 0) ref = app.Append(e.ref, Labels(), t, v);
+    // (A Status is built only for a series without a ref: it costs a string.)
+    Result<wal::SeriesRef> ref = e.ref != 0 ? app.Append(e.ref, Labels(), t, v)
+                                            : Result<wal::SeriesRef>(Status::NotFound("no ref"));
     if (!ref.ok()) {
       builder_.Clear();
       parser->AddLabels(builder_);
@@ -139,6 +175,8 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
           e.dropped = true;
           e.previous_iteration = e.last_iteration;
           e.last_iteration = iteration_;
+          e.order_index = static_cast<uint32_t>(next_order_.size());
+          next_order_.push_back(kv);
           continue;
         }
         labels = relabeled.Build();
@@ -168,11 +206,53 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     e.previous_iteration = e.last_iteration;
     e.last_iteration = iteration_;
     e.explicit_timestamp = ts.has_value() && !cfg.track_timestamps_staleness;
+    e.order_index = static_cast<uint32_t>(next_order_.size());
+    next_order_.push_back(kv);
   }
   return limit_error;
 }
 
+void ScrapeLoop::NoteMetadata(EntryType entry, const Parser& parser) {
+  auto it = metadata_.find(parser.Family());
+  if (it == metadata_.end()) {
+    std::lock_guard lock(metadata_mu_);
+    it = metadata_.emplace(std::string(parser.Family()), FamilyMetadata{}).first;
+  }
+  FamilyMetadata& m = it->second;
+  m.last_iteration = iteration_;
+  // Written only when changed: a steady target costs a lookup and a comparison per line.
+  if (entry == EntryType::kType && m.type != parser.Type()) {
+    std::lock_guard lock(metadata_mu_);
+    m.type = parser.Type();
+  } else if (entry == EntryType::kHelp && m.help != parser.Text()) {
+    std::lock_guard lock(metadata_mu_);
+    m.help.assign(parser.Text());
+  } else if (entry == EntryType::kUnit && m.unit != parser.Text()) {
+    std::lock_guard lock(metadata_mu_);
+    m.unit.assign(parser.Text());
+  }
+}
+
+void ScrapeLoop::ExpireMetadata() {
+  std::lock_guard lock(metadata_mu_);
+  std::erase_if(metadata_, [this](const auto& kv) {
+    return iteration_ - kv.second.last_iteration > kKeepMetadataScrapes;
+  });
+}
+
+void ScrapeLoop::ForEachMetadata(const MetadataFn& fn) const {
+  std::lock_guard lock(metadata_mu_);
+  for (const auto& [family, m] : metadata_) fn(family, m.type, m.help, m.unit);
+}
+
 void ScrapeLoop::AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bool all) {
+  // The entries this scrape met survive the sweep below; after a failure none do.
+  order_.swap(next_order_);
+  next_order_.clear();
+  if (all) order_.clear();
+  // order_ holds each entry this scrape met once: when that is all of them, nothing vanished
+  // (the steady state), and walking 10,000 scattered nodes would cost more than the parse.
+  if (!all && order_.size() == cache_.size()) return;
   // Series seen in the previous scrape but not in this one get a marker; entries not seen
   // now are forgotten (their refs stay valid in the WAL's series store).
   for (auto it = cache_.begin(); it != cache_.end();) {
@@ -229,6 +309,7 @@ Status ScrapeLoop::Process(const FetchResult& fetch) {
   }
   const bool up = err.ok();
   AppendStaleMarkers(*app, fetch.timestamp_ms, /*all=*/!up);
+  ExpireMetadata();
   double duration_s = std::chrono::duration<double>(fetch.duration).count();
   AppendReport(*app, fetch.timestamp_ms, up, duration_s, counts);
   Status commit = app->Commit();
@@ -247,6 +328,10 @@ void ScrapeLoop::MarkAllStale(int64_t timestamp_ms) {
   ++iteration_;
   auto app = appenders_();
   AppendStaleMarkers(*app, timestamp_ms, /*all=*/true);
+  {
+    std::lock_guard lock(metadata_mu_);
+    metadata_.clear();
+  }
   for (wal::SeriesRef ref : report_refs_) {
     if (ref != 0) (void)app.get()->Append(ref, Labels(), timestamp_ms, wal::StaleNaN());
   }

@@ -4,9 +4,11 @@
 // unchanged series costs a hash lookup instead of label parsing; writes stale markers for
 // series that vanished since the previous scrape (or all of them when the scrape failed); and
 // appends the automatic series up, scrape_duration_seconds, scrape_samples_scraped,
-// scrape_samples_post_metric_relabeling and scrape_series_added.
+// scrape_samples_post_metric_relabeling and scrape_series_added. Also keeps the target's
+// metadata (TYPE/HELP/UNIT per metric family) for remote write.
 //
-// One caller at a time (the manager never runs two scrapes of a target at once).
+// One caller at a time (the manager never runs two scrapes of a target at once), except
+// health() and ForEachMetadata(), which any thread may call.
 #pragma once
 
 #include <array>
@@ -17,9 +19,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/metrics.h"
 #include "common/status.h"
+#include "scrape/parser.h"
 #include "scrape/target.h"
 #include "wal/appender.h"
 
@@ -27,12 +31,18 @@ namespace petrel::scrape {
 
 using AppenderFactory = std::function<std::unique_ptr<wal::Appender>()>;
 
+// Receives one metric family's metadata: TYPE (kUnknown when absent or untyped), HELP and UNIT
+// ("" when absent). The views are valid during the call only.
+using MetadataFn = std::function<void(std::string_view family, MetricType type,
+                                      std::string_view help, std::string_view unit)>;
+
 // What one HTTP fetch produced.
 struct FetchResult {
   int64_t timestamp_ms = 0;  // scrape time, the timestamp of samples without their own
   Status status;             // transport error, timeout or non-200 status
   std::string content_type;
-  std::string_view body;
+  // Owned: the fetcher moves its buffer in and the parse runs later on another thread.
+  std::string body;
   std::chrono::nanoseconds duration{0};  // time spent fetching
 };
 
@@ -70,13 +80,26 @@ class ScrapeLoop {
 
   TargetHealth health() const;
 
+  // Calls fn for each metric family of the target's recent scrapes that had a TYPE, HELP or
+  // UNIT line, with the latest of each ("" / kUnknown when absent). A family is kept until
+  // 10 scrapes after its last appearance (as Prometheus), and forgotten by MarkAllStale. fn
+  // runs under a lock: it must not call back into this loop.
+  void ForEachMetadata(const MetadataFn& fn) const;
+
  private:
   struct CacheEntry {
     wal::SeriesRef ref = 0;
     uint64_t last_iteration = 0;
     uint64_t previous_iteration = 0;  // last_iteration before the current scrape touched it
+    uint32_t order_index = 0;         // where the last scrape that met it had it in order_
     bool explicit_timestamp = false;
     bool dropped = false;  // by metric_relabel_configs
+  };
+  struct FamilyMetadata {
+    MetricType type = MetricType::kUnknown;
+    std::string help;
+    std::string unit;
+    uint64_t last_iteration = 0;  // written by the scrape only; not read by ForEachMetadata
   };
   struct Counts {
     size_t scraped = 0;
@@ -85,6 +108,8 @@ class ScrapeLoop {
   };
 
   Status AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts);
+  void NoteMetadata(EntryType entry, const Parser& parser);
+  void ExpireMetadata();
   const config::ScrapeConfig& Settings() const;  // the job's, or defaults
   Labels SeriesLabels(LabelsBuilder& scraped) const;
   Status CheckLabelLimits(const Labels& labels) const;
@@ -101,12 +126,36 @@ class ScrapeLoop {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, CacheEntry, ViewHash, std::equal_to<>> cache_;
+  using Cache = std::unordered_map<std::string, CacheEntry, ViewHash, std::equal_to<>>;
+  Cache cache_;
+  // The parser's view of cache_ (entries are Cache::value_type*). Targets write their series
+  // in the same order every time, so the entry after the previous match is tried first:
+  // a steady-state sample costs one comparison of its series bytes and no hashing.
+  class Known final : public KnownSeries {
+   public:
+    explicit Known(ScrapeLoop& loop) : loop_(loop) {}
+    void* Find(std::string_view series) override;
+
+   private:
+    ScrapeLoop& loop_;
+  };
+  Known known_{*this};
+  // Entries in the order the last successful scrape met them, and the one being built; node
+  // pointers of cache_, valid until the entry is erased (the sweep only erases entries the
+  // current scrape did not meet, and a failed scrape clears both).
+  std::vector<Cache::value_type*> order_;
+  std::vector<Cache::value_type*> next_order_;
+  size_t cursor_ = 0;             // in order_: the predicted next entry
+  bool cache_openmetrics_ = false;  // the format whose parser accepted cache_'s keys
   uint64_t iteration_ = 0;
   std::array<wal::SeriesRef, 5> report_refs_{};
   LabelsBuilder builder_;         // reused across samples
   mutable std::mutex health_mu_;  // guards health_ (read by status pages on other threads)
   TargetHealth health_;
+  // Guards metadata_'s structure and its entries' type, help and unit (read by
+  // ForEachMetadata on other threads); the scrape reads them without it, as the only writer.
+  mutable std::mutex metadata_mu_;
+  std::unordered_map<std::string, FamilyMetadata, ViewHash, std::equal_to<>> metadata_;
 };
 
 }  // namespace petrel::scrape

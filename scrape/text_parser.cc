@@ -15,9 +15,11 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "scrape/parse_shared.h"
 #include "scrape/parse_util.h"
 #include "scrape/parser.h"
 
@@ -46,6 +48,8 @@ class TextParser final : public Parser {
   MetricType Type() const override { return type_; }
   std::string_view Text() const override { return text_; }
   int Line() const override { return line_of_entry_; }
+  void SetKnownSeries(KnownSeries* known) override { known_ = known; }
+  void* KnownEntry() const override { return known_entry_; }
 
  private:
   struct LabelSpan {
@@ -96,6 +100,7 @@ class TextParser final : public Parser {
   Result<EntryType> ParseHashLine();
   Result<EntryType> ParseMetadata(bool help);
   Result<EntryType> ParseSample();
+  bool TryKnownSample();
   bool TryFastSample();
   Status ParseLabels();
   Status CheckDuplicateLabels();
@@ -108,9 +113,11 @@ class TextParser final : public Parser {
   int line_ = 1;  // line of pos_
   int line_of_entry_ = 0;
   Status error_;  // sticky once set
+  KnownSeries* known_ = nullptr;
 
   // Current entry.
   std::string_view series_;
+  void* known_entry_ = nullptr;  // set: the labels below were not parsed
   std::string_view name_;  // metric name, still escaped
   bool name_set_ = false;
   bool name_escaped_ = false;
@@ -125,9 +132,7 @@ class TextParser final : public Parser {
 
   std::string family_scratch_;
   std::string text_scratch_;
-  mutable std::string name_scratch_;
-  mutable std::string value_scratch_;
-  mutable std::string norm_scratch_;
+  mutable parse::LabelScratch label_scratch_;
 };
 
 Status TextParser::Fail(std::string_view problem) {
@@ -146,6 +151,7 @@ std::string_view TextParser::Got() const {
 
 Result<EntryType> TextParser::Next() {
   if (!error_.ok()) return error_;
+  known_entry_ = nullptr;
   for (;;) {
     SkipBlanks();
     line_of_entry_ = line_;
@@ -160,6 +166,7 @@ Result<EntryType> TextParser::Next() {
       return EntryType::kEof;
     }
     if (c == '#') return ParseHashLine();
+    if (known_ != nullptr && TryKnownSample()) return EntryType::kSample;
     if (IsMetricNameStart(c) && TryFastSample()) return EntryType::kSample;
     if (IsMetricNameStart(c) || c == '{') return ParseSample();
     return Fail("expected a metric name, '{' or '#' at the start of a line, got " +
@@ -247,7 +254,7 @@ bool TextParser::ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped,
   bool esc = false, high = false;
   int lines = 0;
   for (;;) {
-    while (i < n && !parse::Is(b[i], parse::kQuoteStop)) ++i;
+    i = parse::FindQuoteStop(b, i, n);
     if (i >= n) return false;
     const char c = b[i];
     if (c == '"') break;
@@ -277,6 +284,56 @@ bool TextParser::ScanQuoted(bool nul_ok, std::string_view* inner, bool* escaped,
   return true;
 }
 
+// A line "<series> <value>[ <timestamp>]" (single spaces) whose series bytes known_ finds.
+// Those bytes parsed as a complete series before, and a series' extent depends on its own
+// bytes only, so the full parse would split the line at the same place; what follows is
+// checked here exactly as ParseSample would. Otherwise returns false with pos_ unchanged.
+bool TextParser::TryKnownSample() {
+  const char* b = b_.data();
+  const size_t n = b_.size();
+  const size_t start = pos_;
+  const void* lf = std::memchr(b + start, '\n', n - start);
+  const size_t end = lf != nullptr ? static_cast<size_t>(static_cast<const char*>(lf) - b) : n;
+  // A raw LF inside a label value ends `end` early; such series never match, so they miss.
+  size_t sp = end;
+  while (sp > start && b[sp - 1] != ' ') --sp;
+  if (sp <= start + 1) return false;
+  const std::string_view last = b_.substr(sp, end - sp);
+  double value = 0;
+  std::optional<int64_t> ts;
+  std::string_view series = b_.substr(start, sp - 1 - start);
+  void* entry = known_->Find(series);
+  if (entry != nullptr) {
+    if (!parse::ParseFloat(last, &value)) return false;
+  } else {
+    // Perhaps "<series> <value> <timestamp>".
+    if (last.empty()) return false;
+    for (char c : last) {
+      if (!IsDigit(c)) return false;
+    }
+    int64_t t = 0;
+    if (std::from_chars(last.data(), last.data() + last.size(), t).ec != std::errc()) {
+      return false;
+    }
+    size_t sp2 = sp - 1;
+    while (sp2 > start && b[sp2 - 1] != ' ') --sp2;
+    if (sp2 <= start + 1) return false;
+    series = b_.substr(start, sp2 - 1 - start);
+    entry = known_->Find(series);
+    if (entry == nullptr || !parse::ParseFloat(b_.substr(sp2, sp - 1 - sp2), &value)) {
+      return false;
+    }
+    ts = t;
+  }
+  series_ = series;
+  known_entry_ = entry;
+  value_ = value != value ? parse::NormalNaN() : value;
+  timestamp_ = ts;
+  pos_ = end;
+  EndLine();
+  return true;
+}
+
 // The common line shape in one pass: name[{l="v",...}] value[ timestamp] with single spaces,
 // legacy label names and plain-ASCII values without escapes. It accepts a subset of what
 // ParseSample accepts, with the same result; anything else (blanks, quoted names, escapes,
@@ -285,8 +342,7 @@ bool TextParser::TryFastSample() {
   const char* b = b_.data();
   const size_t n = b_.size();
   const size_t start = pos_;
-  size_t i = start;
-  while (i < n && parse::Is(b[i], parse::kMetricChar)) ++i;
+  size_t i = parse::FindNotNameChar(b, start, n, /*metric=*/true);
   const size_t name_end = i;
   labels_.clear();
   if (i < n && b[i] == '{') {
@@ -294,12 +350,12 @@ bool TextParser::TryFastSample() {
     while (i < n && b[i] != '}') {
       const size_t ns = i;
       if (!parse::Is(b[i], parse::kLabelStart)) return false;
-      while (i < n && parse::Is(b[i], parse::kLabelChar)) ++i;
+      i = parse::FindNotNameChar(b, i, n, /*metric=*/false);
       const size_t ne = i;
       if (i + 1 >= n || b[i] != '=' || b[i + 1] != '"') return false;
       i += 2;
       const size_t vs = i;
-      while (i < n && !parse::Is(b[i], parse::kQuoteStop)) ++i;
+      i = parse::FindQuoteStop(b, i, n);
       if (i >= n || b[i] != '"') return false;
       labels_.push_back({b_.substr(ns, ne - ns), b_.substr(vs, i - vs), false, false});
       ++i;
@@ -317,7 +373,7 @@ bool TextParser::TryFastSample() {
   const size_t vs = ++i;
   while (i < n && !parse::Is(b[i], parse::kValueEnd)) ++i;
   double value;
-  if (i == vs || !parse::ParseGoFloat(b_.substr(vs, i - vs), &value)) return false;
+  if (i == vs || !parse::ParseFloat(b_.substr(vs, i - vs), &value)) return false;
   std::optional<int64_t> ts;
   if (i < n && b[i] == ' ') {
     const size_t ts_start = ++i;
@@ -381,7 +437,7 @@ Result<EntryType> TextParser::ParseSample() {
   if (vtext.empty()) {
     return Fail("expected value after metric, got " + parse::Quote(Got()));
   }
-  if (!parse::ParseGoFloat(vtext, &value_)) {
+  if (!parse::ParseFloat(vtext, &value_)) {
     return Fail("invalid value " + parse::Quote(vtext));
   }
   if (value_ != value_) value_ = parse::NormalNaN();
@@ -506,16 +562,17 @@ Status TextParser::CheckDuplicateLabels() {
 }
 
 void TextParser::AddLabels(LabelsBuilder& b) const {
-  b.Set(kMetricName, name_escaped_ ? parse::UnescapeLabelValue(name_, &name_scratch_) : name_);
-  for (const LabelSpan& l : labels_) {
-    if (l.value.empty()) continue;  // an empty value is an absent label
-    std::string_view name =
-        l.name_escaped ? parse::UnescapeLabelValue(l.name, &name_scratch_) : l.name;
-    std::string_view value =
-        l.value_escaped ? parse::UnescapeLabelValue(l.value, &value_scratch_) : l.value;
-    if (parse::NormalizeFloatLabel(type_, name, value, &norm_scratch_)) value = norm_scratch_;
-    b.Set(name, value);
+  if (known_entry_ != nullptr) {
+    // The labels were skipped; parse them now (rare: the caller's ref went missing).
+    std::string line(series_);
+    line += " 0";
+    TextParser p(line);
+    p.type_ = type_;
+    auto e = p.Next();
+    if (e.ok() && *e == EntryType::kSample) p.AddLabels(b);
+    return;
   }
+  parse::AddSpanLabels(type_, name_, name_escaped_, labels_, b, &label_scratch_);
 }
 
 }  // namespace

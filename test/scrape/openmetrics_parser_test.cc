@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,9 @@ struct Parsed {
   }
 };
 
-Parsed ParseAll(std::string_view body) {
-  auto p = NewOpenMetricsParser(body);
+Parsed ParseAll(std::string_view body, bool strict = true, KnownSeries* known = nullptr) {
+  auto p = NewOpenMetricsParser(body, strict);
+  p->SetKnownSeries(known);
   Parsed out;
   for (;;) {
     auto r = p->Next();
@@ -457,6 +459,60 @@ TEST_CASE("NewParser picks the format from Content-Type", "[parser]") {
     REQUIRE(p2->Next().value() == EntryType::kComment);
     REQUIRE(p2->Next().value() == EntryType::kSample);
     CHECK(p2->Timestamp() == 1500);
+  }
+}
+
+struct KnownSet final : KnownSeries {
+  void* Find(std::string_view series) override {
+    auto it = keys.find(series);
+    return it == keys.end() ? nullptr : const_cast<std::string*>(&*it);
+  }
+  std::set<std::string, std::less<>> keys;
+};
+
+TEST_CASE("openmetrics: known series skip label parsing with the same entries and errors",
+          "[parser][openmetrics]") {
+  const std::string primer =
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n"
+      "# TYPE a gauge\na{x=\"1\",y=\"q\\\"\"} 1\na{x=\"2\",} 2 1.5\n{\"d\",z=\"\"} 4\n# EOF\n";
+  KnownSet known;
+  for (const Entry& e : ParseAll(primer, false).entries) {
+    if (e.type == EntryType::kSample) known.keys.insert(e.series);
+  }
+  REQUIRE(known.keys.size() == 6);
+  const std::vector<std::string> bodies = {
+      primer,
+      "a{x=\"1\",y=\"q\\\"\"} 7 123\na{x=\"2\",} 1\na{x=\"2\",}  1\n# EOF\n",
+      "a{x=\"2\",} 1 \n# EOF\n",
+      "a{x=\"2\",} x\n# EOF\n",
+      "a{x=\"2\",} 1 NaN\n# EOF\n",
+      "a{x=\"2\",} 1 # {t=\"1\"} 2\n# EOF\n",
+      "a{x=\"2\",} 1 1 # {t=\"1\"} 2 3\n# EOF\n",
+      "h_bucket{le=\"1\"} 5\n# EOF\n",
+  };
+  for (const std::string& body : bodies) {
+    INFO(body);
+    Parsed plain = ParseAll(body, false);
+    Parsed warm = ParseAll(body, false, &known);
+    CHECK(warm.status.message() == plain.status.message());
+    REQUIRE(warm.entries.size() == plain.entries.size());
+    for (size_t i = 0; i < plain.entries.size(); ++i) {
+      const Entry& a = plain.entries[i];
+      const Entry& b = warm.entries[i];
+      CHECK(a.type == b.type);
+      CHECK(a.series == b.series);
+      CHECK(a.labels == b.labels);
+      CHECK(std::bit_cast<uint64_t>(a.value) == std::bit_cast<uint64_t>(b.value));
+      CHECK(a.timestamp == b.timestamp);
+      CHECK(a.has_exemplar == b.has_exemplar);
+      CHECK(a.line == b.line);
+    }
+  }
+  // Strict parsing applies the family rules to every sample, so it takes no shortcut.
+  auto p = NewOpenMetricsParser(primer, /*strict=*/true);
+  p->SetKnownSeries(&known);
+  for (auto e = p->Next(); e.ok() && *e != EntryType::kEof; e = p->Next()) {
+    CHECK(p->KnownEntry() == nullptr);
   }
 }
 

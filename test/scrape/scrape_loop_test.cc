@@ -275,5 +275,102 @@ TEST_CASE("track_timestamps_staleness marks series with explicit timestamps", "[
   CHECK(wal::IsStaleNaN(a->v));
 }
 
+TEST_CASE("the warm path follows series that move, come and go between scrapes", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1\nb{x=\"1\"} 2\nc 3\ne 9 500\n")).ok());
+  int lookups = f.wal.label_lookups;
+  REQUIRE(f.loop.Process(Body(2000, "c 4\nd 5\na 6\ne 8 600\n")).ok());
+  CHECK(f.wal.label_lookups == lookups + 1);  // only d is new
+  auto got = At(f.wal, 2000);
+  CHECK(Find(got, "a")->v == 6);
+  CHECK(Find(got, "c")->v == 4);
+  CHECK(Find(got, "d")->v == 5);
+  CHECK(wal::IsStaleNaN(Find(got, "b")->v));
+  CHECK(Find(At(f.wal, 600), "e")->v == 8);
+  REQUIRE(f.loop.Process(Body(3000, "c 7\nd 7\na 7\n")).ok());
+  CHECK(At(f.wal, 3000).size() == 3 + 5);  // three samples and the automatic series
+}
+
+TEST_CASE("a cached series whose ref the WAL forgot is appended by its labels", "[scrape]") {
+  Fixture f;
+  const char* body =
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_count 2\nm{x=\"q\\\"1\",y=\"\"} 5\n";
+  REQUIRE(f.loop.Process(Body(1000, body)).ok());
+  {
+    std::lock_guard lock(f.wal.mu);
+    f.wal.labels.clear();  // every ref unknown: appends must go through labels again
+    f.wal.refs.clear();
+  }
+  REQUIRE(f.loop.Process(Body(2000, body)).ok());
+  auto got = At(f.wal, 2000);
+  REQUIRE(Find(got, "h_bucket", "le", "1.0") != nullptr);
+  const auto* m = Find(got, "m");
+  REQUIRE(m != nullptr);
+  CHECK(m->labels == Labels{{"__name__", "m"}, {"x", "q\"1"}, {"job", "node"},
+                            {"instance", "127.0.0.1:9100"}});
+}
+
+TEST_CASE("a cached series on a malformed line still fails the scrape at that line", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1\nb{x=\"1\"} 2\n")).ok());
+  SECTION("bad value") {
+    Status s = f.loop.Process(Body(2000, "a 1\nb{x=\"1\"} x\n"));
+    CHECK_THAT(s.message(), Catch::Contains("line 2"));
+  }
+  SECTION("negative timestamp") {
+    Status s = f.loop.Process(Body(2000, "a 1\nb{x=\"1\"} 1 -5\n"));
+    CHECK_THAT(s.message(), Catch::Contains("line 2"));
+  }
+  SECTION("OpenMetrics after text: keys the text parser accepted are checked again") {
+    REQUIRE(f.loop.Process(Body(2000, "a {x=\"1\"} 1\n")).ok());
+    FetchResult om = Body(3000, "a {x=\"1\"} 1\n# EOF\n");
+    om.content_type = "application/openmetrics-text; version=1.0.0";
+    CHECK_FALSE(f.loop.Process(om).ok());
+  }
+}
+
+TEST_CASE("metadata per family arrives, changes and vanishes with the target", "[scrape]") {
+  Fixture f;
+  struct Meta {
+    MetricType type;
+    std::string help, unit;
+    bool operator==(const Meta&) const = default;
+  };
+  auto metadata = [&f] {
+    std::map<std::string, Meta> out;
+    f.loop.ForEachMetadata([&out](std::string_view family, MetricType type, std::string_view help,
+                                  std::string_view unit) {
+      out[std::string(family)] = {type, std::string(help), std::string(unit)};
+    });
+    return out;
+  };
+  REQUIRE(f.loop.Process(Body(1000, "# HELP a Requests.\n# TYPE a counter\na 1\n"
+                                    "# TYPE b gauge\nb 2\n# comment\n"))
+              .ok());
+  auto m = metadata();
+  REQUIRE(m.size() == 2);
+  CHECK(m["a"] == Meta{MetricType::kCounter, "Requests.", ""});
+  CHECK(m["b"] == Meta{MetricType::kGauge, "", ""});
+
+  FetchResult om = Body(2000,
+                        "# TYPE a counter\n# HELP a All requests.\n# UNIT a seconds\n"
+                        "a_total 2\n# TYPE b gauge\nb 2\n# EOF\n");
+  om.content_type = "application/openmetrics-text; version=1.0.0";
+  REQUIRE(f.loop.Process(om).ok());
+  m = metadata();
+  CHECK(m["a"] == Meta{MetricType::kCounter, "All requests.", "seconds"});
+
+  // A family gone from the body is kept for 10 more scrapes, as in Prometheus.
+  for (int i = 0; i < 10; ++i) REQUIRE(f.loop.Process(Body(3000 + i, "# TYPE b gauge\nb 2\n")).ok());
+  CHECK(metadata().count("a") == 1);
+  REQUIRE(f.loop.Process(Body(4000, "# TYPE b gauge\nb 2\n")).ok());
+  m = metadata();
+  CHECK(m.count("a") == 0);
+  CHECK(m.count("b") == 1);
+
+  f.loop.MarkAllStale(5000);  // the target went away
+  CHECK(metadata().empty());
+}
+
 }  // namespace
 }  // namespace petrel::scrape

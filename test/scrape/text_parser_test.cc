@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,9 @@ struct Parsed {
   }
 };
 
-Parsed ParseAll(std::string_view body) {
+Parsed ParseAll(std::string_view body, KnownSeries* known = nullptr) {
   auto p = NewTextParser(body);
+  p->SetKnownSeries(known);
   Parsed out;
   for (;;) {
     auto r = p->Next();
@@ -514,6 +516,69 @@ TEST_CASE("text: the one-pass and general sample paths agree", "[parser][text]")
     CHECK(sa[i].timestamp == sb[i].timestamp);
     CHECK(sa[i].line == sb[i].line);
   }
+}
+
+// The scrape cache's view: series bytes seen before.
+struct KnownSet final : KnownSeries {
+  void* Find(std::string_view series) override {
+    auto it = keys.find(series);
+    return it == keys.end() ? nullptr : const_cast<std::string*>(&*it);
+  }
+  std::set<std::string, std::less<>> keys;
+};
+
+TEST_CASE("known series skip label parsing with the same entries and errors", "[parser]") {
+  const std::string primer =
+      "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n"
+      "a{x=\"1\",y=\"q\\\"\"} 1\nb 2 1000\nc { x = \"1\" } 3\n{\"d\", z=\"\"} 4\n"
+      "e{x=\"a\nb\"} 5\n";
+  KnownSet known;
+  for (const Entry& e : ParseAll(primer).Samples()) known.keys.insert(e.series);
+  REQUIRE(known.keys.size() == 7);
+  const std::vector<std::string> bodies = {
+      primer,
+      "a{x=\"1\",y=\"q\\\"\"} 7 123\nb 2\nb  2\nb 2 \nb\t2\n",
+      "b 1e3\nb NaN\nb -Inf 5\n",
+      "b 2 1000\nb x\n",
+      "b 2\nb 2 -1\n",
+      "b 1 99999999999999999999\n",
+      "b 1 2 3\n",
+      "b 1\x00\n",
+      "b {x=\"1\"} 1\n",
+      "h_bucket{le=\"1\"} 3\n",
+      "h_bucket{le=\"1\"} 3 # {a=\"b\"} 1\n",
+  };
+  for (const std::string& body : bodies) {
+    INFO(body);
+    Parsed plain = ParseAll(body);
+    Parsed warm = ParseAll(body, &known);
+    CHECK(warm.status.message() == plain.status.message());
+    REQUIRE(warm.entries.size() == plain.entries.size());
+    for (size_t i = 0; i < plain.entries.size(); ++i) {
+      const Entry& a = plain.entries[i];
+      const Entry& b = warm.entries[i];
+      CHECK(a.type == b.type);
+      CHECK(a.series == b.series);
+      CHECK(a.labels == b.labels);
+      CHECK(std::bit_cast<uint64_t>(a.value) == std::bit_cast<uint64_t>(b.value));
+      CHECK(a.timestamp == b.timestamp);
+      CHECK(a.line == b.line);
+    }
+  }
+}
+
+TEST_CASE("KnownEntry is the known series' entry", "[parser]") {
+  KnownSet known;
+  known.keys.insert("a{x=\"1\"}");
+  const std::string body = "a{x=\"1\"} 1\nb 2\na{x=\"1\"} 3 100\n";
+  auto p = NewTextParser(body);
+  p->SetKnownSeries(&known);
+  std::vector<const void*> entries;
+  for (auto e = p->Next(); e.ok() && *e != EntryType::kEof; e = p->Next()) {
+    entries.push_back(p->KnownEntry());
+  }
+  const void* a = &*known.keys.begin();
+  CHECK(entries == std::vector<const void*>{a, nullptr, a});
 }
 
 }  // namespace
