@@ -124,7 +124,14 @@ class Manager::Impl {
                                  {.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5})),
         sync_failed_(metrics.GetCounter("prometheus_target_sync_failed_total",
                                         "Total number of target sync failures.", {"scrape_job"},
-                                        {""})) {
+                                        {""})),
+        // Prometheus's discovery-manager counters, for its "scrape" manager.
+        sd_received_(metrics.GetCounter(
+            "prometheus_sd_received_updates_total",
+            "Total number of update events received from the SD providers.", {"name"}, {"scrape"})),
+        sd_updates_(metrics.GetCounter("prometheus_sd_updates_total",
+                                       "Total number of update events sent to the SD consumers.",
+                                       {"name"}, {"scrape"})) {
     thread_ = std::jthread([this](std::stop_token st) { Run(st); });
   }
 
@@ -202,11 +209,6 @@ class Manager::Impl {
     return out;
   }
 
-  void ForEachMetadata(const MetadataFn& fn) const {
-    std::lock_guard lock(status_mu_);
-    for (const auto* loop : status_loops_) loop->ForEachMetadata(fn);
-  }
-
  private:
   // A group's identity within its job: discoverer index and source. Static targets use
   // kStaticGroup.
@@ -259,6 +261,7 @@ class Manager::Impl {
   // to schedule it.
   bool StoreGroups(Job& job, size_t i, std::vector<discovery::TargetGroup> groups) {
     std::lock_guard lock(mu_);
+    sd_received_->Inc();
     bool changed = false;
     auto& by_source = job.groups[i];
     for (auto& g : groups) {
@@ -388,6 +391,7 @@ class Manager::Impl {
     for (auto& [name, job] : jobs_) {
       if (!job->dirty.empty()) DeltaSyncLocked(name, *job);
     }
+    sd_updates_->Inc();
     discovery_dirty_ = false;
   }
 
@@ -689,6 +693,8 @@ class Manager::Impl {
   Counter* exceeded_target_limit_;
   Histogram* scrape_lag_;
   Counter* sync_failed_;
+  Counter* sd_received_;  // every discoverer update
+  Counter* sd_updates_;   // syncs of changed groups into the target set
 
   // Guards jobs_ (and their groups), pending_, pending_jobs_, discovery_dirty_, dirty_since_.
   std::mutex mu_;
@@ -719,7 +725,5 @@ Status Manager::ApplyConfig(const config::Config& config) { return impl_->ApplyC
 void Manager::Stop() { impl_->Stop(); }
 
 std::vector<Manager::TargetStatus> Manager::Targets() const { return impl_->Targets(); }
-
-void Manager::ForEachMetadata(const MetadataFn& fn) const { impl_->ForEachMetadata(fn); }
 
 }  // namespace petrel::scrape

@@ -396,6 +396,25 @@ TEST_CASE("a target listed by two groups is scraped once and stays while either 
   REQUIRE(TimeUntil(manager, {"y"}));
 }
 
+TEST_CASE("a group re-sent unchanged costs no sync", "[scrape]") {
+  Discovered d(std::chrono::milliseconds(100), std::chrono::milliseconds(10));
+  auto counter = [&](const char* name) {
+    return d.registry.GetCounter(name, "", {"name"}, {"scrape"})->Value();
+  };
+  const int port = d.target.port;
+  REQUIRE(d.feed.Send({PodGroup("a", port)}));
+  REQUIRE(TimeUntil(*d.manager, {"a"}));
+  const double syncs = counter("prometheus_sd_updates_total");
+  CHECK(syncs == 1);
+  REQUIRE(d.feed.Send({PodGroup("a", port)}));   // as after a relist
+  REQUIRE(d.feed.Send({{"pod/gone", {}, {}}}));  // deletes a group never sent
+  CHECK(counter("prometheus_sd_received_updates_total") == 3);
+  // A real change after them is synced alone (FIFO: the manager handled the repeats first).
+  REQUIRE(d.feed.Send({PodGroup("b", port)}));
+  REQUIRE(TimeUntil(*d.manager, {"a", "b"}));
+  CHECK(counter("prometheus_sd_updates_total") == syncs + 1);
+}
+
 TEST_CASE("a reload without the discovered job stops its targets, also with a change pending",
           "[scrape]") {
   Discovered d(std::chrono::milliseconds(100), std::chrono::milliseconds(50));
