@@ -209,6 +209,11 @@ class Manager::Impl {
     return out;
   }
 
+  void ForEachMetadata(const MetadataFn& fn) const {
+    std::lock_guard lock(status_mu_);
+    for (const auto* loop : status_loops_) loop->ForEachMetadata(fn);
+  }
+
  private:
   // A group's identity within its job: discoverer index and source. Static targets use
   // kStaticGroup.
@@ -725,5 +730,7 @@ Status Manager::ApplyConfig(const config::Config& config) { return impl_->ApplyC
 void Manager::Stop() { impl_->Stop(); }
 
 std::vector<Manager::TargetStatus> Manager::Targets() const { return impl_->Targets(); }
+
+void Manager::ForEachMetadata(const MetadataFn& fn) const { impl_->ForEachMetadata(fn); }
 
 }  // namespace petrel::scrape

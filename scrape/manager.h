@@ -55,6 +55,12 @@ class Manager {
   };
   std::vector<TargetStatus> Targets() const;
 
+  // Calls fn for each metric family's metadata (TYPE/HELP/UNIT) of each active target: one
+  // call per target that has the family, so the same family may come several times (the
+  // remote-write sender de-duplicates). Thread-safe with the scrapes; fn runs under the
+  // manager's status lock and must not call back into the manager.
+  void ForEachMetadata(const MetadataFn& fn) const;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
