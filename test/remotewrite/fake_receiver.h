@@ -89,6 +89,14 @@ class FakeReceiver {
     std::lock_guard lock(mu_);
     held_ = true;
   }
+  // Lets held handlers (and later ones) answer.
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+    }
+    cv_.notify_all();
+  }
 
   std::vector<ReceivedRequest> requests() const {
     std::lock_guard lock(mu_);
