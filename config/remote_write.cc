@@ -128,19 +128,19 @@ KeyFn BytesInto(uint64_t& field) {
 // Prometheus itself checks none of these; Petrel refuses values its queues cannot run with
 // (no room, no shards, nothing per send, min above max).
 Status ParseQueueConfig(const Node& map, QueueConfig& q) {
-  Status s = ForEachKey(map,
-                        {
-                            {"capacity", IntInto(q.capacity, 1, INT_MAX)},
-                            {"max_shards", IntInto(q.max_shards, 1, INT_MAX)},
-                            {"min_shards", IntInto(q.min_shards, 1, INT_MAX)},
-                            {"max_samples_per_send", IntInto(q.max_samples_per_send, 1, INT_MAX)},
-                            {"batch_send_deadline", PositiveDuration(q.batch_send_deadline)},
-                            {"min_backoff", PositiveDuration(q.min_backoff)},
-                            {"max_backoff", PositiveDuration(q.max_backoff)},
-                            {"retry_on_http_429", BoolInto(q.retry_on_http_429)},
-                            {"sample_age_limit", NonNegativeDuration(q.sample_age_limit)},
-                            {"max_bytes_per_second", BytesInto(q.max_bytes_per_second)},
-                        });
+  Status s =
+      ForEachKey(map, {
+                          {"capacity", IntInto(q.capacity, 1, INT_MAX)},
+                          {"max_shards", IntInto(q.max_shards, 1, INT_MAX)},
+                          {"min_shards", IntInto(q.min_shards, 1, INT_MAX)},
+                          {"max_samples_per_send", IntInto(q.max_samples_per_send, 1, INT_MAX)},
+                          {"batch_send_deadline", PositiveDuration(q.batch_send_deadline)},
+                          {"min_backoff", PositiveDuration(q.min_backoff)},
+                          {"max_backoff", PositiveDuration(q.max_backoff)},
+                          {"retry_on_http_429", BoolInto(q.retry_on_http_429)},
+                          {"sample_age_limit", NonNegativeDuration(q.sample_age_limit)},
+                          {"max_bytes_per_second", BytesInto(q.max_bytes_per_second)},
+                      });
   if (!s.ok()) return s;
   if (q.min_shards > q.max_shards) {
     return map.Error(

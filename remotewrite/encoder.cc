@@ -93,8 +93,8 @@ void RequestEncoder::AddMetadata(const MetricMetadata& m) {
   auto field_len = [](std::string_view v) {
     return v.empty() ? 0 : 1 + VarintSize(v.size()) + v.size();
   };
-  const size_t len = (type != 0 ? 2 : 0) + field_len(m.family_name) + field_len(m.help) +
-                     field_len(m.unit);
+  const size_t len =
+      (type != 0 ? 2 : 0) + field_len(m.family_name) + field_len(m.help) + field_len(m.unit);
   buf_.push_back(kTagMetadata);
   PutVarint(len, &buf_);
   if (type != 0) {

@@ -20,8 +20,8 @@ MetadataSender::MetadataSender(const config::RemoteWriteConfig& config, Metadata
   const std::vector<std::string> names = {"remote_name", "url"};
   const std::vector<std::string> values = {name_, RedactUrl(config.url)};
   const std::string p = "prometheus_remote_storage_";
-  total_ = metrics.GetCounter(p + "metadata_total", "Total number of metadata entries sent.",
-                              names, values);
+  total_ = metrics.GetCounter(p + "metadata_total", "Total number of metadata entries sent.", names,
+                              values);
   failed_ = metrics.GetCounter(p + "metadata_failed_total",
                                "Total number of metadata entries which failed on send to remote "
                                "storage, non-recoverable errors.",

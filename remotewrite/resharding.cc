@@ -43,8 +43,8 @@ ShardDecision ShardTuner::Evaluate(int current, double highest_read_s, double hi
   const double wanted = std::ceil(d.desired);
   if (wanted >= current * (1 - kTolerance) && wanted <= current * (1 + kTolerance)) return d;
   if (wanted < current && delay > kMaxDelayToShrinkSeconds) return d;
-  d.shards = static_cast<int>(std::clamp(wanted, static_cast<double>(min_),
-                                         static_cast<double>(max_)));
+  d.shards =
+      static_cast<int>(std::clamp(wanted, static_cast<double>(min_), static_cast<double>(max_)));
   return d;
 }
 

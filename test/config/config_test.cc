@@ -272,8 +272,7 @@ TEST_CASE("remote_write default names are stable md5 prefixes of the settings", 
   CHECK(a->remote_write[0].name == "23744e");
 }
 
-TEST_CASE("remote_write queue_config takes sample_age_limit and max_bytes_per_second",
-          "[config]") {
+TEST_CASE("remote_write queue_config takes sample_age_limit and max_bytes_per_second", "[config]") {
   auto cfg = Parse(R"(
 remote_write:
   - url: http://a/api/v1/write
@@ -299,9 +298,8 @@ remote_write:
   rw.queue_config.sample_age_limit = std::chrono::hours(1);
   CHECK(CanonicalRemoteWrite(rw) == plain + "queue_config.sample_age_limit: 1h\n");
 
-  auto negative =
-      Parse("remote_write:\n  - url: http://a/\n    queue_config: {sample_age_limit: -1m}\n",
-            "p.yml");
+  auto negative = Parse(
+      "remote_write:\n  - url: http://a/\n    queue_config: {sample_age_limit: -1m}\n", "p.yml");
   CHECK_FALSE(negative.ok());
   auto bad_bytes =
       Parse("remote_write:\n  - url: http://a/\n    queue_config: {max_bytes_per_second: 1XB}\n",

@@ -751,13 +751,13 @@ TEST_CASE("after a reshard new samples wait until the old mapping's batch is ack
   env.Write(kSeries, 1, 3);  // routed over 4 shards now; most series change shard
   // Nothing of the new mapping may be sent while the old batch is unacknowledged. (A bounded
   // wait for something that must not happen; a broken barrier shows up as more requests.)
-  CHECK_FALSE(env.rx.WaitUntil([](const auto& reqs) { return reqs.size() > 1; }, milliseconds(300)));
+  CHECK_FALSE(
+      env.rx.WaitUntil([](const auto& reqs) { return reqs.size() > 1; }, milliseconds(300)));
   env.rx.Release();
   REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return Total(reqs) >= kSeries * 4; }));
   queue->Stop(std::chrono::seconds(5));
   auto reqs = env.rx.requests();
-  CheckExactlyOnceInOrder(Collect(reqs, [](size_t) { return true; }), kSeries, 0, 4,
-                          env.start_ms);
+  CheckExactlyOnceInOrder(Collect(reqs, [](size_t) { return true; }), kSeries, 0, 4, env.start_ms);
   CHECK(SampleCount(reqs[0]) == kSeries);
   CHECK(reqs.size() >= 3);  // the new samples went out from several shards
 }
