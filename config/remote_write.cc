@@ -86,26 +86,21 @@ Status ParseHeaders(const Node& map, std::map<std::string, std::string>& out) {
   });
 }
 
-// Durations here must be positive: a zero deadline, timeout or backoff makes the queue spin.
-KeyFn PositiveDuration(Duration& field) {
-  return [&field](const Node& v) {
+// A duration that must not be negative; zero_ok: 0 means "off" for this setting.
+KeyFn CheckedDuration(Duration& field, bool zero_ok) {
+  return [&field, zero_ok](const Node& v) {
     auto d = v.AsDuration();
     if (!d.ok()) return d.status();
-    if (d->count() <= 0) return v.Error("must be greater than 0");
+    if (d->count() < 0 || (d->count() == 0 && !zero_ok)) {
+      return v.Error(zero_ok ? "must not be negative" : "must be greater than 0");
+    }
     field = *d;
     return Status::Ok();
   };
 }
-
-KeyFn NonNegativeDuration(Duration& field) {
-  return [&field](const Node& v) {
-    auto d = v.AsDuration();
-    if (!d.ok()) return d.status();
-    if (d->count() < 0) return v.Error("must not be negative");
-    field = *d;
-    return Status::Ok();
-  };
-}
+// A zero deadline, timeout or backoff would make the queue spin.
+KeyFn PositiveDuration(Duration& field) { return CheckedDuration(field, false); }
+KeyFn NonNegativeDuration(Duration& field) { return CheckedDuration(field, true); }
 
 // A plain byte count (1048576) or a size in Prometheus's units ("1MiB", "512KB").
 KeyFn BytesInto(uint64_t& field) {
