@@ -22,19 +22,29 @@ namespace petrel::scrape::parse {
 // The scans below return the index of the first byte at or after i (and before n) that stops
 // them, or n. With SSE2 they test 16 bytes a step while 16 remain, then byte by byte.
 
-// ParseGoFloat, with a shortcut for the most common values: up to 15 plain digits (exact in a
-// double, and what Go's ParseFloat makes of them, leading zeros included).
+// ParseGoFloat, with a shortcut for the most common values: "123" or "12.5" with at most 15
+// digits. The digits make an integer exact in a double and 10^k is exact too, so one division
+// rounds correctly, as Go's ParseFloat does (Clinger's fast path); leading zeros are fine.
 inline bool ParseFloat(std::string_view s, double* out) {
-  if (!s.empty() && s.size() <= 15) {
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  if (!s.empty() && s.size() <= 16) {
     uint64_t v = 0;
-    size_t k = 0;
+    size_t k = 0, dot = s.size();
     for (; k < s.size(); ++k) {
       const unsigned d = static_cast<unsigned char>(s[k]) - '0';
-      if (d > 9) break;
-      v = v * 10 + d;
+      if (d <= 9) {
+        v = v * 10 + d;
+      } else if (s[k] == '.' && dot == s.size() && k > 0 && k + 1 < s.size()) {
+        dot = k;
+      } else {
+        break;
+      }
     }
-    if (k == s.size()) {
-      *out = static_cast<double>(v);
+    const size_t digits = s.size() - (dot < s.size() ? 1 : 0);
+    if (k == s.size() && digits <= 15) {
+      const size_t frac = dot < s.size() ? s.size() - dot - 1 : 0;
+      *out = static_cast<double>(v) / kPow10[frac];
       return true;
     }
   }
@@ -116,7 +126,10 @@ void AddSpanLabels(MetricType type, std::string_view metric_name, bool name_esca
     std::string_view name = l.name_escaped ? UnescapeLabelValue(l.name, &scratch->name) : l.name;
     std::string_view value =
         l.value_escaped ? UnescapeLabelValue(l.value, &scratch->value) : l.value;
-    if (NormalizeFloatLabel(type, name, value, &scratch->norm)) value = scratch->norm;
+    if ((type == MetricType::kHistogram || type == MetricType::kSummary) &&
+        NormalizeFloatLabel(type, name, value, &scratch->norm)) {
+      value = scratch->norm;
+    }
     add(name, value);
   }
 }

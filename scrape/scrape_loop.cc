@@ -104,7 +104,10 @@ void* ScrapeLoop::Known::Find(std::string_view series) {
     }
   }
   auto it = l.cache_.find(series);
-  if (it == l.cache_.end()) return nullptr;
+  if (it == l.cache_.end()) {
+    l.last_miss_ = series;
+    return nullptr;
+  }
   // Out of order (a series came or went): predict from here on.
   l.cursor_ = static_cast<size_t>(it->second.order_index) + 1;
   return &*it;
@@ -118,6 +121,7 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
   if (openmetrics == cache_openmetrics_) parser->SetKnownSeries(&known_);
   cache_openmetrics_ = openmetrics;
   cursor_ = 0;
+  last_miss_ = {};
   next_order_.clear();
   Status limit_error;
   while (true) {
@@ -141,7 +145,10 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     bool inserted = false;
     Cache::iterator it;  // valid when inserted
     if (kv == nullptr) {
-      it = cache_.find(parser->Series());
+      const std::string_view series = parser->Series();
+      // A series the parser just failed to find (same bytes of the body) is not looked up again.
+      const bool missed = series.data() == last_miss_.data() && series.size() == last_miss_.size();
+      it = missed ? cache_.end() : cache_.find(series);
       if (it == cache_.end()) {
         it = cache_.emplace(std::string(parser->Series()), CacheEntry{}).first;
         inserted = true;
