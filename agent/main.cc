@@ -116,8 +116,11 @@ class Agent {
     for (const auto& q : queues_) {
       const auto& c = q->config();
       const std::vector<std::string> names = {"remote_name", "url"};
-      const std::vector<std::string> values = {c.name, c.url};
-      QueueStatus st{c.name, c.url};
+      // The queue labels its metrics with the redacted URL (a URL's password is a secret);
+      // looking them up by the raw URL would create new series that show it on /metrics.
+      const std::string url = config::RedactUrl(c.url);
+      const std::vector<std::string> values = {c.name, url};
+      QueueStatus st{c.name, url};
       st.samples_pending =
           registry_.GetGauge("prometheus_remote_storage_samples_pending", "", names, values)
               ->Value();
@@ -136,7 +139,8 @@ class Agent {
 
   // The first config, applied once at startup.
   Status Apply(const config::Config& cfg) {
-    StartQueues(cfg);
+    // The scrape manager exists before the queues, whose metadata source reads it; it only
+    // starts scraping at ApplyConfig below.
     if (!scraper_) {
       scrape::ManagerOptions opts;
       opts.offset_seed = scrape::OffsetSeed(Hostname(), cfg.global.external_labels);
@@ -158,6 +162,7 @@ class Agent {
       scraper_ = std::make_unique<scrape::Manager>(
           clock_, registry_, [this] { return storage_.NewAppender(); }, opts);
     }
+    StartQueues(cfg);
     Status s = scraper_->ApplyConfig(cfg);
     {
       std::lock_guard lock(config_mu_);
@@ -210,15 +215,41 @@ class Agent {
     if (!queues_.empty() && SameRemoteWrite(cfg)) return;
     StopQueues();
     for (const auto& rw : cfg.remote_write) {
-      auto q = std::make_unique<remotewrite::QueueManager>(fs_, clock_, registry_,
-                                                           storage_.notifier(), storage_.wal_dir(),
-                                                           rw, cfg.global.external_labels);
+      remotewrite::QueueOptions opts;
+      if (rw.metadata_config.send) opts.metadata = [this](const auto& visit) { VisitMetadata(visit); };
+      auto q = std::make_unique<remotewrite::QueueManager>(
+          fs_, clock_, registry_, storage_.notifier(), storage_.wal_dir(), rw,
+          cfg.global.external_labels, std::move(opts));
       q->Start();
       spdlog::info("msg=\"Started remote write queue\" remote_name={} url={}", rw.name,
                    config::RedactUrl(rw.url));
       queues_.push_back(std::move(q));
     }
     external_labels_ = cfg.global.external_labels;
+  }
+
+  // The metadata of every active target, for the queues' metadata_config sending. Runs on a
+  // queue's loop thread; scraper_ is set before any queue starts and outlives them (Stop).
+  void VisitMetadata(const remotewrite::MetadataVisitor& visit) const {
+    scraper_->ForEachMetadata([&visit](std::string_view family, scrape::MetricType type,
+                                       std::string_view help, std::string_view unit) {
+      visit({WireType(type), std::string(family), std::string(help), std::string(unit)});
+    });
+  }
+
+  static remotewrite::MetricMetadata::Type WireType(scrape::MetricType t) {
+    using W = remotewrite::MetricMetadata::Type;
+    switch (t) {
+      case scrape::MetricType::kCounter: return W::kCounter;
+      case scrape::MetricType::kGauge: return W::kGauge;
+      case scrape::MetricType::kHistogram: return W::kHistogram;
+      case scrape::MetricType::kGaugeHistogram: return W::kGaugeHistogram;
+      case scrape::MetricType::kSummary: return W::kSummary;
+      case scrape::MetricType::kInfo: return W::kInfo;
+      case scrape::MetricType::kStateset: return W::kStateSet;
+      case scrape::MetricType::kUnknown: break;
+    }
+    return W::kUnknown;
   }
 
   // Queues flush in parallel: shutdown takes one flush deadline, not one per endpoint.
