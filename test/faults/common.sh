@@ -29,6 +29,19 @@ fail() {
 
 log() { echo "[$(($(date +%s) - T0))s] $*"; }
 
+# new_receiver <dir> [prometheus flags...]: start_receiver_at on a fresh free port, three tries
+# (another process may take a free port before Prometheus binds it); sets R and RECEIVER_PID.
+new_receiver() {
+  local dir=$1 i
+  shift
+  for i in 1 2 3; do
+    R=$(free_port)
+    if start_receiver_at "$dir" "$R" "$@" 2>/dev/null; then return 0; fi
+    stop_pid "$RECEIVER_PID" KILL
+  done
+  fail "no receiver could start in $dir: $(tail -3 "$dir/log")"
+}
+
 # farm_jobs <targets> [interval]: the scrape_configs of one job "farm" over every farm target.
 farm_jobs() {
   local i targets=""

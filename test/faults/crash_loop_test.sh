@@ -23,8 +23,7 @@ echo "crash loop: $ITERATIONS iterations, seed $SEED (rerun: $0 ... $ITERATIONS 
 
 TARGETS=${TARGETS:-20} SERIES=${SERIES:-200}
 start_farm "$FARM" "$WORK" "$TARGETS" "$SERIES"
-R=$(free_port)
-start_receiver_at "$WORK/receiver" "$R" || fail "receiver"
+new_receiver "$WORK/receiver"
 RW="remote_write:
   - url: http://127.0.0.1:$R/api/v1/write
     name: central

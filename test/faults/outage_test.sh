@@ -18,8 +18,7 @@ source "$(dirname "$0")/common.sh"
 faults_setup outage
 
 start_farm "$FARM" "$WORK" 10 200
-R=$(free_port)
-start_receiver_at "$WORK/receiver" "$R" || fail "receiver"
+new_receiver "$WORK/receiver"
 RW="remote_write:
   - url: http://127.0.0.1:$R/api/v1/write
     name: central

@@ -59,20 +59,25 @@ tls_server_config:
   client_auth_type: RequireAndVerifyClientCert
   client_ca_file: $C/ca.crt
 YAML
-start_tls_receiver() {  # <dir> <port> <curl auth args...>
-  local dir=$1 port=$2
-  shift 2
+start_tls_receiver() {  # <dir> <curl auth args...>: sets TLS_PORT; three tries for a port
+  local dir=$1 attempt
+  shift
   printf 'global:\n  scrape_interval: 1h\n' >"$dir/prometheus.yml"
-  start_bg "$dir/log" prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
-    --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
-    --web.config.file="$dir/web.yml"
-  wait_for 30 curl -sf --cacert "$C/ca.crt" "$@" "https://127.0.0.1:$port/-/ready" ||
-    { tail -20 "$dir/log" >&2; fail "TLS receiver in $dir not ready"; }
+  for attempt in 1 2 3; do
+    TLS_PORT=$(free_port)
+    start_bg "$dir/log" prometheus --config.file="$dir/prometheus.yml" \
+      --storage.tsdb.path="$dir/data" --web.listen-address="127.0.0.1:$TLS_PORT" \
+      --web.enable-remote-write-receiver --web.config.file="$dir/web.yml"
+    wait_for 30 curl -sf --cacert "$C/ca.crt" "$@" "https://127.0.0.1:$TLS_PORT/-/ready" && return 0
+    stop_pid "$LAST_PID" KILL
+  done
+  tail -20 "$dir/log" >&2
+  fail "TLS receiver in $dir not ready"
 }
-RT=$(free_port)
-start_tls_receiver "$WORK/r_tls" "$RT" -u "petrel:$BASIC_PASS"
-RM=$(free_port)
-start_tls_receiver "$WORK/r_mtls" "$RM" --cert "$C/client.crt" --key "$C/client.key"
+start_tls_receiver "$WORK/r_tls" -u "petrel:$BASIC_PASS"
+RT=$TLS_PORT
+start_tls_receiver "$WORK/r_mtls" --cert "$C/client.crt" --key "$C/client.key"
+RM=$TLS_PORT
 curl -s -o /dev/null --cacert "$C/ca.crt" "https://127.0.0.1:$RM/-/ready" &&
   fail "the mTLS receiver accepts a client without a certificate"
 start_bg "$WORK/headers.log" python3 "$FAULTS_DIR/header_receiver.py" "$WORK/h.port" "$WORK/headers.jsonl"

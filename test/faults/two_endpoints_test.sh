@@ -19,8 +19,7 @@ faults_setup two-endpoints
 DROP=node_disk_io_time_seconds_total
 
 start_farm "$FARM" "$WORK" 5 300
-R=$(free_port)
-start_receiver_at "$WORK/receiver" "$R" || fail "receiver"
+new_receiver "$WORK/receiver"
 start_victoria_metrics "$WORK" || fail "victoria-metrics"
 RW="remote_write:
   - url: http://127.0.0.1:$R/api/v1/write
