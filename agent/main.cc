@@ -192,7 +192,8 @@ class Agent {
       // timestamp stands in (what Prometheus uses for its truncation mint).
       double sent = registry_
                         .GetGauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
-                                  "", {"remote_name", "url"}, {c.name, c.url})
+                                  "", {"remote_name", "url"},
+                                  {c.name, config::RedactUrl(c.url)})
                         ->Value();
       if (sent > 0) need.oldest_unsent_ms = static_cast<int64_t>(sent * 1000);
       // The segment its WAL watcher has open: retention counts only later segments as lost.

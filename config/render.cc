@@ -212,6 +212,11 @@ void EmitRemoteWrite(YAML::Emitter& out, const RemoteWriteConfig& rw) {
   out << YAML::Key << "min_backoff" << YAML::Value << FormatDuration(q.min_backoff);
   out << YAML::Key << "max_backoff" << YAML::Value << FormatDuration(q.max_backoff);
   out << YAML::Key << "retry_on_http_429" << YAML::Value << q.retry_on_http_429;
+  out << YAML::Key << "sample_age_limit" << YAML::Value << FormatDuration(q.sample_age_limit);
+  // A petrel extension: shown only when set, so a Prometheus config renders as Prometheus does.
+  if (q.max_bytes_per_second > 0) {
+    out << YAML::Key << "max_bytes_per_second" << YAML::Value << q.max_bytes_per_second;
+  }
   out << YAML::EndMap;
   const MetadataConfig& m = rw.metadata_config;
   out << YAML::Key << "metadata_config" << YAML::Value << YAML::BeginMap;

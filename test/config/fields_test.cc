@@ -433,7 +433,7 @@ remote_write:
     headers: {X-Scope-OrgID: edge}
     send_exemplars: true
     write_relabel_configs: [{action: drop, source_labels: [__name__], regex: 'go_.*'}]
-    queue_config: {max_shards: 7}
+    queue_config: {max_shards: 7, sample_age_limit: 5m, max_bytes_per_second: 1MiB}
     metadata_config: {send: false}
 )");
   auto again = Parse(Render(c), "/etc/petrel/petrel.yml");
