@@ -42,6 +42,8 @@ remote_write:
     name: central
     queue_config:
       batch_send_deadline: 500ms
+    metadata_config:
+      send_interval: 1s
 YAML
 start_petrel "$PETREL" "$WORK" "$WORK/petrel.yml" "$PORT"
 START=$(date +%s)
@@ -75,6 +77,15 @@ for m in prometheus_remote_storage_samples_total prometheus_agent_active_series 
 done
 sent=$(awk '/^prometheus_remote_storage_samples_total/ {print $2}' "$WORK/self.txt" | head -1)
 [ "${sent%.*}" -gt 0 ] || fail "prometheus_remote_storage_samples_total is $sent"
+# Metadata (TYPE/HELP/UNIT of the scraped families) goes out every send_interval.
+metadata_sent() {
+  curl -sf "http://127.0.0.1:$PORT/metrics" |
+    awk '/^prometheus_remote_storage_metadata_total/ {s += $NF} END {exit !(s > 0)}'
+}
+wait_for 20 metadata_sent || fail "no metadata sent (prometheus_remote_storage_metadata_total)"
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q '^prometheus_remote_storage_metadata_failed_total{.*} 0$' ||
+  fail "metadata requests failed at the receiver"
+echo "metadata sent: $(curl -sf "http://127.0.0.1:$PORT/metrics" | grep '^prometheus_remote_storage_metadata_total')"
 
 # Graceful shutdown, then promtool reads the data directory petrel wrote.
 kill -TERM "$PETREL_PID"
