@@ -129,8 +129,7 @@ void RetentionLoop::UpdateAtRisk(const std::vector<EndpointNeed>& needs, int64_t
   }
 }
 
-Status RetentionLoop::Drop(uint32_t last, const std::vector<EndpointNeed>& needs,
-                           const char* reason) {
+Status RetentionLoop::Drop(uint32_t last, const char* reason) {
   auto dropped = storage_.DropSegments(last);
   if (!dropped.ok()) return dropped.status().Prefixed("dropping segments");
   if (dropped->empty()) return Status::Ok();
@@ -138,7 +137,11 @@ Status RetentionLoop::Drop(uint32_t last, const std::vector<EndpointNeed>& needs
   for (const auto& st : *dropped) bytes += st.bytes;
   spdlog::info("wal: retention ({}) dropped segments {}..{} ({} bytes)", reason,
                SegmentName(dropped->front().index), SegmentName(dropped->back().index), bytes);
-  for (const auto& n : needs) {
+  // Where the endpoints stand now that the files are gone: while the checkpoint was written a
+  // watcher may have opened one of the dropped segments, which it still reads to its end; one
+  // it had not opened it can no longer open. (Positions only move forward.)
+  const std::vector<EndpointNeed> after = needs_();
+  for (const auto& n : after) {
     if (n.needed_segment < 0) continue;
     // The segment the endpoint's reader has open is read to its end from the open file, and
     // the ones before it are already queued: only the segments after it are lost.
@@ -183,7 +186,7 @@ Status RetentionLoop::RunTruncation() {
     if (st.index >= active || st.max_ts >= cutoff) break;
     expired = st.index;
   }
-  if (expired >= 0) keep(Drop(static_cast<uint32_t>(expired), needs, "max_time"));
+  if (expired >= 0) keep(Drop(static_cast<uint32_t>(expired), "max_time"));
 
   keep(storage_.Truncate(Mint(needs, now_ms), KeepFrom(needs)));
   keep(EnforceSizeLocked(needs));
@@ -226,7 +229,7 @@ Status RetentionLoop::EnforceSizeLocked(const std::vector<EndpointNeed>& needs) 
       last = std::min<int64_t>(last, static_cast<int64_t>(KeepFrom(needs)) - 1);
     }
     if (last < 0) break;
-    s = Drop(static_cast<uint32_t>(last), needs, "max_size");
+    s = Drop(static_cast<uint32_t>(last), "max_size");
   }
   const bool full =
       options_.policy == RetentionPolicy::kBackpressure && DiskBytes(storage_) > options_.max_bytes;

@@ -94,8 +94,9 @@ class RetentionLoop {
 
  private:
   void Loop(std::stop_token stop);
-  // Drops segments <= last, counting what each endpoint had not sent under `reason`.
-  Status Drop(uint32_t last, const std::vector<EndpointNeed>& needs, const char* reason);
+  // Drops segments <= last, counting what each endpoint had not sent under `reason` (asking
+  // needs_ again once the files are gone).
+  Status Drop(uint32_t last, const char* reason);
   Status EnforceSizeLocked(const std::vector<EndpointNeed>& needs);
   void UpdateAtRisk(const std::vector<EndpointNeed>& needs, int64_t now_ms);
 
