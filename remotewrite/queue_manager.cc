@@ -74,7 +74,7 @@ struct Mark {
 // Cache entries no longer in the SeriesCache, freed once no queued sample can point at them.
 struct Grave {
   std::vector<uint64_t> pushed;  // per shard, Shard::pushed when they were retired
-  std::vector<std::unique_ptr<CachedSeries>> entries;
+  std::vector<CachedSeries::Ptr> entries;
 };
 
 // True when every shard popped what `pushed` says it had pushed.
@@ -598,7 +598,7 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
   for (size_t i = 0; i < shard.batch; ++i) {
     const QueuedSample& q = shard.queue.at(i);
     if (q.t < too_old) continue;
-    encoder_.AddSample(q.series->encoded_labels, q.t, q.v);
+    encoder_.AddSample(q.series->encoded_labels(), q.t, q.v);
     min_t = std::min(min_t, q.t);
     max_t = std::max(max_t, q.t);
     ++sent;

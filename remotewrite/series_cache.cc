@@ -1,8 +1,19 @@
 #include "remotewrite/series_cache.h"
 
+#include <cstring>
+#include <new>
+
 #include "remotewrite/encoder.h"
 
 namespace petrel::remotewrite {
+
+CachedSeries::Ptr CachedSeries::Create(std::string_view encoded_labels, bool dropped,
+                                       uint32_t segment) {
+  void* mem = ::operator new(sizeof(CachedSeries) + encoded_labels.size());
+  auto* s = new (mem) CachedSeries(static_cast<uint32_t>(encoded_labels.size()), dropped, segment);
+  std::memcpy(reinterpret_cast<char*>(s + 1), encoded_labels.data(), encoded_labels.size());
+  return Ptr(s);
+}
 
 Labels MergeExternalLabels(const Labels& series, const Labels& external) {
   if (external.empty()) return series;
@@ -32,13 +43,13 @@ void SeriesCache::Store(wal::SeriesRef ref, const Labels& labels, uint32_t segme
   if (slot != nullptr) {
     // A checkpoint repeats series already read; a restart may log them again. Same labels is
     // the common case.
-    if (slot->encoded_labels == scratch_ && slot->dropped == dropped) {
+    if (slot->encoded_labels() == scratch_ && slot->dropped == dropped) {
       slot->segment = std::max(slot->segment, segment);
       return;
     }
     retired_.push_back(std::move(slot));
   }
-  slot = std::make_unique<CachedSeries>(CachedSeries{scratch_, dropped, segment});
+  slot = CachedSeries::Create(scratch_, dropped, segment);
 }
 
 void SeriesCache::Reset(uint32_t segment) {

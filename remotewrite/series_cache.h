@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/labels.h"
@@ -24,10 +25,30 @@
 
 namespace petrel::remotewrite {
 
-struct CachedSeries {
-  std::string encoded_labels;  // EncodeLabels of the final label set; empty when dropped
-  bool dropped = false;        // write_relabel_configs dropped the series
-  uint32_t segment = 0;        // the newest WAL segment (or checkpoint) its record was seen in
+// One allocation per series: a small header followed by the encoded label bytes (no separate
+// std::string and its heap block), since an agent keeps one per active series per endpoint.
+class CachedSeries {
+ public:
+  struct Deleter {
+    void operator()(CachedSeries* s) const {
+      s->~CachedSeries();
+      ::operator delete(s);
+    }
+  };
+  using Ptr = std::unique_ptr<CachedSeries, Deleter>;
+  static Ptr Create(std::string_view encoded_labels, bool dropped, uint32_t segment);
+
+  // EncodeLabels of the final label set; empty when dropped.
+  std::string_view encoded_labels() const {
+    return {reinterpret_cast<const char*>(this + 1), size_};
+  }
+
+  const bool dropped;    // write_relabel_configs dropped the series
+  uint32_t segment = 0;  // the newest WAL segment (or checkpoint) its record was seen in
+
+ private:
+  CachedSeries(uint32_t size, bool d, uint32_t seg) : dropped(d), segment(seg), size_(size) {}
+  const uint32_t size_;
 };
 
 // series plus each external label whose name the series does not have (series labels win).
@@ -51,7 +72,7 @@ class SeriesCache {
   size_t size() const { return by_ref_.size(); }
 
   // Entries replaced or forgotten since the last call.
-  std::vector<std::unique_ptr<CachedSeries>> TakeRetired() {
+  std::vector<CachedSeries::Ptr> TakeRetired() {
     auto out = std::move(retired_);
     retired_.clear();
     return out;
@@ -62,8 +83,8 @@ class SeriesCache {
   const Labels external_;
   const std::vector<config::RelabelConfig> rules_;
   LabelsBuilder builder_;
-  absl::flat_hash_map<wal::SeriesRef, std::unique_ptr<CachedSeries>> by_ref_;
-  std::vector<std::unique_ptr<CachedSeries>> retired_;
+  absl::flat_hash_map<wal::SeriesRef, CachedSeries::Ptr> by_ref_;
+  std::vector<CachedSeries::Ptr> retired_;
   std::string scratch_;
 };
 

@@ -28,7 +28,7 @@ TEST_CASE("series cache holds the encoded final labels, stable across re-stores"
   REQUIRE(first != nullptr);
 
   RequestEncoder enc;
-  enc.AddSample(first->encoded_labels, 5, 1);
+  enc.AddSample(first->encoded_labels(), 5, 1);
   prometheus::WriteRequest req;
   REQUIRE(req.ParseFromString(std::string(enc.bytes())));
   REQUIRE(req.timeseries(0).labels_size() == 2);
@@ -41,10 +41,10 @@ TEST_CASE("series cache holds the encoded final labels, stable across re-stores"
     CHECK(cache.Find(1) == first);
   }
   SECTION("other labels replace it; the old entry is retired, not freed") {
-    std::string before = first->encoded_labels;
+    std::string before(first->encoded_labels());
     cache.Store(1, Labels{{"__name__", "down"}}, 0);
     CHECK(cache.Find(1) != first);
-    CHECK(first->encoded_labels == before);
+    CHECK(first->encoded_labels() == before);
     CHECK(cache.size() == 1);
     auto retired = cache.TakeRetired();
     REQUIRE(retired.size() == 1);
