@@ -54,6 +54,7 @@ SERIES=${SCENARIO#*x}
 secs=${INTERVAL%s}
 TICK=$(getconf CLK_TCK)
 source scripts/lib.sh
+source bench/farm/farm_config.sh
 ulimit -n 65536 2>/dev/null || true
 for bin in "$BUILD/agent/petrel" "$BUILD/bench/farm/petrel-farm"; do
   [ -x "$bin" ] || { echo "compare.sh: $bin is missing; run scripts/build.sh" >&2; exit 1; }
@@ -83,15 +84,7 @@ farm_pause() {
 }
 farm_pause 1
 
-scrape_configs() {
-  printf 'global:\n  scrape_interval: %s\n  scrape_timeout: %s\nscrape_configs:\n' "$INTERVAL" "$INTERVAL"
-  printf '  - job_name: farm\n    relabel_configs:\n'
-  printf '      - source_labels: [t]\n        target_label: __metrics_path__\n'
-  printf '        replacement: /metrics/$1\n    static_configs:\n'
-  for ((i = 0; i < TARGETS; i++)); do
-    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {t: "%d"}\n' "$FARM" "$i"
-  done
-}
+scrape_configs() { farm_scrape_configs "$TARGETS" "$FARM" "$INTERVAL"; }
 scrape_configs >"$WORK/vmagent.yml"
 
 vm_query() {  # vm_query <port> <promql>: the first value of an instant query, or empty

@@ -15,6 +15,7 @@ SERIES=${2:-200}
 INTERVAL=${3:-15s}
 DURATION=${4:-120}
 source scripts/lib.sh
+source bench/farm/farm_config.sh
 ulimit -n 65536 2>/dev/null || true
 WORK=$(mktemp -d /tmp/petrel-scale.XXXXXX)
 trap 'stop_all; rm -rf "$WORK"' EXIT
@@ -24,15 +25,7 @@ start_bg "$WORK/farm.log" "$ROOT/build/bench/farm/petrel-farm" --port 0 --target
 wait_for 20 test -s "$WORK/farm.port"
 FARM=$(cat "$WORK/farm.port")
 
-{
-  printf 'global:\n  scrape_interval: %s\n  scrape_timeout: %s\nscrape_configs:\n' "$INTERVAL" "$INTERVAL"
-  printf '  - job_name: farm\n    relabel_configs:\n'
-  printf '      - source_labels: [t]\n        target_label: __metrics_path__\n'
-  printf '        replacement: /metrics/$1\n    static_configs:\n'
-  for ((i = 0; i < TARGETS; i++)); do
-    printf '      - targets: ["127.0.0.1:%s"]\n        labels: {t: "%d"}\n' "$FARM" "$i"
-  done
-} >"$WORK/scale.yml"
+farm_scrape_configs "$TARGETS" "$FARM" "$INTERVAL" >"$WORK/scale.yml"
 
 farm_requests() { awk '/^requests/ {print $2}' "$WORK/farm.stats"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
