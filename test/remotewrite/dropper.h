@@ -54,12 +54,14 @@ class Dropper {
       char buf[4096];
       pollfd pc{c, POLLIN, 0};
       if (poll(&pc, 1, 1000) > 0) (void)!read(c, buf, sizeof(buf));
+      // Counted before the close: a client that sees the reset must also see the count (the
+      // ASan run caught the check between close and increment).
+      ++dropped_;
       // Reset instead of a graceful close: no TIME_WAIT is left on the port, so a receiver can
       // bind it right after Close().
       linger reset{1, 0};
       setsockopt(c, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
       close(c);
-      ++dropped_;
     }
   }
 
