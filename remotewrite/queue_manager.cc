@@ -8,7 +8,10 @@
 #include <atomic>
 #include <cstdio>
 #include <deque>
+#include <iterator>
 #include <optional>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -53,14 +56,65 @@ std::string ProgressPath(const std::string& wal_dir, const std::string& name) {
   return JoinPath(JoinPath(storage, "remote_write"), file + ".progress");
 }
 
-// Progress files hold "v1 <segment> <offset>\n".
-std::optional<WalPosition> ParseProgress(const std::string& text) {
-  unsigned long long segment = 0, offset = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "v1 %llu %llu%c", &segment, &offset, &tail) < 2)
+// What a progress file holds. `at`: every sample before it is done with. Samples after it
+// may be done too (a record is done only once all its samples are, and shards finish at their
+// own pace): `done[i]` is the newest done sample of shard i, with samples routed by
+// ref % done.size(). Without it (no file yet, v1, or saved during a reshard) a restart sends
+// the samples after `at` again, some of them twice.
+struct SavedProgress {
+  WalPosition at;
+  std::vector<std::optional<SamplePos>> done;
+};
+
+// "v1 <segment> <offset>\n", or "v2 <segment> <offset> <shards> <done>...\n" with each done
+// "<segment>:<offset>:<index>" or "-".
+std::optional<SavedProgress> ParseProgress(const std::string& text) {
+  std::istringstream in(text);
+  std::string version;
+  SavedProgress p;
+  uint64_t segment = 0;
+  if (!(in >> version >> segment >> p.at.offset) || segment > UINT32_MAX) return std::nullopt;
+  p.at.segment = static_cast<uint32_t>(segment);
+  if (version == "v2") {
+    size_t n = 0;
+    if (!(in >> n) || n == 0 || n > 100000) return std::nullopt;
+    for (size_t i = 0; i < n; ++i) {
+      std::string d;
+      if (!(in >> d)) return std::nullopt;
+      if (d == "-") {
+        p.done.emplace_back();
+        continue;
+      }
+      unsigned long long seg = 0, off = 0;
+      unsigned idx = 0;
+      char end = 0;
+      if (std::sscanf(d.c_str(), "%llu:%llu:%u%c", &seg, &off, &idx, &end) != 3 ||
+          seg > UINT32_MAX) {
+        return std::nullopt;
+      }
+      p.done.push_back(SamplePos{{static_cast<uint32_t>(seg), off}, idx});
+    }
+  } else if (version != "v1") {
     return std::nullopt;
-  if (segment > UINT32_MAX || (tail != 0 && tail != '\n')) return std::nullopt;
-  return WalPosition{static_cast<uint32_t>(segment), offset};
+  }
+  std::string rest;
+  if (in >> rest) return std::nullopt;
+  return p;
+}
+
+std::string FormatProgress(WalPosition at, const std::vector<std::optional<SamplePos>>& done) {
+  if (done.empty()) return fmt::format("v1 {} {}\n", at.segment, at.offset);
+  std::string out = fmt::format("v2 {} {} {}", at.segment, at.offset, done.size());
+  for (const auto& d : done) {
+    if (d) {
+      fmt::format_to(std::back_inserter(out), " {}:{}:{}", d->record.segment, d->record.offset,
+                     d->index);
+    } else {
+      out += " -";
+    }
+  }
+  out += '\n';
+  return out;
 }
 
 // A record read by the watcher: done once every shard popped past what it pushed up to it.
@@ -104,6 +158,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   void SeriesReset(uint32_t segment) override;
   size_t Append(std::span<const wal::RefSample> samples) override;
   void Read(WalPosition end) override;
+  void BeginRecord(WalPosition end) override;
 
  private:
   void RegisterMetrics();
@@ -169,7 +224,16 @@ class QueueManager::Impl final : public Watcher::Sink {
   LogLimiter drop_log_;
   std::deque<Mark> marks_;            // records read but not yet done, oldest first
   WalPosition acked_;                 // everything before it is acknowledged (or dropped for good)
-  std::optional<WalPosition> saved_;  // what the progress file holds
+  std::string saved_;                 // what the progress file holds
+  // The record Append is taking samples of, and the index of the next one offered.
+  WalPosition record_;
+  uint32_t record_index_ = 0;
+  SamplePos last_pushed_;  // the newest sample pushed into a shard
+  SamplePos fence_pos_;    // last_pushed_ at the last reshard
+  // From the progress file: samples done before the restart (see SavedProgress), skipped
+  // until the watcher reads past the newest of them.
+  std::vector<std::optional<SamplePos>> resume_done_;
+  WalPosition resume_done_until_;
   SteadyTime last_save_{};
   bool frozen_ = false;  // samples were abandoned unsent: acked_ must not pass them
   std::atomic<int64_t> acked_segment_{-1};
@@ -183,6 +247,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   Counter* dropped_unknown_;
   Counter* dropped_relabel_;
   Counter* dropped_too_old_;
+  Counter* resent_skipped_;
   Counter* bytes_total_;
   Counter* enqueue_retries_;
   Gauge* pending_;
@@ -253,6 +318,11 @@ void QueueManager::Impl::RegisterMetrics() {
   dropped_unknown_ = dropped("unintentionally_dropped_series");
   dropped_relabel_ = dropped("dropped_series");
   dropped_too_old_ = dropped("too_old");
+  resent_skipped_ = metrics_.GetCounter(
+      "petrel_remote_storage_resent_samples_skipped_total",
+      "Samples after the saved WAL position that were acknowledged before a restart, and so "
+      "not sent again.",
+      names, values);
   bytes_total_ = counter("bytes_total",
                          "The total number of bytes of data (not metadata) sent by the queue "
                          "after compression.");
@@ -323,10 +393,14 @@ void QueueManager::Impl::Start() {
       std::make_unique<Watcher>(fs_, metrics_, wal_dir_, name_, ToMillis(clock_.Now()), *this);
   if (fs_.Exists(progress_path_)) {
     auto text = ReadFileToString(fs_, progress_path_);
-    std::optional<WalPosition> p = text.ok() ? ParseProgress(*text) : std::nullopt;
+    std::optional<SavedProgress> p = text.ok() ? ParseProgress(*text) : std::nullopt;
     if (p) {
-      watcher_->ResumeFrom(*p);
-      saved_ = p;
+      watcher_->ResumeFrom(p->at);
+      saved_ = *text;
+      resume_done_ = std::move(p->done);
+      for (const auto& d : resume_done_) {
+        if (d) resume_done_until_ = std::max(resume_done_until_, d->record);
+      }
     } else {
       spdlog::warn(
           "msg=\"Unreadable remote write progress, sending only new samples\" component=remote "
@@ -404,15 +478,29 @@ void QueueManager::Impl::SetAcked(WalPosition p) {
 }
 
 void QueueManager::Impl::SaveProgress(bool force) {
-  if (saved_ && *saved_ == acked_) return;
   SteadyTime now = std::chrono::steady_clock::now();
   if (!force && now - last_save_ < kProgressInterval) return;
+  // Per-shard positions only when one mapping routed every sample after acked_: not during a
+  // reshard barrier (then samples before the fence were routed by the old shard count).
+  std::vector<std::optional<SamplePos>> done;
+  // Nor while records whose samples the watcher filtered by start time are unacknowledged:
+  // a resumed watcher does not filter, so its sample indices there would differ.
+  if (!barrier_ && watcher_->last_filtered() < acked_) {
+    for (size_t i = 0; i < routed_; ++i) {
+      const auto& d = shards_[i].done;
+      done.push_back(d && acked_ < d->record ? d : std::nullopt);
+    }
+    if (std::none_of(done.begin(), done.end(), [](const auto& d) { return d.has_value(); })) {
+      done.clear();
+    }
+  }
+  std::string text = FormatProgress(acked_, done);
+  if (text == saved_) return;
   last_save_ = now;
   const std::string dir = progress_path_.substr(0, progress_path_.rfind('/'));
   Status st = fs_.MkdirAll(dir);
   if (st.ok()) {
-    st = WriteFileAtomic(fs_, progress_path_,
-                         fmt::format("v1 {} {}\n", acked_.segment, acked_.offset));
+    st = WriteFileAtomic(fs_, progress_path_, text);
   }
   if (!st.ok()) {
     size_t suppressed = 0;
@@ -424,7 +512,13 @@ void QueueManager::Impl::SaveProgress(bool force) {
     }
     return;
   }
-  saved_ = acked_;
+  saved_ = std::move(text);
+}
+
+void QueueManager::Impl::BeginRecord(WalPosition end) {
+  record_ = end;
+  record_index_ = 0;
+  if (!resume_done_.empty() && resume_done_until_ < end) resume_done_.clear();
 }
 
 size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
@@ -435,6 +529,15 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
   int64_t max_t = highest_ms_;
   for (; taken < samples.size(); ++taken) {
     const wal::RefSample& s = samples[taken];
+    const SamplePos pos{record_, record_index_ + static_cast<uint32_t>(taken)};
+    if (!resume_done_.empty()) {
+      // Acknowledged before a restart (its shard finished it, or a later sample of its shard).
+      const auto& done = resume_done_[s.ref % resume_done_.size()];
+      if (done && pos <= *done) {
+        resent_skipped_->Inc();
+        continue;
+      }
+    }
     const CachedSeries* series = cache_.Find(s.ref);
     if (series == nullptr) {
       dropped_unknown_->Inc();
@@ -458,10 +561,12 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
       break;
     }
     if (shard.queue.size() == 0) shard.wait_started = now;
-    shard.queue.Push({series, s.t, s.v});
+    shard.queue.Push({series, s.t, s.v, pos});
+    last_pushed_ = pos;
     ++queued;
     max_t = std::max(max_t, s.t);
   }
+  record_index_ += static_cast<uint32_t>(taken);
   tuner_.SamplesIn(taken);
   if (queued > 0) pending_->Add(static_cast<double>(queued));
   if (max_t > highest_ms_) {
@@ -724,6 +829,7 @@ void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
     if (sent_s > highest_sent_ts_->Value()) highest_sent_ts_->Set(sent_s);
   }
   pending_->Add(-static_cast<double>(shard.batch));
+  if (shard.batch > 0) shard.done = shard.queue.at(shard.batch - 1).pos;
   shard.queue.Pop(shard.batch);
   shard.batch = 0;
   shard.sent = 0;
@@ -760,6 +866,7 @@ void QueueManager::Impl::Reshard(size_t count) {
   // Fence everything queued under the old mapping; what arrives from now on follows the new
   // one and waits until the fenced samples are done (CheckBarrier).
   for (Shard& s : shards_) s.fence = s.queue.pushed();
+  fence_pos_ = last_pushed_;
   while (shards_.size() < count) {
     auto client = HttpClient::Create(config_, clock_);
     if (!client.ok()) {  // not expected: the first shards were created from the same config
@@ -782,6 +889,10 @@ void QueueManager::Impl::CheckBarrier() {
     if (s.queue.popped() < s.fence) return;
   }
   barrier_ = false;
+  // Every sample pushed before the fence is done, whichever shard it went to.
+  for (Shard& s : shards_) {
+    if (!s.done || *s.done < fence_pos_) s.done = fence_pos_;
+  }
   // Shards past routed_ took no sample since the fence, and have sent all before it.
   while (shards_.size() > routed_) {
     assert(shards_.back().queue.size() == 0 && !shards_.back().in_flight);

@@ -16,19 +16,30 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "remotewrite/http_client.h"
 #include "remotewrite/series_cache.h"
+#include "remotewrite/watcher.h"
 
 namespace petrel::remotewrite {
+
+// Where a sample is in the WAL: the record (by its end) and its index among the record's
+// samples. Ordered as the WAL is read.
+struct SamplePos {
+  WalPosition record;
+  uint32_t index = 0;
+  auto operator<=>(const SamplePos&) const = default;
+};
 
 // A sample waiting in a shard. series points into the SeriesCache (stable, see there).
 struct QueuedSample {
   const CachedSeries* series;
   int64_t t;
   double v;
+  SamplePos pos;
 };
 
 // Fixed-capacity FIFO, allocated once: pushing and popping never allocate.
@@ -82,6 +93,9 @@ struct Shard {
   int64_t batch_min_t = 0;
   int64_t batch_max_t = 0;
   uint64_t fence = 0;  // queue.pushed() at the last reshard
+  // The newest sample of this shard that is done with (acknowledged or dropped for good). A
+  // shard finishes its samples in WAL order, so every older sample routed to it is done too.
+  std::optional<SamplePos> done;
   bool in_flight = false;
   int attempt = 0;  // 0 = first try; the Retry-Attempt header otherwise
   std::chrono::milliseconds backoff{0};

@@ -120,6 +120,8 @@ Watcher::Progress Watcher::Poll(size_t max_records, std::stop_token stop) {
     const WalPosition end{static_cast<uint32_t>(current_segment()), reader_->offset()};
     // Before a resume position everything was acknowledged already: series only.
     const bool tail = !(end.segment == tail_from_ && end.offset <= skip_offset_);
+    record_end_ = end;
+    if (tail) sink_.BeginRecord(end);
     if (!Dispatch(record_, tail, end.segment)) {
       unreported_ = end;
       return Progress::kBlocked;
@@ -281,7 +283,9 @@ bool Watcher::Dispatch(const std::string& record, bool tail, uint32_t segment) {
             st.Prefixed("segment " + wal::SegmentName(segment)));
         return true;
       }
-      std::erase_if(pending_, [this](const wal::RefSample& s) { return s.t <= start_ms_; });
+      if (std::erase_if(pending_, [this](const wal::RefSample& s) { return s.t <= start_ms_; })) {
+        last_filtered_ = record_end_;
+      }
       return OfferPending();
     }
     default:

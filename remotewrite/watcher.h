@@ -62,6 +62,10 @@ class Watcher {
     // A checkpoint.<segment> was read: series last seen in an older segment are gone from the
     // WAL for good and may be forgotten.
     virtual void SeriesReset(uint32_t segment) = 0;
+    // The samples Append gets next (until the next BeginRecord) are those of the record that
+    // ends at `end`, in record order; a record the sink did not take whole is offered again
+    // from where it stopped, without a new BeginRecord.
+    virtual void BeginRecord(WalPosition end) { (void)end; }
     // Takes a prefix of samples; returns its length (less than samples.size() when full).
     virtual size_t Append(std::span<const wal::RefSample> samples) = 0;
     // Every sample of the tailed records up to `end` has been taken by Append.
@@ -93,6 +97,10 @@ class Watcher {
   // also replays older segments' series, which can take long on a big WAL; a stop request ends
   // that early (the watcher is then not to be polled again).
   Progress Poll(size_t max_records, std::stop_token stop = {});
+
+  // The newest record some of whose samples were left out as older than start_ms (they are
+  // not offered to the sink, so sample indices in it differ from a resumed watcher's).
+  WalPosition last_filtered() const { return last_filtered_; }
 
   // The segment being read; -1 before the WAL was found. Thread-safe.
   int64_t current_segment() const { return current_.load(std::memory_order_relaxed); }
@@ -131,6 +139,8 @@ class Watcher {
   std::optional<WalPosition> resume_;
   uint64_t skip_offset_ = 0;  // records of tail_from_ ending at or before it: series only
   std::optional<WalPosition> unreported_;  // a record the sink has not taken all of yet
+  WalPosition record_end_;    // of the record being dispatched
+  WalPosition last_filtered_;
   std::atomic<int64_t> current_{-1};
   std::unique_ptr<wal::SegmentReader> reader_;  // live reader of segment current_
   bool current_broken_ = false;                 // a read error: skip the rest of this segment

@@ -12,7 +12,7 @@ TEST_CASE("sample ring keeps FIFO order across wraparound", "[remotewrite]") {
   CHECK(ring.size() == 0);
   int64_t next_in = 0, next_out = 0;
   for (int round = 0; round < 10; ++round) {
-    while (!ring.full()) ring.Push({nullptr, next_in++, 0});
+    while (!ring.full()) ring.Push({nullptr, next_in++, 0, {}});
     CHECK(ring.size() == 4);
     const size_t take = 1 + round % 3;
     for (size_t i = 0; i < take; ++i) CHECK(ring.at(i).t == next_out + static_cast<int64_t>(i));
