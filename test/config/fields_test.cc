@@ -342,7 +342,7 @@ TEST_CASE("remote_write fields: write_relabel_configs, exemplars, metadata, HTTP
   const Config c = MustParse(R"(
 remote_write:
   - url: https://thanos/api/v1/receive
-    send_exemplars: true
+    send_exemplars: false
     enable_http2: true
     metadata_config: {send: false, send_interval: 30s, max_samples_per_send: 500}
     authorization: {credentials_file: /var/run/token}
@@ -353,7 +353,9 @@ remote_write:
   - url: https://thanos/api/v1/receive
 )");
   const RemoteWriteConfig& rw = c.remote_write[0];
-  CHECK(rw.send_exemplars);
+  CHECK_FALSE(rw.send_exemplars);
+  // Exemplars are not kept in the WAL yet: asking to send them is an error, not a no-op.
+  CHECK_FALSE(Parse("remote_write:\n  - url: http://r/w\n    send_exemplars: true\n", "p.yml").ok());
   CHECK(rw.http_client.enable_http2);
   CHECK(rw.metadata_config ==
         MetadataConfig{.send = false, .send_interval = seconds(30), .max_samples_per_send = 500});
@@ -431,7 +433,6 @@ remote_write:
   - url: https://thanos/api/v1/receive
     name: thanos
     headers: {X-Scope-OrgID: edge}
-    send_exemplars: true
     write_relabel_configs: [{action: drop, source_labels: [__name__], regex: 'go_.*'}]
     queue_config: {max_shards: 7, sample_age_limit: 5m, max_bytes_per_second: 1MiB}
     metadata_config: {send: false}
