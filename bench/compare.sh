@@ -13,6 +13,7 @@
 #     --out FILE            also append the raw rows (TSV) to FILE
 #
 # Per agent and run it reports:
+#   scrapes  scrapes in the window as a share of one per target per interval (<100%: lag)
 #   cpu/M    CPU seconds of the agent process per million samples scraped, over the window
 #   rss      median RSS over the window; peak = VmHWM over the whole run
 #   disk/s   bytes of the agent's data dir at the end of the window per sample appended so far
@@ -132,11 +133,14 @@ run_one() {  # run_one <agent> <rep>
   sleep $((secs * 2 + 10))
   kill -0 "$pid" 2>/dev/null || { echo "compare.sh: $agent exited early; log:" >&2; tail -20 "$WORK/$agent-$rep.log" >&2; exit 1; }
   local c0 w0 f0 c1 w1 f1 rss_list=()
+  local q0 q1
+  q0=$(farm_stat requests)
   c0=$(cpu_ticks "$pid"); f0=$(farm_stat samples); w0=$(vm_metric "$vm_port" vm_tcplistener_read_bytes_total)
   for ((t = 0; t < DURATION; t += 5)); do
     sleep 5
     rss_list+=("$(rss_kb "$pid")")
   done
+  q1=$(farm_stat requests)
   c1=$(cpu_ticks "$pid"); f1=$(farm_stat samples); w1=$(vm_metric "$vm_port" vm_tcplistener_read_bytes_total)
   local disk requests_total appended
   disk=$(du -sb "$dir" | awk '{print $1}')
@@ -184,8 +188,11 @@ run_one() {  # run_one <agent> <rep>
     $((expected - delivered)) "$drain" $((out_peak / 1024)))
   echo "$row" >>"$WORK/rows.tsv"
   [ -n "$OUT" ] && echo "$row" >>"$OUT"
-  printf '%-10s run %d: cpu/M %6s  rss %4d MiB (peak %4d)  disk/s %6s  wire/s %6s  dur %.3fs  expected %d lost %d  drain %ds%s\n' \
-    "$agent" "$rep" "$cpu_per_m" $((rss_med / 1024)) "$peak" "$disk_ps" "$wire" "${dur:-0}" \
+  # Scrapes in the window against one per target per interval: below 100% is scrape lag.
+  local scrapes_pct
+  scrapes_pct=$(echo "scale=1; 100 * ($q1 - $q0) * $secs / ($TARGETS * $DURATION)" | bc)
+  printf '%-10s run %d: scrapes %5s%%  cpu/M %6s  rss %4d MiB (peak %4d)  disk/s %6s  wire/s %6s  dur %.3fs  expected %d lost %d  drain %ds%s\n' \
+    "$agent" "$rep" "$scrapes_pct" "$cpu_per_m" $((rss_med / 1024)) "$peak" "$disk_ps" "$wire" "${dur:-0}" \
     "$expected" $((expected - delivered)) "$drain" \
     "$([ "$OUTAGE" -gt 0 ] && echo "  outage ${OUTAGE}s: rss peak $((out_peak / 1024)) MiB, data dir max $((disk_max / 1048576)) MiB")"
   rm -rf "$dir" "$WORK/vm-$agent-$rep"
