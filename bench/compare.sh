@@ -88,9 +88,16 @@ farm_pause 1
 scrape_configs() { farm_scrape_configs "$TARGETS" "$FARM" "$INTERVAL"; }
 scrape_configs >"$WORK/vmagent.yml"
 
-vm_query() {  # vm_query <port> <promql>: the first value of an instant query, or empty
-  curl -sf "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" |
-    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
+vm_query() {  # vm_query <port> <promql>: the first value of an instant query, or empty (also
+  # when the query fails, e.g. times out on a busy receiver: the callers poll again)
+  { curl -sf --max-time 60 "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" || true; } |
+    python3 -c '
+import json, sys
+try:
+    r = json.load(sys.stdin)["data"]["result"]
+    print(r[0]["value"][1] if r else "")
+except ValueError:
+    print("")'
 }
 vm_metric() {  # vm_metric <port> <name>: sum of a self-metric of victoria-metrics
   curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 {s += $NF} END {printf "%.0f\n", s}'
