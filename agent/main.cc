@@ -192,14 +192,12 @@ class Agent {
       // timestamp stands in (what Prometheus uses for its truncation mint).
       double sent = registry_
                         .GetGauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
-                                  "", {"remote_name", "url"},
-                                  {c.name, config::RedactUrl(c.url)})
+                                  "", {"remote_name", "url"}, {c.name, config::RedactUrl(c.url)})
                         ->Value();
       if (sent > 0) need.oldest_unsent_ms = static_cast<int64_t>(sent * 1000);
       // The segment its WAL watcher has open: retention counts only later segments as lost.
       need.reading_segment = static_cast<int64_t>(
-          registry_
-              .GetGauge("prometheus_wal_watcher_current_segment", "", {"consumer"}, {c.name})
+          registry_.GetGauge("prometheus_wal_watcher_current_segment", "", {"consumer"}, {c.name})
               ->Value());
       out.push_back(std::move(need));
     }
@@ -217,7 +215,8 @@ class Agent {
     StopQueues();
     for (const auto& rw : cfg.remote_write) {
       remotewrite::QueueOptions opts;
-      if (rw.metadata_config.send) opts.metadata = [this](const auto& visit) { VisitMetadata(visit); };
+      if (rw.metadata_config.send)
+        opts.metadata = [this](const auto& visit) { VisitMetadata(visit); };
       auto q = std::make_unique<remotewrite::QueueManager>(
           fs_, clock_, registry_, storage_.notifier(), storage_.wal_dir(), rw,
           cfg.global.external_labels, std::move(opts));
@@ -241,14 +240,22 @@ class Agent {
   static remotewrite::MetricMetadata::Type WireType(scrape::MetricType t) {
     using W = remotewrite::MetricMetadata::Type;
     switch (t) {
-      case scrape::MetricType::kCounter: return W::kCounter;
-      case scrape::MetricType::kGauge: return W::kGauge;
-      case scrape::MetricType::kHistogram: return W::kHistogram;
-      case scrape::MetricType::kGaugeHistogram: return W::kGaugeHistogram;
-      case scrape::MetricType::kSummary: return W::kSummary;
-      case scrape::MetricType::kInfo: return W::kInfo;
-      case scrape::MetricType::kStateset: return W::kStateSet;
-      case scrape::MetricType::kUnknown: break;
+      case scrape::MetricType::kCounter:
+        return W::kCounter;
+      case scrape::MetricType::kGauge:
+        return W::kGauge;
+      case scrape::MetricType::kHistogram:
+        return W::kHistogram;
+      case scrape::MetricType::kGaugeHistogram:
+        return W::kGaugeHistogram;
+      case scrape::MetricType::kSummary:
+        return W::kSummary;
+      case scrape::MetricType::kInfo:
+        return W::kInfo;
+      case scrape::MetricType::kStateset:
+        return W::kStateSet;
+      case scrape::MetricType::kUnknown:
+        break;
     }
     return W::kUnknown;
   }

@@ -222,9 +222,9 @@ class QueueManager::Impl final : public Watcher::Sink {
   int64_t highest_ms_ = INT64_MIN;
   LogLimiter retry_log_;
   LogLimiter drop_log_;
-  std::deque<Mark> marks_;            // records read but not yet done, oldest first
-  WalPosition acked_;                 // everything before it is acknowledged (or dropped for good)
-  std::string saved_;                 // what the progress file holds
+  std::deque<Mark> marks_;  // records read but not yet done, oldest first
+  WalPosition acked_;       // everything before it is acknowledged (or dropped for good)
+  std::string saved_;       // what the progress file holds
   // The record Append is taking samples of, and the index of the next one offered.
   WalPosition record_;
   uint32_t record_index_ = 0;

@@ -139,7 +139,7 @@ class Watcher {
   std::optional<WalPosition> resume_;
   uint64_t skip_offset_ = 0;  // records of tail_from_ ending at or before it: series only
   std::optional<WalPosition> unreported_;  // a record the sink has not taken all of yet
-  WalPosition record_end_;    // of the record being dispatched
+  WalPosition record_end_;                 // of the record being dispatched
   WalPosition last_filtered_;
   std::atomic<int64_t> current_{-1};
   std::unique_ptr<wal::SegmentReader> reader_;  // live reader of segment current_

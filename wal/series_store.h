@@ -110,8 +110,8 @@ class SeriesStore {
   mutable std::shared_mutex mu_;  // guards every member below
   std::vector<std::unique_ptr<Chunk>> chunk_owner_;
   std::vector<std::unique_ptr<MemSeries, MemSeriesDeleter>> graveyard_;  // unlinked by last GC
-  size_t size_ = 0;                                   // linked series
-  std::unordered_map<SeriesRef, MemSeries*> sparse_;  // refs past the chunks
+  size_t size_ = 0;                                                      // linked series
+  std::unordered_map<SeriesRef, MemSeries*> sparse_;                     // refs past the chunks
   // The label index: linear probing over a power-of-two table, slot = Fibonacci hash of the
   // label hash; null is empty. Nothing is erased in place: GC rebuilds it. Owns the series.
   std::vector<MemSeries*> by_hash_;

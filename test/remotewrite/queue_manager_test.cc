@@ -507,6 +507,43 @@ TEST_CASE("write_relabel_configs drop and rewrite series after external labels a
   CHECK(env.Metric("samples_dropped_total", {"reason"}, {"unintentionally_dropped_series"}) == 0);
 }
 
+// A receiver outage for the restart tests: the first ok_first requests are accepted, later
+// ones answered 500 until Heal(). The responder runs under the receiver's lock, so accepted()
+// may also be called from a WaitUntil predicate (same lock order).
+class AcceptFirst {
+ public:
+  AcceptFirst(FakeReceiver& rx, size_t ok_first) {
+    rx.SetResponder([this, ok_first](size_t n, const ReceivedRequest&) {
+      std::lock_guard lock(mu_);
+      Reply r;
+      r.status = healthy_ || n < ok_first ? 200 : 500;
+      statuses_.push_back(r.status);
+      return r;
+    });
+  }
+  bool accepted(size_t i) {
+    std::lock_guard lock(mu_);
+    return i < statuses_.size() && statuses_[i] == 200;
+  }
+  // Samples in the accepted requests among reqs.
+  size_t AcceptedSamples(const std::vector<ReceivedRequest>& reqs) {
+    size_t n = 0;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      if (accepted(i)) n += SampleCount(reqs[i]);
+    }
+    return n;
+  }
+  void Heal() {
+    std::lock_guard lock(mu_);
+    healthy_ = true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int> statuses_;  // by request number
+  bool healthy_ = false;
+};
+
 TEST_CASE("a restarted queue resumes at the acknowledged WAL position: each sample once",
           "[remotewrite]") {
   Env env;
@@ -515,20 +552,8 @@ TEST_CASE("a restarted queue resumes at the acknowledged WAL position: each samp
   env.cfg.queue_config.min_shards = 1;
   env.cfg.queue_config.max_samples_per_send = 10;
   env.cfg.queue_config.capacity = 100;
-  std::mutex mu;
-  std::vector<int> statuses;  // by request number
-  bool healthy = false;
-  env.rx.SetResponder([&](size_t n, const ReceivedRequest&) {
-    std::lock_guard lock(mu);
-    Reply r;
-    r.status = healthy || n < 5 ? 200 : 500;
-    statuses.push_back(r.status);
-    return r;
-  });
-  auto accepted = [&](size_t i) {
-    std::lock_guard lock(mu);
-    return i < statuses.size() && statuses[i] == 200;
-  };
+  AcceptFirst outage(env.rx, 5);
+  auto accepted = [&](size_t i) { return outage.accepted(i); };
   constexpr int kSeries = 10, kSteps = 20;
   const std::string progress = "/data/remote_write/rw.progress";
   {
@@ -547,23 +572,11 @@ TEST_CASE("a restarted queue resumes at the acknowledged WAL position: each samp
   CHECK(first_total == 50);
   REQUIRE(env.fs.Exists(progress));
 
-  {
-    std::lock_guard lock(mu);
-    healthy = true;
-  }
+  outage.Heal();
   const size_t want = kSeries * kSteps;
   auto queue = env.NewQueue();
   queue->Start();
-  auto reqs_ok = [&](const std::vector<ReceivedRequest>& reqs) {
-    size_t n = 0;
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      if (i < statuses.size() && statuses[i] == 200) n += SampleCount(reqs[i]);
-    }
-    return n >= want;
-  };
-  // statuses is written under rx's lock too (the responder runs under it), so reading it in a
-  // WaitUntil predicate is ordered with the writes.
-  REQUIRE(env.rx.WaitUntil(reqs_ok));
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return outage.AcceptedSamples(reqs) >= want; }));
   queue->Stop(std::chrono::seconds(5));
   CHECK(queue->CurrentSegment() == 0);
 
@@ -598,20 +611,8 @@ TEST_CASE("a restart after partly acknowledged records sends nothing twice, with
   env.cfg.queue_config.max_shards = 3;
   env.cfg.queue_config.max_samples_per_send = 4;
   env.cfg.queue_config.capacity = 100;
-  std::mutex mu;
-  std::vector<int> statuses;
-  bool healthy = false;
-  env.rx.SetResponder([&](size_t n, const ReceivedRequest&) {
-    std::lock_guard lock(mu);
-    Reply r;
-    r.status = healthy || n < 7 ? 200 : 500;
-    statuses.push_back(r.status);
-    return r;
-  });
-  auto accepted = [&](size_t i) {
-    std::lock_guard lock(mu);
-    return i < statuses.size() && statuses[i] == 200;
-  };
+  AcceptFirst outage(env.rx, 7);
+  auto accepted = [&](size_t i) { return outage.accepted(i); };
   constexpr int kSeries = 10, kSteps = 20;
   const std::string progress = "/data/remote_write/rw.progress";
   {
@@ -632,9 +633,9 @@ TEST_CASE("a restart after partly acknowledged records sends nothing twice, with
       int last_ok[3] = {-1, -1, -1}, last[3] = {-1, -1, -1};
       for (size_t i = 0; i < reqs.size(); ++i) {
         const int s = shard_of(reqs[i]);
-        if (s < 0 || i >= statuses.size()) continue;
+        if (s < 0) continue;
         last[s] = static_cast<int>(i);
-        if (statuses[i] == 200) last_ok[s] = static_cast<int>(i);
+        if (accepted(i)) last_ok[s] = static_cast<int>(i);
       }
       for (int s = 0; s < 3; ++s) {
         if (last[s] <= last_ok[s]) return false;
@@ -647,23 +648,13 @@ TEST_CASE("a restart after partly acknowledged records sends nothing twice, with
   REQUIRE(text.ok());
   INFO(*text);
   CHECK(text->rfind("v2 0 ", 0) == 0);  // per-shard positions saved
-  {
-    std::lock_guard lock(mu);
-    healthy = true;
-  }
+  outage.Heal();
   const size_t want = kSeries * kSteps;
   auto queue = env.NewQueue();
   queue->Start();
-  REQUIRE(env.rx.WaitUntil([&](const std::vector<ReceivedRequest>& reqs) {
-    size_t n = 0;
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      if (i < statuses.size() && statuses[i] == 200) n += SampleCount(reqs[i]);
-    }
-    return n >= want;
-  }));
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return outage.AcceptedSamples(reqs) >= want; }));
   queue->Stop(std::chrono::seconds(5));
-  CheckExactlyOnceInOrder(Collect(env.rx.requests(), accepted), kSeries, 0, kSteps,
-                          env.start_ms);
+  CheckExactlyOnceInOrder(Collect(env.rx.requests(), accepted), kSeries, 0, kSteps, env.start_ms);
   CHECK(env.metrics
             .GetCounter("petrel_remote_storage_resent_samples_skipped_total", "",
                         {"remote_name", "url"}, {env.cfg.name, env.cfg.url})
