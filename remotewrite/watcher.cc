@@ -283,7 +283,7 @@ bool Watcher::Dispatch(const std::string& record, bool tail, uint32_t segment) {
             st.Prefixed("segment " + wal::SegmentName(segment)));
         return true;
       }
-      if (std::erase_if(pending_, [this](const wal::RefSample& s) { return s.t <= start_ms_; })) {
+      if (std::erase_if(pending_, [this](const wal::RefSample& s) { return s.t < start_ms_; })) {
         last_filtered_ = record_end_;
       }
       return OfferPending();

@@ -7,9 +7,12 @@
 // noted segment from its start in live mode and moves on to each next segment once it appears.
 // While tailing, a new checkpoint (older than the current segment) is read for its series and
 // the sink is told to forget series last seen before it (Prometheus' SeriesReset).
-// Samples are forwarded only when t > start_ms. Series records always reach the sink before the
-// samples that use them. (Prometheus picks the segment when its goroutine runs; noting it in
-// Begin, on the starter's thread, means no sample committed after Start returns is skipped.)
+// Samples are forwarded only when t >= start_ms (Prometheus: t > start). Not strictly after:
+// a scrape that starts in the same millisecond as its queue may be stamped with that
+// millisecond (the scheduler snaps timestamps to the tick), and it must not be lost. Series
+// records always reach the sink before the samples that use them. (Prometheus picks the segment
+// when its goroutine runs; noting it in Begin, on the starter's thread, means no sample committed
+// after Start returns is skipped.)
 //
 // Poll never blocks: it is driven by the queue's loop, which also runs the HTTP transfers. When
 // the sink takes only part of a Samples record (shards full), the rest is kept and offered again
