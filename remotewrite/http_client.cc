@@ -158,9 +158,8 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWrite
   set(curl_easy_setopt(h, CURLOPT_HEADERDATA, c.get()));
   set(curl_easy_setopt(h, CURLOPT_PRIVATE, c.get()));
   if (rc != CURLE_OK) {
-    return Status::InvalidArgument(
-        fmt::format("remote write {}: curl setup: {}", RedactUrl(config.url),
-                    curl_easy_strerror(rc)));
+    return Status::InvalidArgument(fmt::format("remote write {}: curl setup: {}",
+                                               RedactUrl(config.url), curl_easy_strerror(rc)));
   }
   return c;
 }

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "scrape/parse_shared.h"
 #include "scrape/openmetrics_parse_rules.h"
+#include "scrape/parse_shared.h"
 #include "scrape/parse_util.h"
 #include "scrape/parser.h"
 
@@ -91,7 +91,7 @@ class OpenMetricsParser final : public Parser {
   // Current sample.
   std::string_view series_;
   void* known_entry_ = nullptr;  // set: the labels below were not parsed
-  std::string_view name_;  // still escaped
+  std::string_view name_;        // still escaped
   bool name_set_ = false;
   bool name_escaped_ = false;
   std::vector<LabelSpan> labels_;

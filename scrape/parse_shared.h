@@ -87,8 +87,8 @@ inline size_t FindNotNameChar(const char* b, size_t i, size_t n, bool metric) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
     const __m128i ok = _mm_or_si128(
         _mm_or_si128(InRange(v, 'a', 'z'), InRange(v, 'A', 'Z')),
-        _mm_or_si128(InRange(v, '0', '9'),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')), _mm_cmpeq_epi8(v, extra))));
+        _mm_or_si128(InRange(v, '0', '9'), _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
+                                                        _mm_cmpeq_epi8(v, extra))));
     const unsigned mask = ~static_cast<unsigned>(_mm_movemask_epi8(ok)) & 0xFFFFu;
     if (mask != 0) return i + static_cast<size_t>(std::countr_zero(mask));
   }

@@ -145,8 +145,8 @@ class ScrapeLoop {
   // current scrape did not meet, and a failed scrape clears both).
   std::vector<Cache::value_type*> order_;
   std::vector<Cache::value_type*> next_order_;
-  size_t cursor_ = 0;             // in order_: the predicted next entry
-  std::string_view last_miss_;    // into this scrape's body: the last series Find missed
+  size_t cursor_ = 0;               // in order_: the predicted next entry
+  std::string_view last_miss_;      // into this scrape's body: the last series Find missed
   bool cache_openmetrics_ = false;  // the format whose parser accepted cache_'s keys
   uint64_t iteration_ = 0;
   std::array<wal::SeriesRef, 5> report_refs_{};

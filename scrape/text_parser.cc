@@ -118,7 +118,7 @@ class TextParser final : public Parser {
   // Current entry.
   std::string_view series_;
   void* known_entry_ = nullptr;  // set: the labels below were not parsed
-  std::string_view name_;  // metric name, still escaped
+  std::string_view name_;        // metric name, still escaped
   bool name_set_ = false;
   bool name_escaped_ = false;
   std::vector<LabelSpan> labels_;

@@ -306,8 +306,8 @@ TEST_CASE("a cached series whose ref the WAL forgot is appended by its labels", 
   REQUIRE(Find(got, "h_bucket", "le", "1.0") != nullptr);
   const auto* m = Find(got, "m");
   REQUIRE(m != nullptr);
-  CHECK(m->labels == Labels{{"__name__", "m"}, {"x", "q\"1"}, {"job", "node"},
-                            {"instance", "127.0.0.1:9100"}});
+  CHECK(m->labels ==
+        Labels{{"__name__", "m"}, {"x", "q\"1"}, {"job", "node"}, {"instance", "127.0.0.1:9100"}});
 }
 
 TEST_CASE("a cached series on a malformed line still fails the scrape at that line", "[scrape]") {
@@ -344,8 +344,10 @@ TEST_CASE("metadata per family arrives, changes and vanishes with the target", "
     });
     return out;
   };
-  REQUIRE(f.loop.Process(Body(1000, "# HELP a Requests.\n# TYPE a counter\na 1\n"
-                                    "# TYPE b gauge\nb 2\n# comment\n"))
+  REQUIRE(f.loop
+              .Process(Body(1000,
+                            "# HELP a Requests.\n# TYPE a counter\na 1\n"
+                            "# TYPE b gauge\nb 2\n# comment\n"))
               .ok());
   auto m = metadata();
   REQUIRE(m.size() == 2);
@@ -361,7 +363,8 @@ TEST_CASE("metadata per family arrives, changes and vanishes with the target", "
   CHECK(m["a"] == Meta{MetricType::kCounter, "All requests.", "seconds"});
 
   // A family gone from the body is kept for 10 more scrapes, as in Prometheus.
-  for (int i = 0; i < 10; ++i) REQUIRE(f.loop.Process(Body(3000 + i, "# TYPE b gauge\nb 2\n")).ok());
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(f.loop.Process(Body(3000 + i, "# TYPE b gauge\nb 2\n")).ok());
   CHECK(metadata().count("a") == 1);
   REQUIRE(f.loop.Process(Body(4000, "# TYPE b gauge\nb 2\n")).ok());
   m = metadata();

@@ -189,9 +189,9 @@ TEST_CASE("max-size counts as lost only the segments after the one an endpoint h
     if (s.index >= 5 && s.index < first_left) lost += s.samples;
   }
   REQUIRE(lost > 0);
-  CHECK(Value(f.r,
-              "petrel_wal_samples_dropped_total{remote_name=\"reading\",reason=\"max_size\"}") ==
-        static_cast<double>(lost));
+  CHECK(
+      Value(f.r, "petrel_wal_samples_dropped_total{remote_name=\"reading\",reason=\"max_size\"}") ==
+      static_cast<double>(lost));
 }
 
 TEST_CASE("max-time drops segments an endpoint never sent once they are too old",
