@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/histogram.h"
 #include "common/labels.h"
 #include "common/status.h"
 #include "wal/appender.h"
@@ -43,6 +44,27 @@ struct RefSample {
   double v = 0;
 };
 
+// A native histogram sample (HistogramSamples record, or CustomBucketsHistogramSamples when
+// h.schema is kCustomBucketsSchema).
+struct RefHistogramSample {
+  SeriesRef ref = 0;
+  int64_t t = 0;
+  Histogram h;
+};
+
+struct RefFloatHistogramSample {
+  SeriesRef ref = 0;
+  int64_t t = 0;
+  FloatHistogram fh;
+};
+
+struct RefExemplar {
+  SeriesRef ref = 0;
+  int64_t t = 0;
+  double v = 0;
+  Labels labels;
+};
+
 // Stale marker: the NaN bit pattern 0x7ff0000000000002, never produced by parsing.
 double StaleNaN();
 bool IsStaleNaN(double v);
@@ -55,6 +77,12 @@ const char* TypeName(RecordType type);
 // Appends the encoded record to *out (which is not cleared).
 void EncodeSeries(std::span<const RefSeries> series, std::string* out);
 void EncodeSamples(std::span<const RefSample> samples, std::string* out);
+// Histogram records: the type (HistogramSamples or CustomBucketsHistogramSamples, and the float
+// pair likewise) follows from the schema of the first sample; a record holds one kind only.
+void EncodeHistogramSamples(std::span<const RefHistogramSample> samples, std::string* out);
+void EncodeFloatHistogramSamples(std::span<const RefFloatHistogramSample> samples,
+                                 std::string* out);
+void EncodeExemplars(std::span<const RefExemplar> exemplars, std::string* out);
 
 // Building a Series record without materializing RefSeries (no label copies): append the type
 // byte once, then one entry per series. EncodeSeries == type byte + EncodeSeriesEntry for each.
@@ -68,6 +96,11 @@ void EncodeSeriesEntry(SeriesRef ref, std::string_view encoded_labels, std::stri
 // sorted and unique are normalized (sorted; for duplicate names the last wins).
 Status DecodeSeries(std::string_view record, std::vector<RefSeries>* out);
 Status DecodeSamples(std::string_view record, std::vector<RefSample>* out);
+// Accept both the standard and the custom-buckets record types.
+Status DecodeHistogramSamples(std::string_view record, std::vector<RefHistogramSample>* out);
+Status DecodeFloatHistogramSamples(std::string_view record,
+                                   std::vector<RefFloatHistogramSample>* out);
+Status DecodeExemplars(std::string_view record, std::vector<RefExemplar>* out);
 
 // Go encoding/binary varints (LEB128; signed values zig-zag encoded), appended to *out.
 void PutUvarint(uint64_t v, std::string* out);
