@@ -7,11 +7,11 @@
 
 namespace petrel {
 
-Histogram::Histogram(std::vector<double> upper_bounds)
+HistogramMetric::HistogramMetric(std::vector<double> upper_bounds)
     : bounds_(std::move(upper_bounds)),
       buckets_(std::make_unique<std::atomic<uint64_t>[]>(bounds_.size())) {}
 
-void Histogram::Observe(double v) {
+void HistogramMetric::Observe(double v) {
   for (size_t i = 0; i < bounds_.size(); ++i) {
     if (v <= bounds_[i]) {
       buckets_[i].fetch_add(1, std::memory_order_relaxed);
@@ -22,7 +22,7 @@ void Histogram::Observe(double v) {
   sum_.Inc(v);
 }
 
-Histogram::Snapshot Histogram::Read() const {
+HistogramMetric::Snapshot HistogramMetric::Read() const {
   Snapshot s;
   s.bounds = bounds_;
   uint64_t acc = 0;
@@ -74,15 +74,15 @@ Gauge* Registry::GetGauge(const std::string& name, const std::string& help,
   return c.gauge.get();
 }
 
-Histogram* Registry::GetHistogram(const std::string& name, const std::string& help,
-                                  std::vector<double> buckets,
-                                  const std::vector<std::string>& label_names,
-                                  const std::vector<std::string>& label_values) {
+HistogramMetric* Registry::GetHistogram(const std::string& name, const std::string& help,
+                                        std::vector<double> buckets,
+                                        const std::vector<std::string>& label_names,
+                                        const std::vector<std::string>& label_values) {
   std::lock_guard lock(mu_);
   Child& c = GetFamily(name, Kind::kHistogram, help, label_names).children[label_values];
   if (!c.histogram) {
     c.values = label_values;
-    c.histogram = std::make_unique<Histogram>(std::move(buckets));
+    c.histogram = std::make_unique<HistogramMetric>(std::move(buckets));
   }
   return c.histogram.get();
 }

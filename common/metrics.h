@@ -1,9 +1,9 @@
 // Self-monitoring metrics: counters, gauges and histograms in families with label names, rendered
 // in the Prometheus text format 0.0.4 for the agent's /metrics endpoint.
 //
-// Modules take a Registry& and hold on to the Counter*/Gauge*/Histogram* they asked for; those
-// pointers stay valid for the registry's lifetime. Updating a metric is lock-free. Registration
-// and rendering are thread-safe.
+// Modules take a Registry& and hold on to the Counter*/Gauge*/HistogramMetric* they asked for;
+// those pointers stay valid for the registry's lifetime. Updating a metric is lock-free.
+// Registration and rendering are thread-safe.
 #pragma once
 
 #include <atomic>
@@ -43,9 +43,10 @@ class Gauge {
   std::atomic<double> value_{0};
 };
 
-class Histogram {
+// (Named apart from petrel::Histogram, the native histogram of common/histogram.h.)
+class HistogramMetric {
  public:
-  explicit Histogram(std::vector<double> upper_bounds);
+  explicit HistogramMetric(std::vector<double> upper_bounds);
   void Observe(double v);
   struct Snapshot {
     std::vector<double> bounds;
@@ -80,10 +81,10 @@ class Registry {
   Gauge* GetGauge(const std::string& name, const std::string& help,
                   const std::vector<std::string>& label_names = {},
                   const std::vector<std::string>& label_values = {});
-  Histogram* GetHistogram(const std::string& name, const std::string& help,
-                          std::vector<double> buckets,
-                          const std::vector<std::string>& label_names = {},
-                          const std::vector<std::string>& label_values = {});
+  HistogramMetric* GetHistogram(const std::string& name, const std::string& help,
+                                std::vector<double> buckets,
+                                const std::vector<std::string>& label_names = {},
+                                const std::vector<std::string>& label_values = {});
   // A gauge computed when rendered (e.g. bytes on disk). fn must be thread-safe.
   void AddGaugeFunc(const std::string& name, const std::string& help, std::function<double()> fn);
   // A counter computed when rendered (e.g. CPU seconds from /proc). fn must be thread-safe.
@@ -98,7 +99,7 @@ class Registry {
     std::vector<std::string> values;
     std::unique_ptr<Counter> counter;
     std::unique_ptr<Gauge> gauge;
-    std::unique_ptr<Histogram> histogram;
+    std::unique_ptr<HistogramMetric> histogram;
   };
   struct Family {
     Kind kind;

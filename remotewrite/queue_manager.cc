@@ -253,7 +253,7 @@ class QueueManager::Impl final : public Watcher::Sink {
   Gauge* pending_;
   Gauge* highest_ts_;
   Gauge* highest_sent_ts_;
-  Histogram* duration_;
+  HistogramMetric* duration_;
   Gauge* shards_gauge_;
   Gauge* shards_desired_;
 

@@ -696,7 +696,7 @@ class Manager::Impl {
   Registry& registry_;
   Counter* exceeded_body_limit_;
   Counter* exceeded_target_limit_;
-  Histogram* scrape_lag_;
+  HistogramMetric* scrape_lag_;
   Counter* sync_failed_;
   Counter* sd_received_;  // every discoverer update
   Counter* sd_updates_;   // syncs of changed groups into the target set

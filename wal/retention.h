@@ -106,7 +106,7 @@ class RetentionLoop {
   const RetentionOptions options_;
   const NeedsFn needs_;
   Counter* truncate_failed_;
-  Histogram* truncate_duration_;
+  HistogramMetric* truncate_duration_;
   std::mutex mu_;  // serializes cycles and checks
   std::jthread thread_;
 };

@@ -32,7 +32,7 @@ struct WriterMetrics {
   Counter* bytes_saved_snappy = nullptr;  // {compression="snappy"}
   Counter* bytes_saved_zstd = nullptr;    // {compression="zstd"}
   Gauge* segment_current = nullptr;
-  Histogram* fsync_duration = nullptr;  // seconds per fsync of a segment
+  HistogramMetric* fsync_duration = nullptr;  // seconds per fsync of a segment
 
   // Registers the families above in registry.
   static WriterMetrics Register(Registry& registry);
