@@ -6,25 +6,12 @@
 #include <bit>
 #include <cstring>
 
+#include "wal/encoding.h"
+
 namespace petrel::wal {
 namespace {
 
 constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ull;
-
-void PutBe64(uint64_t v, std::string* out) {
-  char b[8];
-  for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xff);
-  out->append(b, 8);
-}
-
-bool GetBe64(std::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
-  uint64_t x = 0;
-  for (int i = 0; i < 8; ++i) x = (x << 8) | static_cast<unsigned char>((*in)[i]);
-  in->remove_prefix(8);
-  *v = x;
-  return true;
-}
 
 void PutString(std::string_view s, std::string* out) {
   PutUvarint(s.size(), out);
@@ -54,6 +41,29 @@ Labels MakeLabels(std::vector<Label> labels) {
   }
   return canonical ? Labels::FromSorted(std::move(labels))
                    : Labels::FromUnsorted(std::move(labels));
+}
+
+void PutLabels(const Labels& labels, std::string* out) {
+  PutUvarint(labels.size(), out);
+  for (const auto& l : labels) {
+    PutString(l.name, out);
+    PutString(l.value, out);
+  }
+}
+
+// A label set in the record encoding; false on truncation. The count is checked against the
+// bytes left (each label takes at least two), so a corrupt count cannot allocate much.
+bool GetLabels(std::string_view* in, std::vector<Label>* scratch, Labels* out) {
+  uint64_t n;
+  if (!GetUvarint(in, &n) || n > in->size() / 2) return false;
+  scratch->clear();
+  scratch->resize(n);
+  for (auto& l : *scratch) {
+    if (!GetString(in, &l.name) || !GetString(in, &l.value)) return false;
+  }
+  *out = MakeLabels(std::move(*scratch));
+  *scratch = {};
+  return true;
 }
 
 }  // namespace
@@ -146,11 +156,7 @@ bool GetVarint(std::string_view* in, int64_t* v) {
 
 void EncodeSeriesEntry(SeriesRef ref, const Labels& labels, std::string* out) {
   PutBe64(ref, out);
-  PutUvarint(labels.size(), out);
-  for (const auto& l : labels) {
-    PutString(l.name, out);
-    PutString(l.value, out);
-  }
+  PutLabels(labels, out);
 }
 
 void EncodeSeriesEntry(SeriesRef ref, std::string_view encoded_labels, std::string* out) {
@@ -251,6 +257,48 @@ Status DecodeSamples(std::string_view record, std::vector<RefSample>* out) {
     out->push_back(RefSample{base_ref + static_cast<uint64_t>(dref),
                              static_cast<int64_t>(base_t + static_cast<uint64_t>(dt)),
                              std::bit_cast<double>(bits)});
+    ++count;
+  }
+  return Status::Ok();
+}
+
+void EncodeExemplars(std::span<const RefExemplar> exemplars, std::string* out) {
+  out->push_back(static_cast<char>(RecordType::kExemplars));
+  if (exemplars.empty()) return;
+  const SeriesRef base_ref = exemplars[0].ref;
+  const auto base_t = static_cast<uint64_t>(exemplars[0].t);
+  PutBe64(base_ref, out);
+  PutBe64(base_t, out);
+  for (const auto& e : exemplars) {
+    PutVarint(static_cast<int64_t>(e.ref - base_ref), out);
+    PutVarint(static_cast<int64_t>(static_cast<uint64_t>(e.t) - base_t), out);
+    PutF64(e.v, out);
+    PutLabels(e.labels, out);
+  }
+}
+
+Status DecodeExemplars(std::string_view record, std::vector<RefExemplar>* out) {
+  if (TypeOf(record) != RecordType::kExemplars) {
+    return Corrupt("exemplars", "invalid record type");
+  }
+  std::string_view in = record.substr(1);
+  if (in.empty()) return Status::Ok();
+  uint64_t base_ref, base_t;
+  if (!GetBe64(&in, &base_ref) || !GetBe64(&in, &base_t)) {
+    return Corrupt("exemplars", "truncated header");
+  }
+  std::vector<Label> scratch;
+  size_t count = 0;
+  while (!in.empty()) {
+    int64_t dref, dt;
+    RefExemplar e;
+    if (!GetVarint(&in, &dref) || !GetVarint(&in, &dt) || !GetF64(&in, &e.v) ||
+        !GetLabels(&in, &scratch, &e.labels)) {
+      return Corrupt("exemplars", fmt::format("decode error after {} exemplars", count));
+    }
+    e.ref = base_ref + static_cast<uint64_t>(dref);
+    e.t = static_cast<int64_t>(base_t + static_cast<uint64_t>(dt));
+    out->push_back(std::move(e));
     ++count;
   }
   return Status::Ok();
