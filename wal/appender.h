@@ -40,7 +40,8 @@ class Appender {
 
   // Appends an exemplar of the series `ref` (returned by Append/AppendHistogram in this batch or
   // before). kInvalidArgument for an unknown ref or an exemplar whose labels are longer than 128
-  // UTF-8 characters in total (OpenMetrics' limit, as Prometheus checks it).
+  // UTF-8 characters in total (OpenMetrics' limit, as Prometheus checks it). An exact repeat
+  // (same t, value and labels) of the series' last committed exemplar is dropped, returning Ok.
   virtual Status AppendExemplar(SeriesRef ref, int64_t t_ms, double value,
                                 const Labels& exemplar_labels) {
     return Status::InvalidArgument("this appender does not take exemplars");

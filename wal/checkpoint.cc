@@ -64,6 +64,29 @@ class Filter {
         }
         break;
       }
+      // Histograms and exemplars at or after mint are kept, as Prometheus's checkpoint does,
+      // each kind re-encoded into a record of its own type.
+      case RecordType::kHistogramSamples:
+      case RecordType::kCustomBucketsHistogramSamples: {
+        std::vector<RefHistogramSample> in;
+        if (Status s = DecodeHistogramSamples(rec, &in); !s.ok()) return s;
+        Keep(std::move(in), &stats.samples_kept, &stats.samples_dropped, EncodeHistogramSamples);
+        break;
+      }
+      case RecordType::kFloatHistogramSamples:
+      case RecordType::kCustomBucketsFloatHistogramSamples: {
+        std::vector<RefFloatHistogramSample> in;
+        if (Status s = DecodeFloatHistogramSamples(rec, &in); !s.ok()) return s;
+        Keep(std::move(in), &stats.samples_kept, &stats.samples_dropped,
+             EncodeFloatHistogramSamples);
+        break;
+      }
+      case RecordType::kExemplars: {
+        std::vector<RefExemplar> in;
+        if (Status s = DecodeExemplars(rec, &in); !s.ok()) return s;
+        Keep(std::move(in), &stats.exemplars_kept, &stats.exemplars_dropped, EncodeExemplars);
+        break;
+      }
       default:
         break;  // nothing else is written by Petrel or needed by remote write
     }
@@ -82,6 +105,19 @@ class Filter {
   CheckpointStats stats;
 
  private:
+  // Appends a record of the items of `in` at or after mint (when there are any) to the batch.
+  template <typename T, typename Encode>
+  void Keep(std::vector<T> in, uint64_t* kept, uint64_t* dropped, Encode encode) {
+    const size_t total = in.size();
+    std::erase_if(in, [this](const T& item) { return item.t < mint_; });
+    *kept += in.size();
+    *dropped += total - in.size();
+    if (in.empty()) return;
+    std::string* out = Next(RecordType::kUnknown);
+    out->clear();
+    encode(std::span<const T>(in), out);
+  }
+
   std::string* Next(RecordType type) {
     if (used_ > 0) batch_bytes_ += batch_[used_ - 1].size();
     if (used_ == batch_.size()) batch_.emplace_back();

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "wal/checkpoint.h"
+#include "wal/histogram_check.h"
 #include "wal/records.h"
 #include "wal/segment_writer.h"
 #include "wal/series_store.h"
@@ -64,17 +66,40 @@ class AppenderImpl final : public Appender {
   explicit AppenderImpl(StorageImpl& storage) : storage_(storage) {}
   Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
                            double value) override;
+  Result<SeriesRef> AppendHistogram(SeriesRef ref, const Labels& labels, int64_t t_ms,
+                                    const Histogram* h, const FloatHistogram* fh) override;
+  Status AppendExemplar(SeriesRef ref, int64_t t_ms, double value,
+                        const Labels& exemplar_labels) override;
   Status Commit() override;
   void Rollback() override;
 
  private:
+  // The series `ref` names, else the one with `labels` (created, and remembered, when new).
+  Result<MemSeries*> Series(SeriesRef ref, const Labels& labels);
+  // Whether t_ms is after the series' last committed sample (float or histogram); counts the
+  // rejects as Prometheus does.
+  bool InOrder(const MemSeries& series, int64_t t_ms);
+  // Encodes the pending histograms and exemplars into records_, after the samples record.
+  void EncodeHistogramsAndExemplars();
+  size_t HistogramCount() const;
+  void RememberExemplars();
+  void CountAppended();
   void Clear();
 
   StorageImpl& storage_;
   std::vector<RefSample> samples_;
   std::vector<MemSeries*> sample_series_;  // parallel to samples_
   std::vector<MemSeries*> created_;        // series this batch created
+  // Native histograms by kind, [0] exponential and [1] custom buckets: a record holds one kind.
+  std::vector<RefHistogramSample> histograms_[2];
+  std::vector<RefFloatHistogramSample> float_histograms_[2];
+  std::vector<MemSeries*> histogram_series_;  // every histogram's series, in append order
+  std::vector<int64_t> histogram_ts_;         // parallel to histogram_series_
+  std::vector<RefExemplar> exemplars_;
+  std::vector<MemSeries*> exemplar_series_;  // parallel to exemplars_
   std::string samples_record_;
+  std::string records_[5];  // histograms (7, 9), float histograms (8, 10), exemplars (4)
+  std::vector<std::string_view> to_write_;
 };
 
 class StorageImpl final : public Storage {
@@ -111,12 +136,16 @@ class StorageImpl final : public Storage {
   Status ReplaySegment(const std::string& dir, uint32_t index, Status* corruption,
                        uint64_t* good_end);
   Status ApplyRecord(std::string_view rec);
+  // Replay of a samples or histogram record: each series' last timestamp, and the segment's
+  // sample count and newest timestamp.
+  template <typename Sample>
+  void RestoreLastTs(std::span<const Sample> samples);
   Status Repair(const std::vector<uint32_t>& segments, uint32_t index, uint64_t good_end);
-  // Writes a Series record for every series in the lists not yet in the WAL, then `samples`
-  // (when not empty). Serialized by writer_mu_.
-  // samples holds n_samples samples, the newest at max_ts.
-  Status Write(std::span<MemSeries* const> a, std::span<MemSeries* const> b,
-               std::string_view samples, uint64_t n_samples, int64_t max_ts);
+  // Writes a Series record for every series in the lists not yet in the WAL, then `records`
+  // (in order; none may be empty). Serialized by writer_mu_.
+  // The records hold n_samples samples (floats and histograms), the newest at max_ts.
+  Status Write(std::initializer_list<std::span<MemSeries* const>> series,
+               std::span<const std::string_view> records, uint64_t n_samples, int64_t max_ts);
   // The fsync-interval thread.
   void SyncLoop(std::stop_token stop);
 
@@ -142,7 +171,9 @@ class StorageImpl final : public Storage {
   int64_t replay_segment_ = -1;   // the WAL segment being replayed; -1 for a checkpoint
 
   Gauge* active_series_;
-  Counter* samples_appended_;
+  Counter* samples_appended_;     // {type="float"}
+  Counter* histograms_appended_;  // samples_appended_total{type="histogram"}
+  Counter* exemplars_appended_;
   Counter* out_of_order_;
   Gauge* replay_duration_;
   WriterMetrics writer_metrics_;
@@ -163,6 +194,11 @@ class StorageImpl final : public Storage {
   // Refs dropped by GC -> the last segment when dropped: their series records stay in
   // checkpoints until a checkpoint covers that segment.
   std::unordered_map<SeriesRef, uint32_t> deleted_;
+
+  // The last exemplar appended per series: an exact repeat is dropped, as Prometheus's agent
+  // does (scrapes repeat an exemplar until a new one is observed).
+  std::mutex exemplar_mu_;  // guards last_exemplar_
+  std::unordered_map<SeriesRef, RefExemplar> last_exemplar_;
 
   // Guards writer_, closed_segment_, series_record_, to_log_, and every MemSeries::logged
   // transition. Taken after (never while holding) the series store's lock.
@@ -189,6 +225,11 @@ StorageImpl::StorageImpl(Fs& fs, Registry& r, std::string dir, Options options)
   samples_appended_ =
       r.GetCounter("prometheus_agent_samples_appended_total",
                    "Total number of samples appended to the storage", {"type"}, {"float"});
+  histograms_appended_ =
+      r.GetCounter("prometheus_agent_samples_appended_total",
+                   "Total number of samples appended to the storage", {"type"}, {"histogram"});
+  exemplars_appended_ = r.GetCounter("prometheus_agent_exemplars_appended_total",
+                                     "Total number of exemplars appended to the storage");
   out_of_order_ = r.GetCounter("prometheus_agent_out_of_order_samples_total",
                                "Total number of out of order samples ingestion failed attempts.");
   replay_duration_ = r.GetGauge("prometheus_agent_data_replay_duration_seconds",
@@ -371,31 +412,27 @@ Status StorageImpl::ApplyRecord(std::string_view rec) {
     case RecordType::kSamples: {
       samples.clear();
       if (Status s = DecodeSamples(rec, &samples); !s.ok()) return s;
-      if (replay_segment_ >= 0 && !samples.empty()) {
-        SegmentStats& st = seg_stats_[static_cast<uint32_t>(replay_segment_)];
-        st.samples += samples.size();
-        for (const auto& rs : samples) st.max_ts = std::max(st.max_ts, rs.t);
-      }
-      for (const auto& rs : samples) {
-        SeriesRef ref = rs.ref;
-        if (!replay_remap_.empty()) {
-          if (auto it = replay_remap_.find(ref); it != replay_remap_.end()) ref = it->second;
-        }
-        MemSeries* m = store_.GetByRef(ref);
-        if (m == nullptr) continue;  // series record lost; Prometheus skips these too
-        if (rs.t > m->last_ts.load(std::memory_order_relaxed)) {
-          m->last_ts.store(rs.t, std::memory_order_relaxed);
-        }
-      }
+      RestoreLastTs(std::span<const RefSample>(samples));
       return Status::Ok();
     }
-    // Valid in a Prometheus agent WAL but never written by Petrel: nothing to restore.
-    case RecordType::kTombstones:
-    case RecordType::kExemplars:
     case RecordType::kHistogramSamples:
+    case RecordType::kCustomBucketsHistogramSamples: {
+      std::vector<RefHistogramSample> histograms;
+      if (Status s = DecodeHistogramSamples(rec, &histograms); !s.ok()) return s;
+      RestoreLastTs(std::span<const RefHistogramSample>(histograms));
+      return Status::Ok();
+    }
     case RecordType::kFloatHistogramSamples:
-    case RecordType::kCustomBucketsHistogramSamples:
-    case RecordType::kCustomBucketsFloatHistogramSamples:
+    case RecordType::kCustomBucketsFloatHistogramSamples: {
+      std::vector<RefFloatHistogramSample> histograms;
+      if (Status s = DecodeFloatHistogramSamples(rec, &histograms); !s.ok()) return s;
+      RestoreLastTs(std::span<const RefFloatHistogramSample>(histograms));
+      return Status::Ok();
+    }
+    // Exemplars restore nothing (Prometheus does not even decode them on replay). The others are
+    // valid in a Prometheus agent WAL but never written by Petrel.
+    case RecordType::kExemplars:
+    case RecordType::kTombstones:
     case RecordType::kSamplesV2:
     case RecordType::kHistogramSamplesV2:
     case RecordType::kFloatHistogramSamplesV2:
@@ -405,6 +442,26 @@ Status StorageImpl::ApplyRecord(std::string_view rec) {
       return Status::Corruption(
           fmt::format("invalid record type {}",
                       rec.empty() ? -1 : static_cast<int>(static_cast<uint8_t>(rec[0]))));
+  }
+}
+
+template <typename Sample>
+void StorageImpl::RestoreLastTs(std::span<const Sample> samples) {
+  if (replay_segment_ >= 0 && !samples.empty()) {
+    SegmentStats& st = seg_stats_[static_cast<uint32_t>(replay_segment_)];
+    st.samples += samples.size();
+    for (const auto& rs : samples) st.max_ts = std::max(st.max_ts, rs.t);
+  }
+  for (const auto& rs : samples) {
+    SeriesRef ref = rs.ref;
+    if (!replay_remap_.empty()) {
+      if (auto it = replay_remap_.find(ref); it != replay_remap_.end()) ref = it->second;
+    }
+    MemSeries* m = store_.GetByRef(ref);
+    if (m == nullptr) continue;  // series record lost; Prometheus skips these too
+    if (rs.t > m->last_ts.load(std::memory_order_relaxed)) {
+      m->last_ts.store(rs.t, std::memory_order_relaxed);
+    }
   }
 }
 
@@ -441,14 +498,15 @@ Status StorageImpl::Repair(const std::vector<uint32_t>& segments, uint32_t index
   return fs_.SyncDir(wal_dir_);
 }
 
-Status StorageImpl::Write(std::span<MemSeries* const> a, std::span<MemSeries* const> b,
-                          std::string_view samples, uint64_t n_samples, int64_t max_ts) {
+Status StorageImpl::Write(std::initializer_list<std::span<MemSeries* const>> series,
+                          std::span<const std::string_view> records, uint64_t n_samples,
+                          int64_t max_ts) {
   std::lock_guard lock(writer_mu_);
   if (!writer_) return Status::Io("wal storage is closed");
   // A series may have been created by another appender whose commit has not happened yet; its
   // record must still precede our samples, so whoever writes first logs it.
   to_log_.clear();
-  for (auto list : {a, b}) {
+  for (auto list : series) {
     for (MemSeries* s : list) {
       if (!s->logged.load(std::memory_order_relaxed)) {
         s->logged.store(true, std::memory_order_relaxed);
@@ -456,23 +514,25 @@ Status StorageImpl::Write(std::span<MemSeries* const> a, std::span<MemSeries* co
       }
     }
   }
-  std::string_view records[2];
+  // The Series record goes first, in the same write as the rest.
+  std::string_view all[8];
+  assert(records.size() < std::size(all));
   size_t n = 0;
   if (!to_log_.empty()) {
     series_record_.clear();
     series_record_.push_back(static_cast<char>(RecordType::kSeries));
     for (MemSeries* s : to_log_) EncodeSeriesEntry(s->ref, s->encoded_labels(), &series_record_);
-    records[n++] = series_record_;
+    all[n++] = series_record_;
   }
-  if (!samples.empty()) records[n++] = samples;
+  for (std::string_view r : records) all[n++] = r;
   if (n == 0) return Status::Ok();
-  Status s = writer_->Log(std::span<const std::string_view>(records, n));
+  Status s = writer_->Log(std::span<const std::string_view>(all, n));
   if (!s.ok()) {
     for (MemSeries* m : to_log_) m->logged.store(false, std::memory_order_relaxed);
     return s;
   }
   if (n_samples > 0) {
-    // The samples record is the last one logged, so it is in the writer's current segment.
+    // The sample records are the last ones logged, so they are in the writer's current segment.
     SegmentStats& st = seg_stats_[writer_->segment()];
     st.samples += n_samples;
     st.max_ts = std::max(st.max_ts, max_ts);
@@ -493,6 +553,12 @@ Status StorageImpl::Truncate(int64_t mint_ms, uint32_t keep_from_segment) {
   std::vector<SeriesRef> removed;
   store_.GC(mint_ms, &removed);
   for (SeriesRef ref : removed) deleted_[ref] = current;
+  {
+    std::lock_guard lock(exemplar_mu_);
+    if (!last_exemplar_.empty()) {
+      for (SeriesRef ref : removed) last_exemplar_.erase(ref);
+    }
+  }
   active_series_->Set(static_cast<double>(store_.size()));
   deleted_series_->Set(static_cast<double>(deleted_.size()));
 
@@ -618,74 +684,203 @@ Status StorageImpl::Close() {
   return s;
 }
 
+Result<MemSeries*> AppenderImpl::Series(SeriesRef ref, const Labels& labels) {
+  MemSeries* series = ref != 0 ? storage_.store_.GetByRef(ref) : nullptr;
+  if (series != nullptr) return series;
+  if (labels.empty()) return Status::InvalidArgument("empty label set");
+  const auto& items = labels.items();
+  for (size_t i = 1; i < items.size(); ++i) {
+    if (items[i].name == items[i - 1].name) {
+      return Status::InvalidArgument(fmt::format("label name \"{}\" is not unique", items[i].name));
+    }
+  }
+  bool created = false;
+  series = storage_.store_.GetOrCreate(labels, labels.Hash(), &created);
+  if (created) {
+    created_.push_back(series);
+    storage_.active_series_->Set(static_cast<double>(storage_.store_.size()));
+  }
+  return series;
+}
+
+bool AppenderImpl::InOrder(const MemSeries& series, int64_t t_ms) {
+  if (t_ms > series.last_ts.load(std::memory_order_relaxed)) return true;
+  storage_.out_of_order_->Inc();
+  return false;
+}
+
 Result<SeriesRef> AppenderImpl::Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
                                        double value) {
-  MemSeries* series = ref != 0 ? storage_.store_.GetByRef(ref) : nullptr;
+  auto series = Series(ref, labels);
+  if (!series.ok()) return series.status();
+  if (!InOrder(**series, t_ms)) return Status::InvalidArgument("out of order sample");
+  samples_.push_back(RefSample{(*series)->ref, t_ms, value});
+  sample_series_.push_back(*series);
+  return (*series)->ref;
+}
+
+Result<SeriesRef> AppenderImpl::AppendHistogram(SeriesRef ref, const Labels& labels, int64_t t_ms,
+                                                const Histogram* h, const FloatHistogram* fh) {
+  if ((h == nullptr) == (fh == nullptr)) {
+    return Status::InvalidArgument("a histogram sample needs exactly one of h and fh");
+  }
+  if (Status s = h != nullptr ? ValidateHistogram(*h) : ValidateHistogram(*fh); !s.ok()) return s;
+  auto series = Series(ref, labels);
+  if (!series.ok()) return series.status();
+  // One timestamp order per series, floats and histograms alike.
+  if (!InOrder(**series, t_ms)) return Status::InvalidArgument("out of order sample");
+  const SeriesRef r = (*series)->ref;
+  if (h != nullptr) {
+    histograms_[h->schema == kCustomBucketsSchema].push_back({r, t_ms, *h});
+  } else {
+    float_histograms_[fh->schema == kCustomBucketsSchema].push_back({r, t_ms, *fh});
+  }
+  histogram_series_.push_back(*series);
+  histogram_ts_.push_back(t_ms);
+  return r;
+}
+
+// UTF-8 code points in s (continuation bytes are not counted).
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return n;
+}
+
+Status AppenderImpl::AppendExemplar(SeriesRef ref, int64_t t_ms, double value,
+                                    const Labels& exemplar_labels) {
+  MemSeries* series = storage_.store_.GetByRef(ref);
   if (series == nullptr) {
-    if (labels.empty()) return Status::InvalidArgument("empty label set");
-    const auto& items = labels.items();
-    for (size_t i = 1; i < items.size(); ++i) {
-      if (items[i].name == items[i - 1].name) {
-        return Status::InvalidArgument(
-            fmt::format("label name \"{}\" is not unique", items[i].name));
-      }
-    }
-    bool created = false;
-    series = storage_.store_.GetOrCreate(labels, labels.Hash(), &created);
-    if (created) {
-      created_.push_back(series);
-      storage_.active_series_->Set(static_cast<double>(storage_.store_.size()));
+    return Status::InvalidArgument(
+        fmt::format("unknown series ref when trying to add exemplar: {}", ref));
+  }
+  // OpenMetrics' limit: names and values together, in UTF-8 characters.
+  constexpr size_t kMaxExemplarLabelChars = 128;
+  size_t chars = 0;
+  for (const auto& l : exemplar_labels) chars += CodePoints(l.name) + CodePoints(l.value);
+  if (chars > kMaxExemplarLabelChars) {
+    return Status::InvalidArgument(
+        fmt::format("exemplar labels are {} UTF-8 characters long, more than the maximum of {}",
+                    chars, kMaxExemplarLabelChars));
+  }
+  {
+    // An exact repeat of the series' last committed exemplar is dropped without an error.
+    std::lock_guard lock(storage_.exemplar_mu_);
+    auto it = storage_.last_exemplar_.find(series->ref);
+    if (it != storage_.last_exemplar_.end() && it->second.t == t_ms && it->second.v == value &&
+        it->second.labels == exemplar_labels) {
+      return Status::Ok();
     }
   }
-  if (t_ms <= series->last_ts.load(std::memory_order_relaxed)) {
-    storage_.out_of_order_->Inc();
-    return Status::InvalidArgument("out of order sample");
+  exemplars_.push_back(RefExemplar{series->ref, t_ms, value, exemplar_labels});
+  exemplar_series_.push_back(series);
+  return Status::Ok();
+}
+
+size_t AppenderImpl::HistogramCount() const { return histogram_series_.size(); }
+
+void AppenderImpl::EncodeHistogramsAndExemplars() {
+  // Prometheus's order: HistogramSamples, CustomBucketsHistogramSamples, FloatHistogramSamples,
+  // CustomBucketsFloatHistogramSamples, Exemplars; a kind with nothing in it is not written.
+  for (int custom = 0; custom < 2; ++custom) {
+    if (histograms_[custom].empty()) continue;
+    records_[custom].clear();
+    EncodeHistogramSamples(histograms_[custom], &records_[custom]);
+    to_write_.push_back(records_[custom]);
   }
-  samples_.push_back(RefSample{series->ref, t_ms, value});
-  sample_series_.push_back(series);
-  return series->ref;
+  for (int custom = 0; custom < 2; ++custom) {
+    if (float_histograms_[custom].empty()) continue;
+    records_[2 + custom].clear();
+    EncodeFloatHistogramSamples(float_histograms_[custom], &records_[2 + custom]);
+    to_write_.push_back(records_[2 + custom]);
+  }
+  if (!exemplars_.empty()) {
+    records_[4].clear();
+    EncodeExemplars(exemplars_, &records_[4]);
+    to_write_.push_back(records_[4]);
+  }
 }
 
 Status AppenderImpl::Commit() {
-  if (!samples_.empty() && storage_.full()) {
-    storage_.samples_rejected_->Inc(static_cast<double>(samples_.size()));
+  const size_t n_samples = samples_.size() + HistogramCount();
+  if ((n_samples > 0 || !exemplars_.empty()) && storage_.full()) {
+    storage_.samples_rejected_->Inc(static_cast<double>(n_samples));
     Clear();
     return Status::Unavailable(
         "wal is full: retention.max-size reached with unsent data "
         "(retention policy backpressure)");
   }
-  samples_record_.clear();
   int64_t max_ts = std::numeric_limits<int64_t>::min();
   for (const auto& rs : samples_) max_ts = std::max(max_ts, rs.t);
-  if (!samples_.empty()) EncodeSamples(samples_, &samples_record_);
-  Status s = storage_.Write(created_, sample_series_, samples_record_, samples_.size(), max_ts);
-  if (s.ok()) {
-    for (size_t i = 0; i < samples_.size(); ++i) {
-      std::atomic<int64_t>& last = sample_series_[i]->last_ts;
-      int64_t cur = last.load(std::memory_order_relaxed);
-      while (samples_[i].t > cur && !last.compare_exchange_weak(cur, samples_[i].t)) {
-      }
-    }
-    if (!created_.empty() || !samples_.empty()) storage_.notifier_.Notify();
+  for (int64_t t : histogram_ts_) max_ts = std::max(max_ts, t);
+  to_write_.clear();
+  if (!samples_.empty()) {
+    samples_record_.clear();
+    EncodeSamples(samples_, &samples_record_);
+    to_write_.push_back(samples_record_);
   }
-  storage_.samples_appended_->Inc(static_cast<double>(samples_.size()));
+  if (HistogramCount() > 0 || !exemplars_.empty()) EncodeHistogramsAndExemplars();
+  Status s = storage_.Write({created_, sample_series_, histogram_series_, exemplar_series_},
+                            to_write_, n_samples, max_ts);
+  if (s.ok()) {
+    auto advance = [](MemSeries* series, int64_t t) {
+      std::atomic<int64_t>& last = series->last_ts;
+      int64_t cur = last.load(std::memory_order_relaxed);
+      while (t > cur && !last.compare_exchange_weak(cur, t)) {
+      }
+    };
+    for (size_t i = 0; i < samples_.size(); ++i) advance(sample_series_[i], samples_[i].t);
+    for (size_t i = 0; i < histogram_ts_.size(); ++i) {
+      advance(histogram_series_[i], histogram_ts_[i]);
+    }
+    if (!exemplars_.empty()) RememberExemplars();
+    if (!created_.empty() || !to_write_.empty()) storage_.notifier_.Notify();
+  }
+  CountAppended();
   Clear();
   return s;
 }
 
 void AppenderImpl::Rollback() {
   // New series stay registered and are still logged, as Prometheus does.
-  if (!created_.empty() && storage_.Write(created_, {}, {}, 0, 0).ok()) {
+  if (!created_.empty() && storage_.Write({created_}, {}, 0, 0).ok()) {
     storage_.notifier_.Notify();
   }
-  storage_.samples_appended_->Inc(static_cast<double>(samples_.size()));
+  CountAppended();
   Clear();
+}
+
+// Prometheus remembers an exemplar as the series' last one when it is appended; here only once
+// it is committed, so a rolled-back exemplar is not dropped as a repeat when scraped again.
+void AppenderImpl::RememberExemplars() {
+  std::lock_guard lock(storage_.exemplar_mu_);
+  for (const RefExemplar& e : exemplars_) {
+    // Not for a series GC dropped meanwhile: its entry would never be erased.
+    if (storage_.store_.GetByRef(e.ref) != nullptr) storage_.last_exemplar_[e.ref] = e;
+  }
+}
+
+// Prometheus counts at append time, whether the batch is then committed or rolled back.
+void AppenderImpl::CountAppended() {
+  if (!samples_.empty()) storage_.samples_appended_->Inc(static_cast<double>(samples_.size()));
+  if (HistogramCount() > 0) {
+    storage_.histograms_appended_->Inc(static_cast<double>(HistogramCount()));
+  }
+  if (!exemplars_.empty()) {
+    storage_.exemplars_appended_->Inc(static_cast<double>(exemplars_.size()));
+  }
 }
 
 void AppenderImpl::Clear() {
   samples_.clear();
   sample_series_.clear();
   created_.clear();
+  for (auto& v : histograms_) v.clear();
+  for (auto& v : float_histograms_) v.clear();
+  histogram_series_.clear();
+  histogram_ts_.clear();
+  exemplars_.clear();
+  exemplar_series_.clear();
 }
 
 }  // namespace

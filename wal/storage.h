@@ -2,7 +2,8 @@
 // (one interned label set per ref, with its last timestamp) and the segment writer.
 //
 // Open replays the newest checkpoint and the segments after it (series records rebuild the
-// store and the next ref; samples restore each series' last timestamp), then always starts a
+// store and the next ref; float and histogram samples restore each series' last timestamp;
+// exemplars restore nothing, as in Prometheus), then always starts a
 // fresh segment, as Prometheus does.
 // Thread-safe: any number of Appenders may commit concurrently; commits are serialized.
 #pragma once
