@@ -9,7 +9,9 @@ a receiver's query API never returns them.
                      [--range-s N] [--show N]
 prints one line of counts as JSON: expected, received, missing, extra, duplicates (VM keeps
 duplicates, Prometheus drops them), value_mismatch; and exits 0 when missing == extra ==
-value_mismatch == duplicates == 0.
+value_mismatch == duplicates == 0. With --refused-prom PORT (a receiver holding exactly the batches
+the main receiver refused), the samples missing at the main receiver must be exactly those: it
+adds refused, missing_not_refused and refused_not_missing, and passes when both are 0.
   samples.py dump --dump F [--job farm]   prints the number of non-stale samples in the dump.
   samples.py count --prom PORT [--job farm]  prints the number of samples the receiver holds
 (count_over_time per metric name: cheap where the exact set would be millions of samples).
@@ -134,6 +136,8 @@ def main():
     ap.add_argument("--where", action="append", default=[],
                     help="k=v: only series with this label, on both sides")
     ap.add_argument("--allow-extra", action="store_true")
+    ap.add_argument("--refused-prom", type=int,
+                    help="a Prometheus holding the refused batches: the documented loss")
     a = ap.parse_args()
     where = [tuple(w.split("=", 1)) for w in a.where]
     if a.cmd == "count":
@@ -153,14 +157,22 @@ def main():
     res = {"expected": len(want), "received": len(got), "missing": len(missing),
            "extra": len(extra), "duplicates": dups, "value_mismatch": len(mismatch),
            "series_expected": len({k for k, _ in want}), "series_received": len({k for k, _ in got})}
+    lost_ok = False
+    if a.refused_prom:
+        refused, _ = read_prom(a.refused_prom, a.job, where, a.range_s)
+        res["refused"] = len(refused)
+        res["missing_not_refused"] = len(set(missing) - set(refused))
+        res["refused_not_missing"] = len(set(refused) - set(missing))
+        lost_ok = res["missing_not_refused"] == 0 and res["refused_not_missing"] == 0
     if missing:
         ts = sorted(t for _, t in missing)
         res["missing_ts_range_ms"] = [ts[0], ts[-1]]
     print(json.dumps(res))
-    for name, ks in (("missing", missing), ("extra", extra), ("value_mismatch", mismatch)):
+    shown = [] if lost_ok else missing  # the refused samples are the expected loss
+    for name, ks in (("missing", shown), ("extra", extra), ("value_mismatch", mismatch)):
         for k in sorted(ks, key=lambda x: x[1])[: a.show]:
             print("  %s: %s @%d" % (name, dict(k[0]), k[1]), file=sys.stderr)
-    bad = missing or mismatch or dups or (extra and not a.allow_extra)
+    bad = (missing and not lost_ok) or mismatch or dups or (extra and not a.allow_extra)
     return 1 if bad else 0
 
 
