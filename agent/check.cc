@@ -228,6 +228,7 @@ int CheckMetrics(std::string_view body, CheckFormat format, std::ostream& out, s
         lint.OnMetadata(parser->Family(), *e, parser->Type(), parser->Line());
         break;
       case EntryType::kComment:
+      case EntryType::kHistogram:  // protobuf only
         break;
     }
   }

@@ -71,6 +71,7 @@ inline ParseOutcome DriveParser(scrape::Parser& p) {
         (void)p.Text().size();
         break;
       case scrape::EntryType::kEof:
+      case scrape::EntryType::kHistogram:  // protobuf only
         break;
     }
   }

@@ -93,10 +93,14 @@ std::optional<ExpositionFormat> FormatFromContentType(std::string_view content_t
   return std::nullopt;
 }
 
-std::unique_ptr<Parser> NewParser(std::string_view content_type, std::string_view body) {
+std::unique_ptr<Parser> NewParser(std::string_view content_type, std::string_view body,
+                                  ProtobufOptions protobuf) {
   // Scrapes accept what Prometheus accepts: a drop-in must not fail targets Prometheus
   // scrapes fine. The strict spec checks are for `petrel check metrics`.
   if (ContentTypeIsOpenMetrics(content_type)) return NewOpenMetricsParser(body, /*strict=*/false);
+  if (FormatFromContentType(content_type) == ExpositionFormat::kProtobuf) {
+    return NewProtobufParser(body, protobuf);
+  }
   return NewTextParser(body);
 }
 

@@ -14,12 +14,15 @@
 #include <optional>
 #include <string_view>
 
+#include "common/histogram.h"
 #include "common/labels.h"
 #include "common/status.h"
 
 namespace petrel::scrape {
 
-enum class EntryType { kSample, kType, kHelp, kUnit, kComment, kEof };
+// kHistogram: a native histogram sample (protobuf only); Series(), AddLabels(), Timestamp()
+// and the exemplar accessors work as for kSample, Value() does not.
+enum class EntryType { kSample, kType, kHelp, kUnit, kComment, kEof, kHistogram };
 
 enum class MetricType {
   kUnknown,
@@ -32,7 +35,7 @@ enum class MetricType {
   kStateset,
 };
 
-// An OpenMetrics exemplar attached to a sample.
+// An exemplar attached to a sample (OpenMetrics text or protobuf).
 struct Exemplar {
   Labels labels;
   double value = 0;
@@ -83,6 +86,21 @@ class Parser {
 
   // kSample: fills *e and returns true if the sample carries an exemplar (OpenMetrics only).
   virtual bool GetExemplar(Exemplar* e) const { return false; }
+  // kSample/kHistogram: the i-th exemplar of the entry (i from 0 until it returns false). A
+  // float series has at most one; a native histogram has its own list or, when that is empty,
+  // those of its classic buckets, and only exemplars with a timestamp are returned for it (as
+  // Prometheus's protobuf parser does).
+  virtual bool GetExemplarAt(size_t i, Exemplar* e) const { return i == 0 && GetExemplar(e); }
+
+  // kHistogram: exactly one of the two is non-null, valid until the next call to Next(). The
+  // histogram is compacted as Prometheus's parser does (Compact(0): empty buckets dropped,
+  // adjacent spans merged); a GAUGE_HISTOGRAM family gives CounterResetHint::kGauge.
+  virtual const Histogram* IntHistogram() const { return nullptr; }
+  virtual const FloatHistogram* FloatHistogramValue() const { return nullptr; }
+  // kSample/kHistogram: the start ("created") timestamp in ms when the format carries one
+  // (protobuf counters, summaries and histograms), else nullopt. Like Prometheus without the
+  // created-timestamp-zero-ingestion feature, the scrape loop does not ingest it.
+  virtual std::optional<int64_t> CreatedTimestamp() const { return std::nullopt; }
 
   // Optional: from the next sample on, a line "<series> <value>[ <timestamp>]" whose series
   // bytes `known` finds is returned without parsing its labels (AddLabels still works, by
@@ -113,15 +131,34 @@ enum class ExpositionFormat { kPrometheusText, kOpenMetrics, kProtobuf };
 // The format Prometheus 3.x picks for a Content-Type header value: text/plain, OpenMetrics or
 // delimited protobuf by media type (case-insensitive; parameters are checked for syntax, as Go's
 // mime.ParseMediaType does, but otherwise ignored). nullopt for a missing, unparsable or other
-// media type: the scrape then uses fallback_scrape_protocol, or fails. No protobuf parser
-// exists here yet.
+// media type: the scrape then uses fallback_scrape_protocol, or fails.
 std::optional<ExpositionFormat> FormatFromContentType(std::string_view content_type);
 
+// Options of the protobuf parser, as Prometheus's textparse.ParserOptions.
+struct ProtobufOptions {
+  // scrape_native_histograms: false parses native histograms as their classic series
+  // (_count, _sum, _bucket; just le="+Inf" when there are no classic buckets).
+  bool native_histograms = true;
+  // always_scrape_classic_histograms: a native histogram that also has classic buckets is
+  // followed by its classic series.
+  bool keep_classic = false;
+};
+
+// The delimited protobuf exposition format (application/vnd.google.protobuf;
+// proto=io.prometheus.client.MetricFamily;encoding=delimited): varint-length-prefixed
+// MetricFamily messages (scrape/proto/metrics.proto). Yields, per family, kHelp, kUnit (when
+// set), kType, then its samples in Prometheus's order: a summary's _count, _sum and quantiles;
+// a classic histogram's _count, _sum, _bucket series (+Inf added when missing); a native
+// histogram as one kHistogram. Series() is the sorted label set in a compact binary form.
+// Errors are kInvalidArgument "protobuf: offset N: <problem>" with N the byte offset in the body.
+std::unique_ptr<Parser> NewProtobufParser(std::string_view body, ProtobufOptions options = {});
+
 // The parser for a scrape reply, as lenient as Prometheus (OpenMetrics with strict=false):
-// OpenMetrics for application/openmetrics-text, the text parser
-// for anything else (text/plain, a missing or unrecognised Content-Type: the Prometheus 2.x
-// fallback; Prometheus 3.x fails such scrapes unless fallback_scrape_protocol is set, which is
-// the caller's decision to make before calling this).
-std::unique_ptr<Parser> NewParser(std::string_view content_type, std::string_view body);
+// OpenMetrics for application/openmetrics-text, protobuf (with `protobuf` options) for
+// application/vnd.google.protobuf, the text parser for anything else (text/plain, a missing or
+// unrecognised Content-Type: the Prometheus 2.x fallback; Prometheus 3.x fails such scrapes unless
+// fallback_scrape_protocol is set, which is the caller's decision to make before calling this).
+std::unique_ptr<Parser> NewParser(std::string_view content_type, std::string_view body,
+                                  ProtobufOptions protobuf = {});
 
 }  // namespace petrel::scrape

@@ -77,6 +77,7 @@ Parsed ParseAll(std::string_view body, KnownSeries* known = nullptr) {
         e.text = std::string(p->Text());
         break;
       case EntryType::kEof:
+      case EntryType::kHistogram:  // protobuf only
         break;
     }
     out.entries.push_back(e);
