@@ -11,7 +11,8 @@ prints one line of counts as JSON: expected, received, missing, extra, duplicate
 duplicates, Prometheus drops them), value_mismatch; and exits 0 when missing == extra ==
 value_mismatch == duplicates == 0. With --refused-prom PORT (a receiver holding exactly the batches
 the main receiver refused), the samples missing at the main receiver must be exactly those: it
-adds refused, missing_not_refused and refused_not_missing, and passes when both are 0.
+adds refused, missing_not_refused and refused_not_missing, and passes when both are 0. With
+--absent the dump holds samples that must NOT be at the receiver: passes when none is.
   samples.py dump --dump F [--job farm]   prints the number of non-stale samples in the dump.
   samples.py count --prom PORT [--job farm]  prints the number of samples the receiver holds
 (count_over_time per metric name: cheap where the exact set would be millions of samples).
@@ -136,6 +137,8 @@ def main():
     ap.add_argument("--where", action="append", default=[],
                     help="k=v: only series with this label, on both sides")
     ap.add_argument("--allow-extra", action="store_true")
+    ap.add_argument("--absent", action="store_true",
+                    help="the dump's samples must all be absent at the receiver")
     ap.add_argument("--refused-prom", type=int,
                     help="a Prometheus holding the refused batches: the documented loss")
     a = ap.parse_args()
@@ -151,6 +154,12 @@ def main():
         got, dups = read_prom(a.prom, a.job, where, a.range_s, a.prom_json)
     else:
         got, dups = read_vm(a.vm, a.job, where)
+    if a.absent:
+        present = [k for k in want if k in got]
+        print(json.dumps({"expected": len(want), "present": len(present)}))
+        for k in sorted(present, key=lambda x: x[1])[: a.show]:
+            print("  present: %s @%d" % (dict(k[0]), k[1]), file=sys.stderr)
+        return 1 if present else 0
     missing = [k for k in want if k not in got]
     extra = [k for k in got if k not in want]
     mismatch = [k for k in want if k in got and not (got[k] == want[k])]
@@ -169,7 +178,8 @@ def main():
         res["missing_ts_range_ms"] = [ts[0], ts[-1]]
     print(json.dumps(res))
     shown = [] if lost_ok else missing  # the refused samples are the expected loss
-    for name, ks in (("missing", shown), ("extra", extra), ("value_mismatch", mismatch)):
+    for name, ks in (("missing", shown), ("extra", [] if a.allow_extra else extra),
+                     ("value_mismatch", mismatch)):
         for k in sorted(ks, key=lambda x: x[1])[: a.show]:
             print("  %s: %s @%d" % (name, dict(k[0]), k[1]), file=sys.stderr)
     bad = (missing and not lost_ok) or mismatch or dups or (extra and not a.allow_extra)
