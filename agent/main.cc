@@ -215,7 +215,8 @@ class Agent {
     StopQueues();
     for (const auto& rw : cfg.remote_write) {
       remotewrite::QueueOptions opts;
-      if (rw.metadata_config.send)
+      // RW 2.0 carries type/help/unit in every TimeSeries, whatever metadata_config says.
+      if (rw.metadata_config.send || rw.protobuf_message == config::RemoteWriteProto::kV2)
         opts.metadata = [this](const auto& visit) { VisitMetadata(visit); };
       auto q = std::make_unique<remotewrite::QueueManager>(
           fs_, clock_, registry_, storage_.notifier(), storage_.wal_dir(), rw,

@@ -3,6 +3,10 @@
 // (as the queue does per series ref), then snappy.
 //   Request         AddSample x2000 + SnappyCompress; ns/sample, bytes/sample (raw, snappy).
 //   EncodeLabels    the per-series cost paid once when a series is first sent.
+//   RequestV2       the same 2000 samples as one RW 2.0 Request (symbols table, label refs,
+//                   and each series' metadata: type and help from the payload's HELP/TYPE
+//                   lines); compare its bytes/sample with Request's for the wire-size cost.
+//   Histogram[V2]   2000 native histograms (schema 3, 2 spans, 12 buckets), RW 1.0 vs 2.0.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -17,23 +21,50 @@ namespace {
 
 constexpr int kPerRequest = 2000;
 
-const std::vector<Labels>& KsmLabels() {
-  static const std::vector<Labels> labels = [] {
+struct Ksm {
+  std::vector<Labels> labels;
+  std::vector<remotewrite::MetricMetadata> families;
+  std::vector<size_t> family_of;  // per series: index into families
+};
+
+const Ksm& KsmSeries() {
+  static const Ksm ksm = [] {
     std::string body = KubeStateMetricsPayload(10000);
-    std::vector<Labels> out;
+    Ksm out;
     auto p = scrape::NewTextParser(body);
     LabelsBuilder b;
     for (auto e = p->Next(); e.ok() && *e != scrape::EntryType::kEof; e = p->Next()) {
+      if (*e == scrape::EntryType::kHelp) {
+        out.families.push_back({remotewrite::MetricMetadata::Type::kGauge, std::string(p->Family()),
+                                std::string(p->Text()), ""});
+      }
+      if (*e == scrape::EntryType::kType && !out.families.empty()) {
+        out.families.back().type = p->Type() == scrape::MetricType::kCounter
+                                       ? remotewrite::MetricMetadata::Type::kCounter
+                                       : remotewrite::MetricMetadata::Type::kGauge;
+      }
       if (*e != scrape::EntryType::kSample) continue;
       b.Clear();
       p->AddLabels(b);
       b.Set("job", "kube-state-metrics");
       b.Set("instance", "10.0.3.17:8080");
-      out.push_back(b.Build());
+      out.labels.push_back(b.Build());
+      out.family_of.push_back(out.families.empty() ? 0 : out.families.size() - 1);
     }
+    if (out.families.empty()) out.families.emplace_back();
     return out;
   }();
-  return labels;
+  return ksm;
+}
+
+const std::vector<Labels>& KsmLabels() { return KsmSeries().labels; }
+
+void WireCounters(benchmark::State& state, size_t raw_bytes, size_t snappy_bytes) {
+  state.counters["ns/sample"] =
+      benchmark::Counter(kPerRequest * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
+                                                 benchmark::Counter::kInvert);
+  state.counters["raw_B/sample"] = static_cast<double>(raw_bytes) / kPerRequest;
+  state.counters["snappy_B/sample"] = static_cast<double>(snappy_bytes) / kPerRequest;
 }
 
 void BM_RemoteWriteRequest(benchmark::State& state) {
@@ -57,13 +88,94 @@ void BM_RemoteWriteRequest(benchmark::State& state) {
     snappy_bytes = compressed.size();
     benchmark::DoNotOptimize(compressed.data());
   }
-  state.counters["ns/sample"] =
-      benchmark::Counter(kPerRequest * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
-                                                 benchmark::Counter::kInvert);
-  state.counters["raw_B/sample"] = static_cast<double>(raw_bytes) / kPerRequest;
-  state.counters["snappy_B/sample"] = static_cast<double>(snappy_bytes) / kPerRequest;
+  WireCounters(state, raw_bytes, snappy_bytes);
 }
 BENCHMARK(BM_RemoteWriteRequest);
+
+void BM_RemoteWriteRequestV2(benchmark::State& state) {
+  const Ksm& ksm = KsmSeries();
+  std::vector<std::string> encoded(ksm.labels.size());
+  for (size_t i = 0; i < ksm.labels.size(); ++i) {
+    remotewrite::EncodeLabels(ksm.labels[i], &encoded[i]);
+  }
+  remotewrite::V2RequestEncoder enc;
+  std::string compressed;
+  size_t offset = 0, raw_bytes = 0, snappy_bytes = 0;
+  int64_t t = 1700000000000;
+  for (auto _ : state) {
+    enc.Reset();
+    t += 15000;
+    for (int i = 0; i < kPerRequest; ++i) {
+      size_t k = (offset + i) % encoded.size();
+      enc.AddSample(encoded[k], &ksm.families[ksm.family_of[k]], t, static_cast<double>(k % 7));
+    }
+    offset = (offset + kPerRequest) % encoded.size();
+    std::string_view bytes = enc.bytes();
+    remotewrite::SnappyCompress(bytes, &compressed);
+    raw_bytes = bytes.size();
+    snappy_bytes = compressed.size();
+    benchmark::DoNotOptimize(compressed.data());
+  }
+  WireCounters(state, raw_bytes, snappy_bytes);
+}
+BENCHMARK(BM_RemoteWriteRequestV2);
+
+// A latency histogram as a scrape of a busy service gives it: 12 populated buckets in 2 spans.
+Histogram BenchHistogram(int64_t seed) {
+  Histogram h;
+  h.schema = 3;
+  h.zero_threshold = 1e-128;
+  h.count = 1000 + static_cast<uint64_t>(seed);
+  h.sum = 123.25 + static_cast<double>(seed);
+  h.positive_spans = {{-4, 8}, {2, 4}};
+  for (int i = 0; i < 12; ++i) h.positive_buckets.push_back((i * 7 + seed) % 11 - 5);
+  h.hint = CounterResetHint::kNotCounterReset;
+  return h;
+}
+
+template <bool kV2>
+void BM_RemoteWriteHistograms(benchmark::State& state) {
+  const Ksm& ksm = KsmSeries();
+  std::vector<std::string> encoded(ksm.labels.size());
+  std::vector<remotewrite::EncodedHistogram> hists(64);
+  for (size_t i = 0; i < ksm.labels.size(); ++i) {
+    remotewrite::EncodeLabels(ksm.labels[i], &encoded[i]);
+  }
+  for (size_t i = 0; i < hists.size(); ++i) {
+    remotewrite::EncodeHistogram(BenchHistogram(static_cast<int64_t>(i)), &hists[i]);
+  }
+  const remotewrite::MetricMetadata meta{remotewrite::MetricMetadata::Type::kHistogram,
+                                         "http_request_duration_seconds",
+                                         "Latency of HTTP requests.", "seconds"};
+  remotewrite::RequestEncoder v1;
+  remotewrite::V2RequestEncoder v2;
+  std::string compressed;
+  size_t offset = 0, raw_bytes = 0, snappy_bytes = 0;
+  int64_t t = 1700000000000;
+  for (auto _ : state) {
+    v1.Reset();
+    v2.Reset();
+    t += 15000;
+    for (int i = 0; i < kPerRequest; ++i) {
+      size_t k = (offset + i) % encoded.size();
+      const auto& h = hists[k % hists.size()];
+      if constexpr (kV2) {
+        v2.AddHistogram(encoded[k], &meta, t, h);
+      } else {
+        v1.AddHistogram(encoded[k], t, h);
+      }
+    }
+    offset = (offset + kPerRequest) % encoded.size();
+    std::string_view bytes = kV2 ? v2.bytes() : v1.bytes();
+    remotewrite::SnappyCompress(bytes, &compressed);
+    raw_bytes = bytes.size();
+    snappy_bytes = compressed.size();
+    benchmark::DoNotOptimize(compressed.data());
+  }
+  WireCounters(state, raw_bytes, snappy_bytes);
+}
+BENCHMARK_TEMPLATE(BM_RemoteWriteHistograms, false)->Name("BM_RemoteWriteHistograms");
+BENCHMARK_TEMPLATE(BM_RemoteWriteHistograms, true)->Name("BM_RemoteWriteHistogramsV2");
 
 void BM_RemoteWriteEncodeLabels(benchmark::State& state) {
   const std::vector<Labels>& all = KsmLabels();

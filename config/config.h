@@ -151,6 +151,14 @@ struct MetadataConfig {
   bool operator==(const MetadataConfig&) const = default;
 };
 
+// remote_write protobuf_message: which message (and so which protocol version) is sent.
+enum class RemoteWriteProto : uint8_t {
+  kV1,  // "prometheus.WriteRequest" (RW 1.0), the default
+  kV2,  // "io.prometheus.write.v2.Request" (RW 2.0)
+};
+const char* RemoteWriteProtoName(RemoteWriteProto proto);
+std::optional<RemoteWriteProto> ParseRemoteWriteProto(std::string_view name);
+
 struct RemoteWriteConfig {
   std::string url;  // absolute http:// or https:// URL
   // Unique within a Config. When absent, Load sets the first 6 hex chars of the md5 of a
@@ -162,6 +170,10 @@ struct RemoteWriteConfig {
   QueueConfig queue_config;
   std::vector<RelabelConfig> write_relabel_configs;
   bool send_exemplars = false;
+  // RW 1.0 only: RW 2.0 always sends native histograms (Prometheus ignores the flag there).
+  bool send_native_histograms = false;
+  RemoteWriteProto protobuf_message = RemoteWriteProto::kV1;
+  // With RW 2.0 metadata rides in each TimeSeries; metadata_config.send is then ignored.
   MetadataConfig metadata_config;
   HttpClientConfig http_client{.enable_http2 = false};  // YAML: inline keys
   bool operator==(const RemoteWriteConfig&) const = default;

@@ -18,12 +18,7 @@ namespace petrel::config {
 namespace {
 
 const std::vector<std::string_view> kRemoteWriteUnsupported = WithHttpClientKeys({
-    // Exemplars are not stored in the WAL yet (issue 11), so there would be none to send:
-    // `send_exemplars: true` is refused rather than accepted and ignored; false is fine.
-    "send_exemplars",
-    "send_native_histograms",
     "round_robin_dns",
-    "protobuf_message",
     "sigv4",
     "azuread",
     "google_iam",
@@ -184,6 +179,22 @@ Status ParseRemoteWrite(const Node& map, RemoteWriteConfig& rw) {
        }},
       {"metadata_config",
        [&](const Node& v) { return ParseMetadataConfig(v, rw.metadata_config); }},
+      {"send_exemplars", BoolInto(rw.send_exemplars)},
+      {"send_native_histograms", BoolInto(rw.send_native_histograms)},
+      {"protobuf_message",
+       [&](const Node& v) {
+         auto text = v.String();
+         if (!text.ok()) return text.status();
+         auto proto = ParseRemoteWriteProto(*text);
+         if (!proto) {
+           return v.Error(fmt::format(
+               "unknown remote write protobuf message \"{}\", supported: {}, {}", *text,
+               RemoteWriteProtoName(RemoteWriteProto::kV1),
+               RemoteWriteProtoName(RemoteWriteProto::kV2)));
+         }
+         rw.protobuf_message = *proto;
+         return Status::Ok();
+       }},
   };
   http.AddHandlers(handlers);
   Status s = ForEachKey(map, handlers, {.unsupported = kRemoteWriteUnsupported});
@@ -209,6 +220,17 @@ std::string Md5Hex(std::string_view data) {
 
 }  // namespace
 
+const char* RemoteWriteProtoName(RemoteWriteProto proto) {
+  return proto == RemoteWriteProto::kV2 ? "io.prometheus.write.v2.Request"
+                                        : "prometheus.WriteRequest";
+}
+
+std::optional<RemoteWriteProto> ParseRemoteWriteProto(std::string_view name) {
+  if (name == RemoteWriteProtoName(RemoteWriteProto::kV1)) return RemoteWriteProto::kV1;
+  if (name == RemoteWriteProtoName(RemoteWriteProto::kV2)) return RemoteWriteProto::kV2;
+  return std::nullopt;
+}
+
 std::string CanonicalRemoteWrite(const RemoteWriteConfig& rw) {
   const QueueConfig& q = rw.queue_config;
   std::string out =
@@ -231,6 +253,10 @@ std::string CanonicalRemoteWrite(const RemoteWriteConfig& rw) {
     out += fmt::format("queue_config.max_bytes_per_second: {}\n", q.max_bytes_per_second);
   }
   if (rw.send_exemplars) out += "send_exemplars: true\n";
+  if (rw.send_native_histograms) out += "send_native_histograms: true\n";
+  if (rw.protobuf_message != RemoteWriteProto::kV1) {
+    out += fmt::format("protobuf_message: {}\n", RemoteWriteProtoName(rw.protobuf_message));
+  }
   if (rw.metadata_config != defaults.metadata_config) {
     out += fmt::format(
         "metadata_config:\n  send: {}\n  send_interval: {}\n  max_samples_per_send: {}\n",

@@ -201,6 +201,9 @@ void EmitRemoteWrite(YAML::Emitter& out, const RemoteWriteConfig& rw) {
   }
   EmitRelabelConfigs(out, "write_relabel_configs", rw.write_relabel_configs);
   out << YAML::Key << "send_exemplars" << YAML::Value << rw.send_exemplars;
+  out << YAML::Key << "send_native_histograms" << YAML::Value << rw.send_native_histograms;
+  out << YAML::Key << "protobuf_message" << YAML::Value
+      << RemoteWriteProtoName(rw.protobuf_message);
   EmitHttpClient(out, rw.http_client);
   const QueueConfig& q = rw.queue_config;
   out << YAML::Key << "queue_config" << YAML::Value << YAML::BeginMap;

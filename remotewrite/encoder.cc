@@ -3,6 +3,7 @@
 #include <snappy.h>
 
 #include <bit>
+#include <cassert>
 #include <cstring>
 
 namespace petrel::remotewrite {
@@ -46,6 +47,81 @@ void PutBytesField(char tag, std::string_view s, std::string* out) {
   out->push_back(tag);
   PutVarint(s.size(), out);
   out->append(s);
+}
+
+// Tag of field `field` with wire type `wire`: one byte, for fields below 16.
+constexpr char Tag(int field, int wire) { return static_cast<char>((field << 3) | wire); }
+constexpr int kVarint = 0, kFixed64 = 1, kLen = 2;
+
+void PutDouble(double v, std::string* out) {
+  const uint64_t bits = std::bit_cast<uint64_t>(v);
+  char le[8];
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
+  out->append(le, 8);
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+// proto3 scalars: a zero value is not written.
+void PutDoubleField(int field, double v, std::string* out) {
+  if (v == 0) return;  // NaN != 0: written
+  out->push_back(Tag(field, kFixed64));
+  PutDouble(v, out);
+}
+void PutVarintField(int field, uint64_t v, std::string* out) {
+  if (v == 0) return;
+  out->push_back(Tag(field, kVarint));
+  PutVarint(v, out);
+}
+
+void PutSpans(int field, const std::vector<HistogramSpan>& spans, std::string* out) {
+  for (const HistogramSpan& s : spans) {
+    const uint64_t off = ZigZag(s.offset);  // sint32
+    const size_t len =
+        (off != 0 ? 1 + VarintSize(off) : 0) + (s.length != 0 ? 1 + VarintSize(s.length) : 0);
+    out->push_back(Tag(field, kLen));
+    PutVarint(len, out);
+    PutVarintField(1, off, out);
+    PutVarintField(2, s.length, out);
+  }
+}
+
+// Packed repeated sint64 (zig-zag varints).
+void PutPackedSint64(int field, const std::vector<int64_t>& v, std::string* out) {
+  if (v.empty()) return;
+  size_t len = 0;
+  for (int64_t x : v) len += VarintSize(ZigZag(x));
+  out->push_back(Tag(field, kLen));
+  PutVarint(len, out);
+  for (int64_t x : v) PutVarint(ZigZag(x), out);
+}
+
+// Packed repeated double. Field numbers from 16 on take a two-byte tag.
+void PutPackedDouble(int field, const std::vector<double>& v, std::string* out) {
+  if (v.empty()) return;
+  PutVarint(static_cast<uint64_t>((field << 3) | kLen), out);
+  PutVarint(8 * v.size(), out);
+  for (double x : v) PutDouble(x, out);
+}
+
+// The fields both histogram kinds share after the count: sum, schema, zero_threshold.
+template <typename H>
+void PutHistogramHead(const H& h, std::string* out) {
+  PutDoubleField(3, h.sum, out);
+  PutVarintField(4, ZigZag(h.schema), out);  // sint32
+  PutDoubleField(5, h.zero_threshold, out);
+}
+
+size_t HistogramSize(const EncodedHistogram& h, uint64_t ts) {
+  return h.body.size() + (ts != 0 ? 1 + VarintSize(ts) : 0) + h.tail.size();
+}
+
+void PutHistogram(const EncodedHistogram& h, uint64_t ts, std::string* out) {
+  out->append(h.body);
+  PutVarintField(15, ts, out);
+  out->append(h.tail);
 }
 
 }  // namespace
@@ -104,6 +180,170 @@ void RequestEncoder::AddMetadata(const MetricMetadata& m) {
   if (!m.family_name.empty()) PutBytesField(kTagMetaFamily, m.family_name, &buf_);
   if (!m.help.empty()) PutBytesField(kTagMetaHelp, m.help, &buf_);
   if (!m.unit.empty()) PutBytesField(kTagMetaUnit, m.unit, &buf_);
+}
+
+void EncodeHistogram(const Histogram& h, EncodedHistogram* out) {
+  std::string& b = out->body;
+  b.clear();
+  out->tail.clear();
+  // count and zero_count are oneofs: set, so written even when 0 (as gogo does).
+  b.push_back(Tag(1, kVarint));  // count_int
+  PutVarint(h.count, &b);
+  PutHistogramHead(h, &b);
+  b.push_back(Tag(6, kVarint));  // zero_count_int
+  PutVarint(h.zero_count, &b);
+  PutSpans(8, h.negative_spans, &b);
+  PutPackedSint64(9, h.negative_buckets, &b);  // negative_deltas
+  PutSpans(11, h.positive_spans, &b);
+  PutPackedSint64(12, h.positive_buckets, &b);  // positive_deltas
+  PutVarintField(14, static_cast<uint64_t>(h.hint), &b);
+  PutPackedDouble(16, h.custom_values, &out->tail);
+}
+
+void EncodeHistogram(const FloatHistogram& h, EncodedHistogram* out) {
+  std::string& b = out->body;
+  b.clear();
+  out->tail.clear();
+  b.push_back(Tag(2, kFixed64));  // count_float
+  PutDouble(h.count, &b);
+  PutHistogramHead(h, &b);
+  b.push_back(Tag(7, kFixed64));  // zero_count_float
+  PutDouble(h.zero_count, &b);
+  PutSpans(8, h.negative_spans, &b);
+  PutPackedDouble(10, h.negative_buckets, &b);  // negative_counts
+  PutSpans(11, h.positive_spans, &b);
+  PutPackedDouble(13, h.positive_buckets, &b);  // positive_counts
+  PutVarintField(14, static_cast<uint64_t>(h.hint), &b);
+  PutPackedDouble(16, h.custom_values, &out->tail);
+}
+
+void RequestEncoder::AddHistogram(std::string_view encoded_labels, int64_t timestamp_ms,
+                                  const EncodedHistogram& h) {
+  const auto ts = static_cast<uint64_t>(timestamp_ms);
+  const size_t hist_len = HistogramSize(h, ts);
+  const size_t series_len = encoded_labels.size() + 1 + VarintSize(hist_len) + hist_len;
+  buf_.push_back(kTagTimeSeries);
+  PutVarint(series_len, &buf_);
+  buf_.append(encoded_labels);
+  buf_.push_back(Tag(4, kLen));  // TimeSeries.histograms
+  PutVarint(hist_len, &buf_);
+  PutHistogram(h, ts, &buf_);
+}
+
+void RequestEncoder::AddExemplar(std::string_view encoded_labels, int64_t timestamp_ms,
+                                 double value, const Labels& exemplar_labels) {
+  const auto ts = static_cast<uint64_t>(timestamp_ms);
+  scratch_.clear();
+  EncodeLabels(exemplar_labels, &scratch_);  // Exemplar.labels is field 1 too
+  PutDoubleField(2, value, &scratch_);
+  PutVarintField(3, ts, &scratch_);
+  const size_t series_len =
+      encoded_labels.size() + 1 + VarintSize(scratch_.size()) + scratch_.size();
+  buf_.push_back(kTagTimeSeries);
+  PutVarint(series_len, &buf_);
+  buf_.append(encoded_labels);
+  PutBytesField(Tag(3, kLen), scratch_, &buf_);  // TimeSeries.exemplars
+}
+
+void V2RequestEncoder::Reset() {
+  index_.clear();
+  symbols_.clear();
+  series_.clear();
+  owned_.clear();
+  Symbol("");  // symbols[0] is always the empty string
+}
+
+uint32_t V2RequestEncoder::Symbol(std::string_view s) {
+  auto [it, fresh] = index_.try_emplace(s, static_cast<uint32_t>(symbols_.size()));
+  if (fresh) symbols_.push_back(s);
+  return it->second;
+}
+
+void V2RequestEncoder::BeginSeries(std::string_view encoded_labels) {
+  refs_.clear();
+  const bool ok =
+      ForEachEncodedLabel(encoded_labels, [this](std::string_view n, std::string_view v) {
+        refs_.push_back(Symbol(n));
+        refs_.push_back(Symbol(v));
+      });
+  assert(ok);
+  (void)ok;
+  ts_.clear();
+  size_t len = 0;
+  for (uint32_t r : refs_) len += VarintSize(r);
+  ts_.push_back(Tag(1, kLen));  // labels_refs, packed uint32
+  PutVarint(len, &ts_);
+  for (uint32_t r : refs_) PutVarint(r, &ts_);
+}
+
+void V2RequestEncoder::EndSeries(const MetricMetadata* m) {
+  if (m != nullptr) {
+    const auto type = static_cast<uint64_t>(m->type);
+    const uint32_t help = Symbol(m->help), unit = Symbol(m->unit);
+    const size_t len = (type != 0 ? 1 + VarintSize(type) : 0) +
+                       (help != 0 ? 1 + VarintSize(help) : 0) +
+                       (unit != 0 ? 1 + VarintSize(unit) : 0);
+    ts_.push_back(Tag(5, kLen));  // TimeSeries.metadata, written even when empty
+    PutVarint(len, &ts_);
+    PutVarintField(1, type, &ts_);
+    PutVarintField(3, help, &ts_);  // there is no field 2
+    PutVarintField(4, unit, &ts_);
+  }
+  PutBytesField(Tag(5, kLen), ts_, &series_);  // Request.timeseries
+}
+
+void V2RequestEncoder::AddSample(std::string_view encoded_labels, const MetricMetadata* metadata,
+                                 int64_t timestamp_ms, double value) {
+  BeginSeries(encoded_labels);
+  const auto ts = static_cast<uint64_t>(timestamp_ms);
+  const size_t len = (value != 0 ? 9 : 0) + (ts != 0 ? 1 + VarintSize(ts) : 0);
+  ts_.push_back(Tag(2, kLen));  // samples
+  PutVarint(len, &ts_);
+  PutDoubleField(1, value, &ts_);
+  PutVarintField(2, ts, &ts_);
+  EndSeries(metadata);
+}
+
+void V2RequestEncoder::AddHistogram(std::string_view encoded_labels, const MetricMetadata* metadata,
+                                    int64_t timestamp_ms, const EncodedHistogram& h) {
+  BeginSeries(encoded_labels);
+  const auto ts = static_cast<uint64_t>(timestamp_ms);
+  ts_.push_back(Tag(3, kLen));  // histograms
+  PutVarint(HistogramSize(h, ts), &ts_);
+  PutHistogram(h, ts, &ts_);
+  EndSeries(metadata);
+}
+
+void V2RequestEncoder::AddExemplar(std::string_view encoded_labels, const MetricMetadata* metadata,
+                                   int64_t timestamp_ms, double value,
+                                   const Labels& exemplar_labels) {
+  refs_.clear();
+  for (const Label& l : exemplar_labels) {
+    // Copied: exemplar labels need not outlive the call (the rare case; series labels and
+    // metadata are referred to in place).
+    refs_.push_back(Symbol(owned_.emplace_back(l.name)));
+    refs_.push_back(Symbol(owned_.emplace_back(l.value)));
+  }
+  std::string exemplar;
+  size_t refs_len = 0;
+  for (uint32_t r : refs_) refs_len += VarintSize(r);
+  if (!refs_.empty()) {
+    exemplar.push_back(Tag(1, kLen));  // Exemplar.labels_refs, packed
+    PutVarint(refs_len, &exemplar);
+    for (uint32_t r : refs_) PutVarint(r, &exemplar);
+  }
+  PutDoubleField(2, value, &exemplar);
+  PutVarintField(3, static_cast<uint64_t>(timestamp_ms), &exemplar);
+  BeginSeries(encoded_labels);
+  PutBytesField(Tag(4, kLen), exemplar, &ts_);  // TimeSeries.exemplars
+  EndSeries(metadata);
+}
+
+std::string_view V2RequestEncoder::bytes() {
+  out_.clear();
+  for (std::string_view s : symbols_) PutBytesField(Tag(4, kLen), s, &out_);  // symbols
+  out_.append(series_);
+  return out_;
 }
 
 void SnappyCompress(std::string_view input, std::string* out) {

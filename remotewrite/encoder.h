@@ -11,10 +11,15 @@
 // Pure functions and a buffer-owning class; one caller at a time per RequestEncoder.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/histogram.h"
 #include "common/labels.h"
 #include "remotewrite/metadata.h"
 
@@ -23,6 +28,24 @@ namespace petrel::remotewrite {
 // Appends the repeated `labels` field (TimeSeries field 1) for `labels` to *out: one
 // length-delimited Label message per label, in the (sorted) order of the set.
 void EncodeLabels(const Labels& labels, std::string* out);
+
+// Calls fn(name, value) for each label of EncodeLabels output, in order. False when the bytes
+// are not such output (a bug: they come from EncodeLabels).
+template <typename Fn>
+bool ForEachEncodedLabel(std::string_view encoded_labels, Fn fn);
+
+// A native histogram as the fields of the remote-write Histogram message (the same field
+// numbers in RW 1.0 prometheus.Histogram and RW 2.0 io.prometheus.write.v2.Histogram), without
+// its timestamp (field 15), which the request adds: `body` holds fields 1..14, `tail` field 16
+// (custom_values), so the request can write the fields in number order. Integer histograms
+// carry count_int, zero_count_int and deltas; float histograms count_float, zero_count_float
+// and absolute counts, as Prometheus's FromIntHistogram / FromFloatHistogram.
+struct EncodedHistogram {
+  std::string body;
+  std::string tail;
+};
+void EncodeHistogram(const Histogram& h, EncodedHistogram* out);
+void EncodeHistogram(const FloatHistogram& h, EncodedHistogram* out);
 
 // Builds one WriteRequest: a sequence of TimeSeries, each with one sample, or of metadata.
 class RequestEncoder {
@@ -33,6 +56,13 @@ class RequestEncoder {
   // of EncodeLabels. Zero value (0.0 and -0.0) and zero timestamp are omitted, as proto3 does;
   // any NaN, the stale marker included, is written bit-exact.
   void AddSample(std::string_view encoded_labels, int64_t timestamp_ms, double value);
+  // Appends TimeSeries{labels, histograms: [h with timestamp]}.
+  void AddHistogram(std::string_view encoded_labels, int64_t timestamp_ms,
+                    const EncodedHistogram& h);
+  // Appends TimeSeries{labels, exemplars: [{exemplar_labels, value, timestamp}]} (Prometheus
+  // sends each exemplar as a TimeSeries of its own, without samples).
+  void AddExemplar(std::string_view encoded_labels, int64_t timestamp_ms, double value,
+                   const Labels& exemplar_labels);
   // Appends one WriteRequest.metadata entry (field 3). Prometheus never mixes metadata and
   // samples in one request; neither does the queue.
   void AddMetadata(const MetricMetadata& metadata);
@@ -41,10 +71,82 @@ class RequestEncoder {
 
  private:
   std::string buf_;
+  std::string scratch_;  // one exemplar
+};
+
+// Builds one RW 2.0 io.prometheus.write.v2.Request (shared/reference/remote-write.md §8): every
+// string (label names and values, exemplar labels, help, unit) goes once into the request's
+// symbols table ("" first) and is referred to by index. Each item becomes a TimeSeries of its
+// own, as Prometheus sends them, with the series' metadata (type, help, unit) when known.
+// The series labels and metadata strings passed must stay alive and unchanged until bytes() was
+// used: the symbols table refers to them (exemplar labels are copied). Buffers and the table keep
+// their capacity across Reset.
+class V2RequestEncoder {
+ public:
+  V2RequestEncoder() { Reset(); }
+  void Reset();
+  // metadata may be null (unknown: METRIC_TYPE_UNSPECIFIED, no help or unit).
+  void AddSample(std::string_view encoded_labels, const MetricMetadata* metadata,
+                 int64_t timestamp_ms, double value);
+  void AddHistogram(std::string_view encoded_labels, const MetricMetadata* metadata,
+                    int64_t timestamp_ms, const EncodedHistogram& h);
+  void AddExemplar(std::string_view encoded_labels, const MetricMetadata* metadata,
+                   int64_t timestamp_ms, double value, const Labels& exemplar_labels);
+  // The Request so far: symbols (field 4), then timeseries (field 5).
+  std::string_view bytes();
+  size_t symbols() const { return symbols_.size(); }
+
+ private:
+  uint32_t Symbol(std::string_view s);
+  // Starts ts_ with labels_refs (field 1) of the series.
+  void BeginSeries(std::string_view encoded_labels);
+  // Appends metadata (field 5) to ts_, then ts_ as one Request.timeseries to series_.
+  void EndSeries(const MetricMetadata* metadata);
+
+  absl::flat_hash_map<std::string_view, uint32_t> index_;
+  std::vector<std::string_view> symbols_;
+  std::vector<uint32_t> refs_;     // scratch: one series' label refs
+  std::string ts_;                 // scratch: one TimeSeries
+  std::string series_;             // every TimeSeries so far
+  std::string out_;                // symbols + series_, built by bytes()
+  std::deque<std::string> owned_;  // copies of exemplar label strings (stable addresses)
 };
 
 // Snappy block format (not the framed/stream format) of input into *out, replacing its contents
 // and reusing its capacity.
 void SnappyCompress(std::string_view input, std::string* out);
+
+template <typename Fn>
+bool ForEachEncodedLabel(std::string_view in, Fn fn) {
+  // Each label: 0x0a <len> { 0x0a <len> name 0x12 <len> value }, lengths as varints.
+  auto varint = [](std::string_view* s, uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && !s->empty(); shift += 7) {
+      const auto b = static_cast<uint8_t>(s->front());
+      s->remove_prefix(1);
+      *v |= uint64_t{b & 0x7fu} << shift;
+      if (b < 0x80) return true;
+    }
+    return false;
+  };
+  auto field = [&](std::string_view* s, char tag, std::string_view* out) {
+    uint64_t n = 0;
+    if (s->empty() || s->front() != tag) return false;
+    s->remove_prefix(1);
+    if (!varint(s, &n) || n > s->size()) return false;
+    *out = s->substr(0, n);
+    s->remove_prefix(n);
+    return true;
+  };
+  while (!in.empty()) {
+    std::string_view label, name, value;
+    if (!field(&in, 0x0a, &label) || !field(&label, 0x0a, &name) || !field(&label, 0x12, &value) ||
+        !label.empty()) {
+      return false;
+    }
+    fn(name, value);
+  }
+  return true;
+}
 
 }  // namespace petrel::remotewrite

@@ -102,6 +102,7 @@ SendResult ClassifyResponse(long http_status, std::string_view body, std::string
 HttpClient::HttpClient(const config::RemoteWriteConfig& config, Clock& clock)
     : clock_(clock),
       retry_on_http_429_(config.queue_config.retry_on_http_429),
+      v2_(config.protobuf_message == config::RemoteWriteProto::kV2),
       http_(config.http_client),
       has_auth_(config.http_client.basic_auth.has_value() ||
                 config.http_client.authorization.has_value()) {}
@@ -120,9 +121,12 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(const config::RemoteWrite
   std::vector<std::string> extra;  // the Host header when server_name rewrites the URL
   const std::string connect_to =
       config::ApplyServerName(config.http_client.tls_config.server_name, &url, &extra);
+  const bool v2 = config.protobuf_message == config::RemoteWriteProto::kV2;
   const char* fixed[] = {
-      "Content-Encoding: snappy", "Content-Type: application/x-protobuf",
-      "X-Prometheus-Remote-Write-Version: 0.1.0",
+      "Content-Encoding: snappy",
+      v2 ? "Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request"
+         : "Content-Type: application/x-protobuf",
+      v2 ? "X-Prometheus-Remote-Write-Version: 2.0.0" : "X-Prometheus-Remote-Write-Version: 0.1.0",
       "Expect:",  // no 100-continue round trip for large bodies
   };
   for (const char* h : fixed) c->headers_ = curl_slist_append(c->headers_, h);
@@ -174,6 +178,7 @@ HttpClient::~HttpClient() {
 Status HttpClient::Prepare(std::string_view body, int attempt) {
   body_prefix_.clear();
   retry_after_.clear();
+  written_ = {};
   error_[0] = '\0';
   prepare_error_ = Status();
   curl_slist* headers = headers_;
@@ -224,8 +229,16 @@ SendResult HttpClient::Complete(CURLcode code) {
   }
   long http_status = 0;
   curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &http_status);
-  return ClassifyResponse(http_status, body_prefix_, retry_after_, retry_on_http_429_,
-                          clock_.Now());
+  SendResult r =
+      ClassifyResponse(http_status, body_prefix_, retry_after_, retry_on_http_429_, clock_.Now());
+  r.written = written_;
+  if (http_status == 415 && v2_) {
+    r.status = Status::InvalidArgument(
+        fmt::format("{} (the receiver does not accept RW 2.0 io.prometheus.write.v2.Request; use "
+                    "protobuf_message: prometheus.WriteRequest for it)",
+                    r.status.message()));
+  }
+  return r;
 }
 
 SendResult HttpClient::Send(std::string_view body, int attempt) {
@@ -248,9 +261,33 @@ size_t HttpClient::OnHeader(char* data, size_t size, size_t n, void* self) {
   if (line.starts_with("HTTP/")) {
     c->retry_after_.clear();
     c->body_prefix_.clear();
+    c->written_ = {};
   }
   constexpr std::string_view kRetryAfter = "retry-after:";
   if (StartsWithNoCase(line, kRetryAfter)) c->retry_after_ = Trim(line.substr(kRetryAfter.size()));
+  // The RW 2.0 write statistics; an unparsable value is ignored (as if absent).
+  constexpr std::string_view kWritten = "x-prometheus-remote-write-";
+  if (StartsWithNoCase(line, kWritten)) {
+    std::string_view rest = line.substr(kWritten.size());
+    const size_t colon = rest.find(':');
+    if (colon == std::string_view::npos) return line.size();
+    const std::string_view what = rest.substr(0, colon);
+    const std::string_view value = Trim(rest.substr(colon + 1));
+    int64_t* field =
+        StartsWithNoCase(what, "samples-written") && what.size() == 15 ? &c->written_.samples
+        : StartsWithNoCase(what, "histograms-written") && what.size() == 18
+            ? &c->written_.histograms
+        : StartsWithNoCase(what, "exemplars-written") && what.size() == 17 ? &c->written_.exemplars
+                                                                           : nullptr;
+    int64_t n = 0;
+    if (field != nullptr && !value.empty() &&
+        std::from_chars(value.data(), value.data() + value.size(), n).ptr ==
+            value.data() + value.size() &&
+        n >= 0) {
+      *field = n;
+      c->written_.reported = true;
+    }
+  }
   return line.size();
 }
 

@@ -2,13 +2,15 @@
 // connection alive). Drivable two ways: synchronously with Send(), or by a curl multi loop that
 // adds handle() after Prepare() and calls Complete() when the transfer is done.
 //
-// Requests carry Content-Encoding: snappy, Content-Type: application/x-protobuf,
-// X-Prometheus-Remote-Write-Version: 0.1.0, User-Agent: Petrel/<version>, Retry-Attempt: <n> on
-// retries, the endpoint's configured headers and, with basic_auth or authorization in its
-// http_client, an Authorization header built per attempt (credential files re-read each time,
-// so rotated secrets apply without a reload); each attempt times out after remote_timeout.
-// TLS, proxy, redirect and HTTP-version options come from http_client (config::ApplyHttpClient),
-// and tls_config.server_name from config::ApplyServerName.
+// Requests carry Content-Encoding: snappy, and per protobuf_message either
+// Content-Type: application/x-protobuf with X-Prometheus-Remote-Write-Version: 0.1.0 (RW 1.0) or
+// Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request with
+// X-Prometheus-Remote-Write-Version: 2.0.0 (RW 2.0); then User-Agent: Petrel/<version>,
+// Retry-Attempt: <n> on retries, the endpoint's configured headers and, with basic_auth or
+// authorization in its http_client, an Authorization header built per attempt (credential files
+// re-read each time, so rotated secrets apply without a reload); each attempt times out after
+// remote_timeout. TLS, proxy, redirect and HTTP-version options come from http_client
+// (config::ApplyHttpClient), and tls_config.server_name from config::ApplyServerName.
 //
 // Outcomes (SendResult::status):
 //   ok               2xx.
@@ -16,7 +18,10 @@
 //                    is sent then), and 429 when retry_on_http_429: retry
 //                    after backoff, or after retry_after when the server sent Retry-After.
 //   kInvalidArgument any other status (other 4xx, 429 without retry_on_http_429, unfollowed
-//                    3xx): do not retry; drop the batch and count it failed.
+//                    3xx): do not retry; drop the batch and count it failed. A 415 says the
+//                    receiver does not take this protobuf_message (RW 2.0 to a 1.x receiver).
+// SendResult::written holds the X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written
+// response headers; the queue decides what a 2xx with too few written means.
 // Messages hold the status and the first kMaxBodyInMessage bytes of the response body.
 //
 // One caller at a time.
@@ -43,8 +48,17 @@ const char* UserAgent();
 // url with the password of its userinfo part replaced by "xxxxx", for labels and logs.
 std::string RedactUrl(const std::string& url);
 
+// What the receiver says it wrote (RW 2.0 response headers; a 1.x receiver sends none).
+struct WrittenCounts {
+  bool reported = false;  // at least one of the three headers was present and valid
+  int64_t samples = 0;    // a missing header counts as 0
+  int64_t histograms = 0;
+  int64_t exemplars = 0;
+};
+
 struct SendResult {
   Status status;
+  WrittenCounts written;
   std::chrono::milliseconds retry_after{0};  // > 0 only when a usable Retry-After was sent
   long http_status = 0;                      // 0 when no response arrived
 };
@@ -87,6 +101,7 @@ class HttpClient {
 
   Clock& clock_;
   bool retry_on_http_429_;
+  bool v2_;  // protobuf_message is RW 2.0
   config::HttpClientConfig http_;  // for the Authorization header of each attempt
   bool has_auth_ = false;
   CURL* curl_ = nullptr;
@@ -96,6 +111,7 @@ class HttpClient {
   Status prepare_error_;
   std::string body_prefix_;  // first kMaxBodyInMessage bytes of the response
   std::string retry_after_;  // the response's Retry-After value
+  WrittenCounts written_;    // the response's *-Written headers
   char error_[CURL_ERROR_SIZE] = {};
 };
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -157,11 +158,23 @@ class QueueManager::Impl final : public Watcher::Sink {
   void StoreSeries(std::span<const wal::RefSeries> series, uint32_t segment) override;
   void SeriesReset(uint32_t segment) override;
   size_t Append(std::span<const wal::RefSample> samples) override;
+  size_t AppendHistograms(std::span<const wal::RefHistogramSample> h) override;
+  size_t AppendFloatHistograms(std::span<const wal::RefFloatHistogramSample> h) override;
+  size_t AppendExemplars(std::span<const wal::RefExemplar> e) override;
   void Read(WalPosition end) override;
   void BeginRecord(WalPosition end) override;
 
  private:
   void RegisterMetrics();
+  // Queues a record's items of one kind (see Append); returns how many were taken.
+  template <typename T>
+  size_t Enqueue(std::span<const T> items, ItemKind kind);
+  // RW 2.0: the metadata of the series' metric family, or null when unknown.
+  const MetricMetadata* MetadataOf(const CachedSeries& series);
+  // RW 2.0: re-reads QueueOptions::metadata into families_ when due.
+  void MaybeRefreshMetadata(SteadyTime now);
+  // A 2xx: counts what the receiver says it did not write as failed (RW 2.0 semantics).
+  void CheckWritten(const Shard& shard, const WrittenCounts& written, SteadyTime now);
   void Bury();
   void FreeGraves();
   void Run(std::stop_token stop, Watcher& watcher);
@@ -219,6 +232,15 @@ class QueueManager::Impl final : public Watcher::Sink {
   std::unique_ptr<MetadataSender> metadata_;
   CURLM* multi_ = nullptr;
   RequestEncoder encoder_;
+  V2RequestEncoder v2_encoder_;
+  const bool v2_;               // protobuf_message is io.prometheus.write.v2.Request
+  const bool send_histograms_;  // send_native_histograms, or RW 2.0 (which always sends them)
+  // RW 2.0 metadata: metric family name -> its metadata, from QueueOptions::metadata.
+  absl::flat_hash_map<std::string, MetricMetadata> families_;
+  SteadyTime families_read_{};
+  bool families_missed_ = false;  // a series' family was not found since the last read
+  std::string last_name_;         // MetadataOf's one-entry memo: consecutive items share it
+  const MetricMetadata* last_metadata_ = nullptr;
   int64_t highest_ms_ = INT64_MIN;
   LogLimiter retry_log_;
   LogLimiter drop_log_;
@@ -241,16 +263,19 @@ class QueueManager::Impl final : public Watcher::Sink {
   bool started_ = false;                       // Start runs once
   std::atomic<int64_t> flush_deadline_ms_{0};  // set by Stop before it requests the stop
 
-  Counter* samples_total_;
-  Counter* failed_total_;
-  Counter* retried_total_;
-  Counter* dropped_unknown_;
-  Counter* dropped_relabel_;
-  Counter* dropped_too_old_;
+  // Indexed by ItemKind: samples, histograms, exemplars.
+  std::array<Counter*, kItemKinds> total_;
+  std::array<Counter*, kItemKinds> failed_;
+  std::array<Counter*, kItemKinds> retried_;
+  std::array<Counter*, kItemKinds> dropped_unknown_;
+  std::array<Counter*, kItemKinds> dropped_relabel_;
+  std::array<Counter*, kItemKinds> dropped_too_old_;
+  std::array<Gauge*, kItemKinds> pending_;
+  Counter* dropped_nhcb_;    // histograms_dropped_total{reason="nhcb_in_rw1_not_supported"}
+  Counter* metadata_total_;  // RW 2.0: per-series metadata copies sent
   Counter* resent_skipped_;
   Counter* bytes_total_;
   Counter* enqueue_retries_;
-  Gauge* pending_;
   Gauge* highest_ts_;
   Gauge* highest_sent_ts_;
   HistogramMetric* duration_;
@@ -279,7 +304,9 @@ QueueManager::Impl::Impl(Fs& fs, Clock& clock, Registry& metrics, wal::WriteNoti
       cache_(std::move(external_labels), config_.write_relabel_configs),
       tuner_(std::max(1, config_.queue_config.min_shards),
              std::max(1, config_.queue_config.max_shards), options_.shard_update_interval),
-      bucket_(config_.queue_config.max_bytes_per_second, std::chrono::steady_clock::now()) {
+      bucket_(config_.queue_config.max_bytes_per_second, std::chrono::steady_clock::now()),
+      v2_(config_.protobuf_message == config::RemoteWriteProto::kV2),
+      send_histograms_(v2_ || config_.send_native_histograms) {
   RegisterMetrics();
 }
 
@@ -300,24 +327,41 @@ void QueueManager::Impl::RegisterMetrics() {
   auto gauge = [&](const std::string& n, const std::string& help) {
     return metrics_.GetGauge(p + n, help, names, values);
   };
-  samples_total_ = counter("samples_total", "Total number of samples sent to remote storage.");
-  failed_total_ = counter("samples_failed_total",
-                          "Total number of samples which failed on send to remote storage, "
-                          "non-recoverable errors.");
-  retried_total_ = counter("samples_retried_total",
-                           "Total number of samples which failed on send to remote storage but "
-                           "were retried because the send error was recoverable.");
-  auto dropped = [&](const char* reason) {
-    return metrics_.GetCounter(
-        p + "samples_dropped_total",
-        "Total number of samples which were dropped after being read from the WAL before being "
-        "sent via remote write, either via relabelling, due to being too old or unintentionally "
-        "because of an unknown reference ID.",
-        {"remote_name", "url", "reason"}, {values[0], values[1], reason});
-  };
-  dropped_unknown_ = dropped("unintentionally_dropped_series");
-  dropped_relabel_ = dropped("dropped_series");
-  dropped_too_old_ = dropped("too_old");
+  // Prometheus' help texts; one family per kind of item.
+  static constexpr const char* kWhat[kItemKinds] = {"samples", "histograms", "exemplars"};
+  static constexpr const char* kHelpWhat[kItemKinds] = {"samples", "histograms", "exemplars"};
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    const std::string what = kWhat[k];
+    const std::string help_what = kHelpWhat[k];
+    total_[k] =
+        counter(what + "_total", "Total number of " + help_what + " sent to remote storage.");
+    failed_[k] = counter(what + "_failed_total",
+                         "Total number of " + help_what +
+                             " which failed on send to remote storage, non-recoverable errors.");
+    retried_[k] = counter(what + "_retried_total",
+                          "Total number of " + help_what +
+                              " which failed on send to remote storage but were retried because "
+                              "the send error was recoverable.");
+    pending_[k] = gauge(what + "_pending", "The number of " + help_what +
+                                               " pending in the queues shards to be sent to the "
+                                               "remote storage.");
+    auto dropped = [&](const char* reason) {
+      return metrics_.GetCounter(
+          p + what + "_dropped_total",
+          "Total number of " + help_what +
+              " which were dropped after being read from the WAL before being sent via remote "
+              "write, either via relabelling, due to being too old or unintentionally because of "
+              "an unknown reference ID.",
+          {"remote_name", "url", "reason"}, {values[0], values[1], reason});
+    };
+    dropped_unknown_[k] = dropped("unintentionally_dropped_series");
+    dropped_relabel_[k] = dropped("dropped_series");
+    dropped_too_old_[k] = dropped("too_old");
+    if (k == static_cast<size_t>(ItemKind::kHistogram)) {
+      dropped_nhcb_ = dropped("nhcb_in_rw1_not_supported");
+    }
+  }
+  metadata_total_ = counter("metadata_total", "Total number of metadata entries sent.");
   resent_skipped_ = metrics_.GetCounter(
       "petrel_remote_storage_resent_samples_skipped_total",
       "Samples after the saved WAL position that were acknowledged before a restart, and so "
@@ -329,9 +373,6 @@ void QueueManager::Impl::RegisterMetrics() {
   enqueue_retries_ = counter("enqueue_retries_total",
                              "Total number of times enqueue has failed because a shards queue "
                              "was full.");
-  pending_ = gauge("samples_pending",
-                   "The number of samples pending in the queues shards to be "
-                   "sent to the remote storage.");
   highest_ts_ = gauge("queue_highest_timestamp_seconds",
                       "Timestamp from a WAL sample, the highest timestamp successfully written "
                       "by Prometheus to the WAL for any series that made it into the queue.");
@@ -372,7 +413,8 @@ void QueueManager::Impl::Start() {
   shards_.reserve(static_cast<size_t>(std::max({1, q.min_shards, q.max_shards})));
   for (size_t i = 0; i < count; ++i) shards_.emplace_back(shard_capacity_);
   routed_ = count;
-  const bool send_metadata = options_.metadata && config_.metadata_config.send;
+  // RW 2.0 sends metadata with each series instead (Prometheus ignores metadata_config.send).
+  const bool send_metadata = options_.metadata && config_.metadata_config.send && !v2_;
   for (size_t i = 0; i < count + (send_metadata ? 1 : 0); ++i) {
     auto client = HttpClient::Create(config_, clock_);
     if (!client.ok() || multi_ == nullptr) {
@@ -391,6 +433,7 @@ void QueueManager::Impl::Start() {
   next_reshard_ = std::chrono::steady_clock::now() + options_.shard_update_interval;
   watcher_ =
       std::make_unique<Watcher>(fs_, metrics_, wal_dir_, name_, ToMillis(clock_.Now()), *this);
+  watcher_->Forward(config_.send_exemplars, send_histograms_);
   if (fs_.Exists(progress_path_)) {
     auto text = ReadFileToString(fs_, progress_path_);
     std::optional<SavedProgress> p = text.ok() ? ParseProgress(*text) : std::nullopt;
@@ -521,17 +564,59 @@ void QueueManager::Impl::BeginRecord(WalPosition end) {
   if (!resume_done_.empty() && resume_done_until_ < end) resume_done_.clear();
 }
 
+namespace {
+
+double ValueOf(const wal::RefSample& s) { return s.v; }
+double ValueOf(const wal::RefExemplar& e) { return e.v; }
+double ValueOf(const wal::RefHistogramSample&) { return 0; }
+double ValueOf(const wal::RefFloatHistogramSample&) { return 0; }
+
+// The schema of a histogram item; 0 for other items.
+int32_t SchemaOf(const wal::RefHistogramSample& h) { return h.h.schema; }
+int32_t SchemaOf(const wal::RefFloatHistogramSample& h) { return h.fh.schema; }
+template <typename T>
+int32_t SchemaOf(const T&) {
+  return 0;
+}
+
+void FillExtra(const wal::RefSample&, ItemExtra*) {}
+void FillExtra(const wal::RefHistogramSample& h, ItemExtra* x) {
+  EncodeHistogram(h.h, &x->histogram);
+}
+void FillExtra(const wal::RefFloatHistogramSample& h, ItemExtra* x) {
+  EncodeHistogram(h.fh, &x->histogram);
+}
+void FillExtra(const wal::RefExemplar& e, ItemExtra* x) { x->exemplar_labels = e.labels; }
+
+}  // namespace
+
 size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
+  return Enqueue(samples, ItemKind::kSample);
+}
+size_t QueueManager::Impl::AppendHistograms(std::span<const wal::RefHistogramSample> h) {
+  return Enqueue(h, ItemKind::kHistogram);
+}
+size_t QueueManager::Impl::AppendFloatHistograms(std::span<const wal::RefFloatHistogramSample> h) {
+  return Enqueue(h, ItemKind::kHistogram);
+}
+size_t QueueManager::Impl::AppendExemplars(std::span<const wal::RefExemplar> e) {
+  return Enqueue(e, ItemKind::kExemplar);
+}
+
+template <typename T>
+size_t QueueManager::Impl::Enqueue(std::span<const T> items, ItemKind kind) {
+  const size_t k = static_cast<size_t>(kind);
   const SteadyTime now = std::chrono::steady_clock::now();
   const int64_t too_old = TooOldBefore();
   size_t taken = 0;
   size_t queued = 0;
   int64_t max_t = highest_ms_;
-  for (; taken < samples.size(); ++taken) {
-    const wal::RefSample& s = samples[taken];
+  for (; taken < items.size(); ++taken) {
+    const T& s = items[taken];
     const SamplePos pos{record_, record_index_ + static_cast<uint32_t>(taken)};
     if (!resume_done_.empty()) {
-      // Acknowledged before a restart (its shard finished it, or a later sample of its shard).
+      // Acknowledged before a restart (its shard finished it, or a later item of its shard).
+      // Item indices count within one record, whatever its kind.
       const auto& done = resume_done_[s.ref % resume_done_.size()];
       if (done && pos <= *done) {
         resent_skipped_->Inc();
@@ -540,17 +625,23 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
     }
     const CachedSeries* series = cache_.Find(s.ref);
     if (series == nullptr) {
-      dropped_unknown_->Inc();
+      dropped_unknown_[k]->Inc();
       tuner_.SamplesDropped(1);
       continue;
     }
     if (series->dropped) {
-      dropped_relabel_->Inc();
+      dropped_relabel_[k]->Inc();
       tuner_.SamplesDropped(1);
       continue;
     }
     if (s.t < too_old) {
-      dropped_too_old_->Inc();
+      dropped_too_old_[k]->Inc();
+      tuner_.SamplesDropped(1);
+      continue;
+    }
+    if (!v2_ && SchemaOf(s) == kCustomBucketsSchema) {
+      // RW 1.0 has custom_values, but Prometheus sends custom-bucket histograms only with 2.0.
+      dropped_nhcb_->Inc();
       tuner_.SamplesDropped(1);
       continue;
     }
@@ -561,14 +652,20 @@ size_t QueueManager::Impl::Append(std::span<const wal::RefSample> samples) {
       break;
     }
     if (shard.queue.size() == 0) shard.wait_started = now;
-    shard.queue.Push({series, s.t, s.v, pos});
+    if (kind == ItemKind::kSample) {
+      shard.queue.Push({series, s.t, ValueOf(s), pos});
+    } else {
+      ItemExtra extra;
+      FillExtra(s, &extra);
+      shard.queue.Push({series, s.t, ValueOf(s), pos}, kind, &extra);
+    }
     last_pushed_ = pos;
     ++queued;
     max_t = std::max(max_t, s.t);
   }
   record_index_ += static_cast<uint32_t>(taken);
   tuner_.SamplesIn(taken);
-  if (queued > 0) pending_->Add(static_cast<double>(queued));
+  if (queued > 0) pending_[k]->Add(static_cast<double>(queued));
   if (max_t > highest_ms_) {
     highest_ms_ = max_t;
     highest_ts_->Set(static_cast<double>(max_t) / 1000.0);
@@ -697,37 +794,124 @@ void QueueManager::Impl::MaybeSend(Shard& shard, SteadyTime now, bool flushing) 
 
 bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
   const int64_t too_old = TooOldBefore();
-  encoder_.Reset();
+  if (v2_) {
+    MaybeRefreshMetadata(now);
+    v2_encoder_.Reset();
+  } else {
+    encoder_.Reset();
+  }
   int64_t min_t = INT64_MAX, max_t = INT64_MIN;
-  size_t sent = 0;
+  std::array<size_t, kItemKinds> all{}, sent{};
+  size_t extra = 0;  // index of the next histogram's or exemplar's ItemExtra
   for (size_t i = 0; i < shard.batch; ++i) {
     const QueuedSample& q = shard.queue.at(i);
+    const ItemKind kind = shard.queue.kind(i);
+    const ItemExtra* x = kind == ItemKind::kSample ? nullptr : &shard.queue.extra(extra++);
+    ++all[static_cast<size_t>(kind)];
     if (q.t < too_old) continue;
-    encoder_.AddSample(q.series->encoded_labels(), q.t, q.v);
+    const std::string_view labels = q.series->encoded_labels();
+    if (v2_) {
+      const MetricMetadata* m = MetadataOf(*q.series);
+      switch (kind) {
+        case ItemKind::kSample:
+          v2_encoder_.AddSample(labels, m, q.t, q.v);
+          break;
+        case ItemKind::kHistogram:
+          v2_encoder_.AddHistogram(labels, m, q.t, x->histogram);
+          break;
+        case ItemKind::kExemplar:
+          v2_encoder_.AddExemplar(labels, m, q.t, q.v, x->exemplar_labels);
+          break;
+      }
+    } else {
+      switch (kind) {
+        case ItemKind::kSample:
+          encoder_.AddSample(labels, q.t, q.v);
+          break;
+        case ItemKind::kHistogram:
+          encoder_.AddHistogram(labels, q.t, x->histogram);
+          break;
+        case ItemKind::kExemplar:
+          encoder_.AddExemplar(labels, q.t, q.v, x->exemplar_labels);
+          break;
+      }
+    }
     min_t = std::min(min_t, q.t);
     max_t = std::max(max_t, q.t);
-    ++sent;
+    ++sent[static_cast<size_t>(kind)];
   }
-  const size_t dropped = (shard.attempt == 0 ? shard.batch : shard.sent) - sent;
-  if (dropped > 0) {
-    dropped_too_old_->Inc(static_cast<double>(dropped));
-    tuner_.SamplesDropped(dropped);
+  if (shard.attempt == 0) shard.batch_kinds = all;
+  const auto& before = shard.attempt == 0 ? all : shard.sent_kinds;
+  size_t dropped = 0;
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    if (before[k] > sent[k]) dropped_too_old_[k]->Inc(static_cast<double>(before[k] - sent[k]));
+    dropped += before[k] - sent[k];
   }
-  shard.sent = sent;
-  if (sent == 0) {
+  if (dropped > 0) tuner_.SamplesDropped(dropped);
+  shard.sent_kinds = sent;
+  shard.sent = sent[0] + sent[1] + sent[2];
+  if (shard.sent == 0) {
     shard.batch_max_t = INT64_MIN;
     FinishBatch(shard, now);
     return false;
   }
-  SnappyCompress(encoder_.bytes(), &shard.body);
+  SnappyCompress(v2_ ? v2_encoder_.bytes() : encoder_.bytes(), &shard.body);
   shard.batch_min_t = min_t;
   shard.batch_max_t = max_t;
   return true;
 }
 
+void QueueManager::Impl::MaybeRefreshMetadata(SteadyTime now) {
+  if (!options_.metadata) return;
+  // Read at first use, every send_interval, and sooner (every 10 s at most) while some series'
+  // family is unknown: its target may have been scraped for the first time since.
+  const bool due = families_read_ == SteadyTime{} ||
+                   now - families_read_ >= config_.metadata_config.send_interval ||
+                   (families_missed_ && now - families_read_ >= std::chrono::seconds(10));
+  if (!due) return;
+  families_read_ = now;
+  families_missed_ = false;
+  last_name_.clear();
+  last_metadata_ = nullptr;
+  families_.clear();
+  options_.metadata([this](const MetricMetadata& m) { families_.emplace(m.family_name, m); });
+}
+
+const MetricMetadata* QueueManager::Impl::MetadataOf(const CachedSeries& series) {
+  std::string_view name;
+  ForEachEncodedLabel(series.encoded_labels(), [&name](std::string_view n, std::string_view v) {
+    if (n == "__name__") name = v;
+  });
+  if (name == last_name_ && !name.empty()) return last_metadata_;
+  const MetricMetadata* found = nullptr;
+  auto find = [this](std::string_view n) {
+    return families_.find(absl::string_view(n.data(), n.size()));
+  };
+  auto it = find(name);
+  if (it == families_.end()) {
+    // A series of a family: counters' _total (text format families keep it in their name),
+    // histograms' and summaries' _bucket/_count/_sum, OpenMetrics' _created and _info.
+    for (std::string_view suffix :
+         {"_total", "_bucket", "_count", "_sum", "_created", "_info", "_gcount", "_gsum"}) {
+      if (name.size() > suffix.size() && name.ends_with(suffix)) {
+        it = find(name.substr(0, name.size() - suffix.size()));
+        if (it != families_.end()) break;
+      }
+    }
+  }
+  if (it != families_.end()) found = &it->second;
+  if (found == nullptr) families_missed_ = true;
+  last_name_.assign(name);
+  last_metadata_ = found;
+  return found;
+}
+
 void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
   bucket_.Take(now, shard.body.size());
-  samples_total_->Inc(static_cast<double>(shard.sent));
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    if (shard.sent_kinds[k] > 0) total_[k]->Inc(static_cast<double>(shard.sent_kinds[k]));
+  }
+  if (v2_) metadata_total_->Inc(static_cast<double>(shard.sent));
   shard.attempt_started = now;
   if (!shard.client->Prepare(shard.body, shard.attempt).ok()) {
     // An unreadable credentials file: retried with backoff like a transport error.
@@ -790,12 +974,15 @@ void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
   SendResult r = shard.client->Complete(code);
   if (r.status.ok()) {
     tuner_.SamplesOut(shard.sent, took);
+    CheckWritten(shard, r.written, now);
     FinishBatch(shard, now);
     return;
   }
   size_t suppressed = 0;
   if (r.status.code() == Code::kUnavailable) {
-    retried_total_->Inc(static_cast<double>(shard.sent));
+    for (size_t k = 0; k < kItemKinds; ++k) {
+      if (shard.sent_kinds[k] > 0) retried_[k]->Inc(static_cast<double>(shard.sent_kinds[k]));
+    }
     milliseconds sleep = r.retry_after.count() > 0 ? r.retry_after : shard.backoff;
     shard.retry_at = now + sleep;
     shard.backoff = std::min(2 * sleep, config_.queue_config.max_backoff);
@@ -811,7 +998,9 @@ void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
     return;
   }
   tuner_.SamplesOut(shard.sent, took);
-  failed_total_->Inc(static_cast<double>(shard.sent));
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    if (shard.sent_kinds[k] > 0) failed_[k]->Inc(static_cast<double>(shard.sent_kinds[k]));
+  }
   if (drop_log_.Allow(now, &suppressed)) {
     spdlog::error(
         "msg=\"non-recoverable error, dropping batch\" component=remote remote_name={} samples={} "
@@ -821,6 +1010,38 @@ void QueueManager::Impl::OnDone(Shard& shard, CURLcode code, SteadyTime now) {
   FinishBatch(shard, now);
 }
 
+void QueueManager::Impl::CheckWritten(const Shard& shard, const WrittenCounts& w, SteadyTime now) {
+  const auto& sent = shard.sent_kinds;
+  const std::array<int64_t, kItemKinds> written = {w.samples, w.histograms, w.exemplars};
+  // RW 2.0: a receiver MUST report what it wrote, and a missing header means 0. A 2xx that
+  // reports nothing written for a non-empty request most likely came from a 1.x receiver that
+  // decoded the request as an (empty) RW 1.0 message: nothing of it was stored (Prometheus
+  // treats it so too). RW 1.0: no headers means unknown, taken as all written.
+  const bool none = written[0] == 0 && written[1] == 0 && written[2] == 0;
+  if (!w.reported && !v2_) return;
+  std::array<size_t, kItemKinds> lost{};
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    if (v2_ && none) {
+      lost[k] = sent[k];
+    } else if (written[k] < static_cast<int64_t>(sent[k])) {
+      lost[k] = sent[k] - static_cast<size_t>(written[k]);
+    }
+  }
+  if (lost[0] + lost[1] + lost[2] == 0) return;
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    if (lost[k] > 0) failed_[k]->Inc(static_cast<double>(lost[k]));
+  }
+  size_t suppressed = 0;
+  if (drop_log_.Allow(now, &suppressed)) {
+    spdlog::error(
+        "msg=\"non-recoverable error, receiver wrote less than sent\" component=remote "
+        "remote_name={} samples={} histograms={} exemplars={} samples_written={} "
+        "histograms_written={} exemplars_written={} headers={} suppressed={}",
+        name_, sent[0], sent[1], sent[2], written[0], written[1], written[2],
+        w.reported ? "present" : "missing", suppressed);
+  }
+}
+
 void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
   // Prometheus moves the sent high-water mark after a success and after a non-recoverable
   // failure alike: either way the batch is done with.
@@ -828,7 +1049,10 @@ void QueueManager::Impl::FinishBatch(Shard& shard, SteadyTime now) {
     double sent_s = static_cast<double>(shard.batch_max_t / 1000);
     if (sent_s > highest_sent_ts_->Value()) highest_sent_ts_->Set(sent_s);
   }
-  pending_->Add(-static_cast<double>(shard.batch));
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    if (shard.batch_kinds[k] > 0) pending_[k]->Add(-static_cast<double>(shard.batch_kinds[k]));
+  }
+  shard.batch_kinds = {};
   if (shard.batch > 0) shard.done = shard.queue.at(shard.batch - 1).pos;
   shard.queue.Pop(shard.batch);
   shard.batch = 0;
@@ -910,19 +1134,23 @@ bool QueueManager::Impl::AllSent() const {
 void QueueManager::Impl::Abandon() {
   AdvanceAcked();
   frozen_ = true;  // what is dropped here is sent again after a restart
+  std::array<size_t, kItemKinds> kinds{};
   size_t lost = 0;
   for (Shard& s : shards_) {
     if (s.in_flight) {
       curl_multi_remove_handle(multi_, s.client->handle());
       s.in_flight = false;
     }
+    for (size_t i = 0; i < s.queue.size(); ++i) ++kinds[static_cast<size_t>(s.queue.kind(i))];
     lost += s.queue.size();
     s.queue.Pop(s.queue.size());
     s.batch = 0;
   }
   if (lost == 0) return;
-  failed_total_->Inc(static_cast<double>(lost));
-  pending_->Add(-static_cast<double>(lost));
+  for (size_t k = 0; k < kItemKinds; ++k) {
+    failed_[k]->Inc(static_cast<double>(kinds[k]));
+    pending_[k]->Add(-static_cast<double>(kinds[k]));
+  }
   spdlog::error(
       "msg=\"Flush deadline passed, dropping unsent samples\" component=remote remote_name={} "
       "samples={}",

@@ -12,14 +12,18 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/labels.h"
+#include "remotewrite/encoder.h"
 #include "remotewrite/http_client.h"
 #include "remotewrite/series_cache.h"
 #include "remotewrite/watcher.h"
@@ -34,7 +38,13 @@ struct SamplePos {
   auto operator<=>(const SamplePos&) const = default;
 };
 
-// A sample waiting in a shard. series points into the SeriesCache (stable, see there).
+// What a queue sends: float samples, native histograms (integer or float) and exemplars. Each
+// is one item of a batch and counts against max_samples_per_send, as in Prometheus.
+enum class ItemKind : uint8_t { kSample = 0, kHistogram = 1, kExemplar = 2 };
+inline constexpr size_t kItemKinds = 3;
+
+// A sample, histogram or exemplar waiting in a shard. series points into the SeriesCache
+// (stable, see there). v is the value of a sample or exemplar.
 struct QueuedSample {
   const CachedSeries* series;
   int64_t t;
@@ -42,26 +52,46 @@ struct QueuedSample {
   SamplePos pos;
 };
 
-// Fixed-capacity FIFO, allocated once: pushing and popping never allocate.
+// What a histogram or an exemplar carries besides t and v.
+struct ItemExtra {
+  EncodedHistogram histogram;  // kHistogram: its Histogram message fields
+  Labels exemplar_labels;      // kExemplar
+};
+
+// Fixed-capacity FIFO, allocated once: pushing and popping float samples never allocates (the
+// rarer histograms and exemplars keep their extra part in a deque beside the ring).
 class SampleRing {
  public:
-  explicit SampleRing(size_t capacity) : ring_(capacity) { assert(capacity > 0); }
+  explicit SampleRing(size_t capacity) : ring_(capacity), kinds_(capacity) { assert(capacity > 0); }
 
   size_t size() const { return size_; }
   size_t capacity() const { return ring_.size(); }
   bool full() const { return size_ == ring_.size(); }
   // The i-th oldest sample; i < size().
   const QueuedSample& at(size_t i) const { return ring_[(head_ + i) % ring_.size()]; }
-  // Requires !full().
-  void Push(const QueuedSample& s) {
+  ItemKind kind(size_t i) const { return kinds_[(head_ + i) % ring_.size()]; }
+  // The extra part of the j-th oldest item that is not a float sample; j < extras().
+  const ItemExtra& extra(size_t j) const { return extras_[j]; }
+  size_t extras() const { return extras_.size(); }
+  // Requires !full(). extra only for histograms and exemplars.
+  void Push(const QueuedSample& s, ItemKind kind = ItemKind::kSample, ItemExtra* extra = nullptr) {
     assert(!full());
-    ring_[(head_ + size_) % ring_.size()] = s;
+    assert((kind == ItemKind::kSample) == (extra == nullptr));
+    const size_t slot = (head_ + size_) % ring_.size();
+    ring_[slot] = s;
+    kinds_[slot] = kind;
+    if (extra != nullptr) extras_.push_back(std::move(*extra));
     ++size_;
     ++pushed_;
   }
   // Drops the n oldest; n <= size().
   void Pop(size_t n) {
     assert(n <= size_);
+    if (!extras_.empty()) {
+      size_t with_extra = 0;
+      for (size_t i = 0; i < n; ++i) with_extra += kind(i) != ItemKind::kSample;
+      extras_.erase(extras_.begin(), extras_.begin() + static_cast<ptrdiff_t>(with_extra));
+    }
     head_ = (head_ + n) % ring_.size();
     size_ -= n;
     popped_ += n;
@@ -72,6 +102,8 @@ class SampleRing {
 
  private:
   std::vector<QueuedSample> ring_;
+  std::vector<ItemKind> kinds_;  // beside ring_, so a float sample costs one byte more, not eight
+  std::deque<ItemExtra> extras_;
   size_t head_ = 0;
   size_t size_ = 0;
   uint64_t pushed_ = 0;
@@ -88,8 +120,10 @@ struct Shard {
 
   std::unique_ptr<HttpClient> client;  // this shard's connection; one request at a time
   std::string body;                    // compressed request of the current batch, for retries
-  size_t batch = 0;                    // samples in the current batch; 0 = none
+  size_t batch = 0;                    // items in the current batch; 0 = none
   size_t sent = 0;                     // of those, in the request (the rest were too old)
+  std::array<size_t, kItemKinds> batch_kinds{};  // the batch's items by ItemKind
+  std::array<size_t, kItemKinds> sent_kinds{};   // the request's items by ItemKind
   int64_t batch_min_t = 0;
   int64_t batch_max_t = 0;
   uint64_t fence = 0;  // queue.pushed() at the last reshard

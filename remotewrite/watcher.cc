@@ -269,37 +269,70 @@ bool Watcher::Dispatch(const std::string& record, bool tail, uint32_t segment) {
       sink_.StoreSeries(series_, segment);
       return true;
     }
-    case wal::RecordType::kSamples: {
+    case wal::RecordType::kSamples:
       // Samples in segments written before this queue started are skipped (Prometheus does the
       // same: replay reads series only, which is >10x faster).
       if (!tail) return true;
-      pending_.clear();
-      pending_pos_ = 0;
-      Status st = wal::DecodeSamples(record, &pending_);
-      if (!st.ok()) {
-        pending_.clear();
-        decode_failures_->Inc();
-        Log(spdlog::level::warn, "Error decoding record",
-            st.Prefixed("segment " + wal::SegmentName(segment)));
-        return true;
-      }
-      if (std::erase_if(pending_, [this](const wal::RefSample& s) { return s.t < start_ms_; })) {
-        last_filtered_ = record_end_;
-      }
-      return OfferPending();
-    }
+      return DecodeAndOffer(record, segment, Pending::kSamples, &pending_, wal::DecodeSamples);
+    case wal::RecordType::kHistogramSamples:
+    case wal::RecordType::kCustomBucketsHistogramSamples:
+      if (!tail || !forward_histograms_) return true;
+      return DecodeAndOffer(record, segment, Pending::kHistograms, &pending_histograms_,
+                            wal::DecodeHistogramSamples);
+    case wal::RecordType::kFloatHistogramSamples:
+    case wal::RecordType::kCustomBucketsFloatHistogramSamples:
+      if (!tail || !forward_histograms_) return true;
+      return DecodeAndOffer(record, segment, Pending::kFloatHistograms, &pending_float_histograms_,
+                            wal::DecodeFloatHistogramSamples);
+    case wal::RecordType::kExemplars:
+      if (!tail || !forward_exemplars_) return true;
+      return DecodeAndOffer(record, segment, Pending::kExemplars, &pending_exemplars_,
+                            wal::DecodeExemplars);
     default:
-      // Exemplars and native histograms are sent only when enabled (send_exemplars,
-      // send_native_histograms; both off by default and not supported yet); other types carry
-      // nothing for remote write.
+      // Metadata, tombstones, mmap markers and the v2 sample types (not written by Prometheus's
+      // agent) carry nothing remote write sends.
       return true;
   }
 }
 
+template <typename T, typename DecodeFn>
+bool Watcher::DecodeAndOffer(const std::string& record, uint32_t segment, Pending kind,
+                             std::vector<T>* items, DecodeFn decode) {
+  items->clear();
+  pending_kind_ = kind;
+  pending_pos_ = 0;
+  Status st = decode(record, items);
+  if (!st.ok()) {
+    items->clear();
+    decode_failures_->Inc();
+    Log(spdlog::level::warn, "Error decoding record",
+        st.Prefixed("segment " + wal::SegmentName(segment)));
+    return true;
+  }
+  if (std::erase_if(*items, [this](const T& s) { return s.t < start_ms_; })) {
+    last_filtered_ = record_end_;
+  }
+  return OfferPending();
+}
+
 bool Watcher::OfferPending() {
-  if (pending_pos_ >= pending_.size()) return true;
-  pending_pos_ += sink_.Append(std::span<const wal::RefSample>(pending_).subspan(pending_pos_));
-  return pending_pos_ == pending_.size();
+  auto offer = [this](const auto& items, auto append) {
+    if (pending_pos_ >= items.size()) return true;
+    pending_pos_ += append(std::span(items).subspan(pending_pos_));
+    return pending_pos_ == items.size();
+  };
+  switch (pending_kind_) {
+    case Pending::kSamples:
+      return offer(pending_, [this](auto s) { return sink_.Append(s); });
+    case Pending::kHistograms:
+      return offer(pending_histograms_, [this](auto s) { return sink_.AppendHistograms(s); });
+    case Pending::kFloatHistograms:
+      return offer(pending_float_histograms_,
+                   [this](auto s) { return sink_.AppendFloatHistograms(s); });
+    case Pending::kExemplars:
+      return offer(pending_exemplars_, [this](auto s) { return sink_.AppendExemplars(s); });
+  }
+  return true;
 }
 
 }  // namespace petrel::remotewrite

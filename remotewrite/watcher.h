@@ -71,6 +71,13 @@ class Watcher {
     virtual void BeginRecord(WalPosition end) { (void)end; }
     // Takes a prefix of samples; returns its length (less than samples.size() when full).
     virtual size_t Append(std::span<const wal::RefSample> samples) = 0;
+    // The same for native histograms and exemplars, offered only when Forward asked for them.
+    // A record holds one kind, so the items of one record come through one of these methods.
+    virtual size_t AppendHistograms(std::span<const wal::RefHistogramSample> h) { return h.size(); }
+    virtual size_t AppendFloatHistograms(std::span<const wal::RefFloatHistogramSample> h) {
+      return h.size();
+    }
+    virtual size_t AppendExemplars(std::span<const wal::RefExemplar> e) { return e.size(); }
     // Every sample of the tailed records up to `end` has been taken by Append.
     virtual void Read(WalPosition end) { (void)end; }
   };
@@ -88,6 +95,14 @@ class Watcher {
           Sink& sink, std::chrono::milliseconds checkpoint_interval = std::chrono::seconds(5));
   ~Watcher();
 
+  // Which records besides Samples are forwarded: exemplars (Exemplars records) and native
+  // histograms (the four histogram record types), as Prometheus' watcher does with
+  // send_exemplars / send_native_histograms. Both off by default; others are read and skipped
+  // (their records still count as read for Sink::Read). Call before the first Poll.
+  void Forward(bool exemplars, bool histograms) {
+    forward_exemplars_ = exemplars;
+    forward_histograms_ = histograms;
+  }
   // Resume from a saved position instead of the newest segment and start_ms (see above). Call
   // before Begin.
   void ResumeFrom(WalPosition position) { resume_ = position; }
@@ -109,6 +124,8 @@ class Watcher {
   int64_t current_segment() const { return current_.load(std::memory_order_relaxed); }
 
  private:
+  enum class Pending { kSamples, kHistograms, kFloatHistograms, kExemplars };
+
   bool Init();
   // The newest complete checkpoint's index, or -1.
   int64_t NewestCheckpoint();
@@ -119,6 +136,11 @@ class Watcher {
   void ReplaySeries(const std::string& dir, uint32_t index, uint32_t segment);
   // Handles one record; false when the sink did not take all of its samples.
   bool Dispatch(const std::string& record, bool tail, uint32_t segment);
+  // Decodes a record of items into *items (cleared), drops those older than start_ms_, and
+  // offers the rest. decode: one of wal::Decode*.
+  template <typename T, typename DecodeFn>
+  bool DecodeAndOffer(const std::string& record, uint32_t segment, Pending kind,
+                      std::vector<T>* items, DecodeFn decode);
   bool OfferPending();
   void OpenLive(uint32_t index);
   // Lists the segments (at most every 100 ms); sets advance_to_ when a newer one exists.
@@ -152,10 +174,17 @@ class Watcher {
   std::chrono::steady_clock::time_point last_checkpoint_check_{};
   int64_t checkpoint_ = -1;  // index of the newest checkpoint read
 
-  std::string record_;                   // reused record buffer
-  std::vector<wal::RefSeries> series_;   // reused decode buffer
-  std::vector<wal::RefSample> pending_;  // samples not yet taken by the sink
+  std::string record_;                  // reused record buffer
+  std::vector<wal::RefSeries> series_;  // reused decode buffer
+  // The items of the last record read, not yet all taken by the sink: one kind at a time.
+  Pending pending_kind_ = Pending::kSamples;
+  std::vector<wal::RefSample> pending_;
+  std::vector<wal::RefHistogramSample> pending_histograms_;
+  std::vector<wal::RefFloatHistogramSample> pending_float_histograms_;
+  std::vector<wal::RefExemplar> pending_exemplars_;
   size_t pending_pos_ = 0;
+  bool forward_exemplars_ = false;
+  bool forward_histograms_ = false;
 
   Counter* records_read_[256] = {};
   Counter* decode_failures_;

@@ -354,9 +354,12 @@ remote_write:
 )");
   const RemoteWriteConfig& rw = c.remote_write[0];
   CHECK_FALSE(rw.send_exemplars);
-  // Exemplars are not kept in the WAL yet: asking to send them is an error, not a no-op.
-  CHECK_FALSE(
-      Parse("remote_write:\n  - url: http://r/w\n    send_exemplars: true\n", "p.yml").ok());
+  CHECK(Parse("remote_write:\n  - url: http://r/w\n    send_exemplars: true\n", "p.yml")
+            ->remote_write[0]
+            .send_exemplars);
+  CHECK(ErrorOf("remote_write:\n  - url: http://r/\n    protobuf_message: v2\n") ==
+        "petrel.yml:3: remote_write[0].protobuf_message: unknown remote write protobuf message "
+        "\"v2\", supported: prometheus.WriteRequest, io.prometheus.write.v2.Request");
   CHECK(rw.http_client.enable_http2);
   CHECK(rw.metadata_config ==
         MetadataConfig{.send = false, .send_interval = seconds(30), .max_samples_per_send = 500});

@@ -1,6 +1,8 @@
 // FakeReceiver: a remote-write receiver on 127.0.0.1:<ephemeral port> for tests. It decodes every
-// request (snappy + RW 1.0 protobuf), records it, and answers with what the test's responder
-// says (200 by default). Thread-safe.
+// request (snappy, then the RW 1.0 or, when Content-Type says proto=io.prometheus.write.v2.Request,
+// the RW 2.0 protobuf, with classes protoc generated from .proto files written from the spec),
+// records it, and answers with what the test's responder
+// says (by default 200, or for RW 2.0 204 with the written-count headers). Thread-safe.
 #pragma once
 
 #include <httplib.h>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "remote.pb.h"
+#include "write_v2.pb.h"
 
 namespace petrel::remotewrite::testing {
 
@@ -24,7 +27,9 @@ struct ReceivedRequest {
   bool decoded = false;                             // snappy and protobuf both parsed
   size_t wire_bytes = 0;                            // the (compressed) body as received
   std::chrono::steady_clock::time_point at;         // when the request arrived
-  prometheus::WriteRequest body;
+  prometheus::WriteRequest body;                    // RW 1.0 requests
+  bool v2 = false;                                  // Content-Type named the RW 2.0 message
+  io::prometheus::write::v2::Request body_v2;       // RW 2.0 requests
 
   std::string Header(const std::string& name) const {
     for (const auto& [k, v] : headers) {
@@ -126,14 +131,30 @@ class FakeReceiver {
     for (const auto& [k, v] : req.headers) got.headers.emplace(k, v);
     got.wire_bytes = req.body.size();
     std::string raw;
-    got.decoded =
-        snappy::Uncompress(req.body.data(), req.body.size(), &raw) && got.body.ParseFromString(raw);
+    got.v2 = got.Header("Content-Type").find("proto=io.prometheus.write.v2.Request") !=
+             std::string::npos;
+    got.decoded = snappy::Uncompress(req.body.data(), req.body.size(), &raw) &&
+                  (got.v2 ? got.body_v2.ParseFromString(raw) : got.body.ParseFromString(raw));
     Reply reply;
     {
       std::unique_lock lock(mu_);
       size_t n = requests_.size();
       requests_.push_back(got);
-      if (responder_) reply = responder_(n, got);
+      if (responder_) {
+        reply = responder_(n, got);
+      } else if (got.v2 && got.decoded) {
+        // A receiver following the 2.0 spec reports what it wrote.
+        size_t samples = 0, histograms = 0, exemplars = 0;
+        for (const auto& ts : got.body_v2.timeseries()) {
+          samples += static_cast<size_t>(ts.samples_size());
+          histograms += static_cast<size_t>(ts.histograms_size());
+          exemplars += static_cast<size_t>(ts.exemplars_size());
+        }
+        reply.status = 204;
+        reply.headers["X-Prometheus-Remote-Write-Samples-Written"] = std::to_string(samples);
+        reply.headers["X-Prometheus-Remote-Write-Histograms-Written"] = std::to_string(histograms);
+        reply.headers["X-Prometheus-Remote-Write-Exemplars-Written"] = std::to_string(exemplars);
+      }
       cv_.notify_all();
       cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !held_ || released_; });
     }
