@@ -22,10 +22,12 @@ namespace {
 
 // Global keys Prometheus accepts that Petrel does not implement yet.
 const std::vector<std::string_view> kGlobalUnsupported = {
-    "scrape_failure_log_file",          "keep_dropped_targets",
-    "metric_name_validation_scheme",    "metric_name_escaping_scheme",
-    "scrape_native_histograms",         "convert_classic_histograms_to_nhcb",
-    "always_scrape_classic_histograms", "extra_scrape_metrics",
+    "scrape_failure_log_file",
+    "keep_dropped_targets",
+    "metric_name_validation_scheme",
+    "metric_name_escaping_scheme",
+    "convert_classic_histograms_to_nhcb",
+    "extra_scrape_metrics",
 };
 
 const std::vector<std::string_view> kTopUnsupported = {
@@ -52,6 +54,8 @@ Status ParseGlobal(const Node& map, GlobalConfig& global) {
       {"query_log_file", StringInto(ignored_text)},
       {"scrape_protocols",
        [&](const Node& v) { return ParseScrapeProtocols(v, global.scrape_protocols); }},
+      {"scrape_native_histograms", BoolInto(global.scrape_native_histograms)},
+      {"always_scrape_classic_histograms", BoolInto(global.always_scrape_classic_histograms)},
   };
   AddLimitHandlers(handlers, global.limits);
   Status s = ForEachKey(map, handlers, {.unsupported = kGlobalUnsupported});
@@ -171,6 +175,12 @@ const char* ScrapeProtocolName(ScrapeProtocol protocol) {
 std::vector<ScrapeProtocol> DefaultScrapeProtocols() {
   return {ScrapeProtocol::kOpenMetricsText1_0_0, ScrapeProtocol::kOpenMetricsText0_0_1,
           ScrapeProtocol::kPrometheusText1_0_0, ScrapeProtocol::kPrometheusText0_0_4};
+}
+
+std::vector<ScrapeProtocol> DefaultProtoFirstScrapeProtocols() {
+  std::vector<ScrapeProtocol> out = {ScrapeProtocol::kPrometheusProto};
+  for (ScrapeProtocol p : DefaultScrapeProtocols()) out.push_back(p);
+  return out;
 }
 
 Result<Config> Parse(std::string_view yaml, const std::string& source) {

@@ -50,7 +50,7 @@ using Duration = std::chrono::milliseconds;
 
 // The scrape_protocols / fallback_scrape_protocol names (exposition-format.md §1).
 enum class ScrapeProtocol {
-  kPrometheusProto,  // "PrometheusProto": rejected at load until a protobuf parser exists
+  kPrometheusProto,  // "PrometheusProto": delimited protobuf
   kPrometheusText0_0_4,
   kPrometheusText1_0_0,
   kOpenMetricsText0_0_1,
@@ -61,6 +61,8 @@ const char* ScrapeProtocolName(ScrapeProtocol protocol);
 // Prometheus's default order: OpenMetricsText1.0.0, OpenMetricsText0.0.1,
 // PrometheusText1.0.0, PrometheusText0.0.4.
 std::vector<ScrapeProtocol> DefaultScrapeProtocols();
+// The default of a job that scrapes native histograms: PrometheusProto, then the above.
+std::vector<ScrapeProtocol> DefaultProtoFirstScrapeProtocols();
 
 // Limits; 0 means no limit (exposition-format.md §7). A scrape config's 0 takes the global.
 struct ScrapeLimits {
@@ -77,8 +79,13 @@ struct GlobalConfig {
   Duration scrape_interval = std::chrono::minutes(1);
   Duration scrape_timeout = std::chrono::seconds(10);  // min(10s, scrape_interval) when absent
   Labels external_labels;  // $VAR / ${VAR} expanded from the environment at load
-  std::vector<ScrapeProtocol> scrape_protocols = DefaultScrapeProtocols();
+  // Empty when not set: each job then takes DefaultScrapeProtocols(), or
+  // DefaultProtoFirstScrapeProtocols() when it scrapes native histograms (Prometheus 3.x).
+  std::vector<ScrapeProtocol> scrape_protocols;
   ScrapeLimits limits;  // YAML: the six keys directly under global
+  // Defaults of the scrape configs' keys of the same names.
+  bool scrape_native_histograms = false;
+  bool always_scrape_classic_histograms = false;
   bool operator==(const GlobalConfig&) const = default;
 };
 
@@ -117,6 +124,17 @@ struct ScrapeConfig {
   // Never empty, no duplicates, in preference order; the global list when absent.
   std::vector<ScrapeProtocol> scrape_protocols;
   std::optional<ScrapeProtocol> fallback_scrape_protocol;
+  // Native histograms are ingested as such (else as their classic series); the global value
+  // when absent.
+  bool scrape_native_histograms = false;
+  // Also keep the classic series of a histogram exposed as both; the global value when absent.
+  bool always_scrape_classic_histograms = false;
+  // More buckets than this in a native histogram: its resolution is reduced until it fits, or
+  // the scrape fails. 0 = no limit.
+  uint64_t native_histogram_bucket_limit = 0;
+  // Resolution reduced until each bucket is at least this factor wider than the previous
+  // (0 or <= 1: schema 8, the finest Prometheus stores).
+  double native_histogram_min_bucket_factor = 0;
   std::vector<StaticConfig> static_configs;
   std::vector<FileSdConfig> file_sd_configs;
   std::vector<KubernetesSdConfig> kubernetes_sd_configs;

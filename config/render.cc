@@ -103,7 +103,10 @@ void EmitGlobal(YAML::Emitter& out, const GlobalConfig& g) {
   out << YAML::Key << "global" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "scrape_interval" << YAML::Value << FormatDuration(g.scrape_interval);
   out << YAML::Key << "scrape_timeout" << YAML::Value << FormatDuration(g.scrape_timeout);
-  EmitProtocols(out, g.scrape_protocols);
+  if (!g.scrape_protocols.empty()) EmitProtocols(out, g.scrape_protocols);
+  out << YAML::Key << "scrape_native_histograms" << YAML::Value << g.scrape_native_histograms;
+  out << YAML::Key << "always_scrape_classic_histograms" << YAML::Value
+      << g.always_scrape_classic_histograms;
   EmitLimits(out, g.limits);
   EmitLabels(out, "external_labels", g.external_labels);
   out << YAML::EndMap;
@@ -121,6 +124,17 @@ void EmitScrapeConfig(YAML::Emitter& out, const ScrapeConfig& sc) {
   if (sc.fallback_scrape_protocol) {
     out << YAML::Key << "fallback_scrape_protocol" << YAML::Value
         << ScrapeProtocolName(*sc.fallback_scrape_protocol);
+  }
+  out << YAML::Key << "scrape_native_histograms" << YAML::Value << sc.scrape_native_histograms;
+  out << YAML::Key << "always_scrape_classic_histograms" << YAML::Value
+      << sc.always_scrape_classic_histograms;
+  if (sc.native_histogram_bucket_limit != 0) {
+    out << YAML::Key << "native_histogram_bucket_limit" << YAML::Value
+        << sc.native_histogram_bucket_limit;
+  }
+  if (sc.native_histogram_min_bucket_factor != 0) {
+    out << YAML::Key << "native_histogram_min_bucket_factor" << YAML::Value
+        << sc.native_histogram_min_bucket_factor;
   }
   out << YAML::Key << "metrics_path" << YAML::Value << sc.metrics_path;
   out << YAML::Key << "scheme" << YAML::Value << sc.scheme;

@@ -2,6 +2,9 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -14,12 +17,8 @@ namespace petrel::config {
 namespace {
 
 const std::vector<std::string_view> kScrapeUnsupported = WithHttpClientKeys({
-    "scrape_native_histograms",
-    "always_scrape_classic_histograms",
     "convert_classic_histograms_to_nhcb",
     "scrape_failure_log_file",
-    "native_histogram_bucket_limit",
-    "native_histogram_min_bucket_factor",
     "keep_dropped_targets",
     "metric_name_validation_scheme",
     "metric_name_escaping_scheme",
@@ -92,7 +91,7 @@ Status ParseScheme(const Node& v, std::string& scheme) {
   return Status::Ok();
 }
 
-// One protocol name; kPrometheusProto is refused until a protobuf parser exists.
+// One protocol name, case-sensitive as in Prometheus.
 Result<ScrapeProtocol> ParseProtocolName(const Node& item, std::string_view what) {
   auto name = item.String();
   if (!name.ok()) return name.status();
@@ -100,16 +99,37 @@ Result<ScrapeProtocol> ParseProtocolName(const Node& item, std::string_view what
        {ScrapeProtocol::kPrometheusProto, ScrapeProtocol::kPrometheusText0_0_4,
         ScrapeProtocol::kPrometheusText1_0_0, ScrapeProtocol::kOpenMetricsText0_0_1,
         ScrapeProtocol::kOpenMetricsText1_0_0}) {
-    if (*name != ScrapeProtocolName(p)) continue;
-    if (p == ScrapeProtocol::kPrometheusProto) {
-      return item.Error("\"PrometheusProto\" is not supported by petrel yet (no protobuf parser)");
-    }
-    return p;
+    if (*name == ScrapeProtocolName(p)) return p;
   }
   return item.Error(fmt::format(
       "{}unknown scrape protocol {}, supported: [OpenMetricsText0.0.1 OpenMetricsText1.0.0 "
       "PrometheusProto PrometheusText0.0.4 PrometheusText1.0.0]",
       what, *name));
+}
+
+KeyFn OptionalBoolInto(std::optional<bool>& out) {
+  return [&out](const Node& v) {
+    auto b = v.AsBool();
+    if (b.ok()) out = *b;
+    return b.status();
+  };
+}
+
+// A float64 as Go's YAML reads one; negative factors are refused (Prometheus would treat them
+// like 0).
+Status ParseBucketFactor(const Node& v, double& out) {
+  auto text = v.String();
+  if (!text.ok()) return text.status();
+  char* end = nullptr;
+  errno = 0;
+  const double f = std::strtod(text->c_str(), &end);
+  if (text->empty() || end != text->c_str() + text->size() || errno == ERANGE ||
+      !std::isfinite(f)) {
+    return v.Error(fmt::format("not a valid number \"{}\"", *text));
+  }
+  if (f < 0) return v.Error(fmt::format("must not be negative, got {}", *text));
+  out = f;
+  return Status::Ok();
 }
 
 Status ParseFallbackProtocol(const Node& v, std::optional<ScrapeProtocol>& out) {
@@ -120,9 +140,25 @@ Status ParseFallbackProtocol(const Node& v, std::optional<ScrapeProtocol>& out) 
   return Status::Ok();
 }
 
-// Fills what the job leaves unset from global.
-void Inherit(const GlobalConfig& global, bool protocols_set, ScrapeConfig& sc) {
-  if (!protocols_set) sc.scrape_protocols = global.scrape_protocols;
+// The keys a job may leave unset to take the global value (or a default that depends on it).
+struct Unset {
+  bool protocols = true;
+  std::optional<bool> native_histograms;
+  std::optional<bool> always_classic;
+};
+
+// Fills what the job leaves unset from global, as Prometheus's ScrapeConfig.Validate: the
+// protocols are the global ones when set there, else the protobuf-first default for a job
+// that scrapes native histograms, else the text default.
+void Inherit(const GlobalConfig& global, const Unset& set, ScrapeConfig& sc) {
+  sc.scrape_native_histograms = set.native_histograms.value_or(global.scrape_native_histograms);
+  sc.always_scrape_classic_histograms =
+      set.always_classic.value_or(global.always_scrape_classic_histograms);
+  if (set.protocols) {
+    sc.scrape_protocols = !global.scrape_protocols.empty() ? global.scrape_protocols
+                          : sc.scrape_native_histograms    ? DefaultProtoFirstScrapeProtocols()
+                                                           : DefaultScrapeProtocols();
+  }
   const ScrapeLimits& g = global.limits;
   ScrapeLimits& l = sc.limits;
   for (auto [field, inherited] : {std::pair{&l.body_size_limit, g.body_size_limit},
@@ -139,7 +175,7 @@ Status ParseScrapeConfig(const Node& map, const GlobalConfig& global, ScrapeConf
   if (map.IsNull()) return map.Error("empty or null scrape config section");
   Duration interval{0};
   DurationSetting timeout;
-  bool protocols_set = false;
+  Unset unset;
   HttpClientParser http(sc.http_client);
   KeyHandlers handlers = {
       {"job_name", StringInto(sc.job_name)},
@@ -154,9 +190,19 @@ Status ParseScrapeConfig(const Node& map, const GlobalConfig& global, ScrapeConf
       {"enable_compression", BoolInto(sc.enable_compression)},
       {"scrape_protocols",
        [&](const Node& v) {
-         protocols_set = true;
+         unset.protocols = false;
          return ParseScrapeProtocols(v, sc.scrape_protocols);
        }},
+      {"scrape_native_histograms", OptionalBoolInto(unset.native_histograms)},
+      {"always_scrape_classic_histograms", OptionalBoolInto(unset.always_classic)},
+      {"native_histogram_bucket_limit",
+       [&](const Node& v) {
+         auto n = v.AsInt(0, INT64_MAX);
+         if (n.ok()) sc.native_histogram_bucket_limit = static_cast<uint64_t>(*n);
+         return n.status();
+       }},
+      {"native_histogram_min_bucket_factor",
+       [&](const Node& v) { return ParseBucketFactor(v, sc.native_histogram_min_bucket_factor); }},
       {"fallback_scrape_protocol",
        [&](const Node& v) { return ParseFallbackProtocol(v, sc.fallback_scrape_protocol); }},
       {"static_configs", ForEachItem([&](const Node& item) {
@@ -190,7 +236,7 @@ Status ParseScrapeConfig(const Node& map, const GlobalConfig& global, ScrapeConf
   if (!s.ok()) return s;
   if (sc.job_name.empty()) return map.Error("missing required key \"job_name\"");
   if (Status h = http.Finish(map); !h.ok()) return h;
-  Inherit(global, protocols_set, sc);
+  Inherit(global, unset, sc);
   return ResolveTimes(interval, timeout, global.scrape_interval, global.scrape_timeout, "",
                       fmt::format(" for scrape config with job name \"{}\"", sc.job_name),
                       sc.scrape_interval, sc.scrape_timeout);

@@ -78,11 +78,7 @@ size_t WriteBody(char* data, size_t size, size_t n, void* user) {
 // Picks the parser's Content-Type as Prometheus 3 does: the reply's when it names a known
 // format, else fallback_scrape_protocol, else the scrape fails.
 Status ResolveContentType(const config::ScrapeConfig& job, std::string* content_type) {
-  auto format = FormatFromContentType(*content_type);
-  if (format == ExpositionFormat::kProtobuf) {
-    return Status::Unavailable("the protobuf exposition format is not supported yet");
-  }
-  if (format) return Status::Ok();
+  if (FormatFromContentType(*content_type)) return Status::Ok();
   if (job.fallback_scrape_protocol) {
     *content_type = ContentTypeOf(*job.fallback_scrape_protocol);
     return Status::Ok();

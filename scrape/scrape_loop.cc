@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
 #include "config/relabel.h"
+#include "scrape/native_histogram.h"
 #include "scrape/parser.h"
 #include "wal/records.h"
 
@@ -40,7 +42,15 @@ ScrapeMetrics::ScrapeMetrics(Registry& r)
       exceeded_label_limits(
           r.GetCounter("prometheus_target_scrape_pool_exceeded_label_limits_total",
                        "Total number of times scrape pools hit the label limits, during sync or "
-                       "on scrape.")) {}
+                       "on scrape.")),
+      exceeded_bucket_limit(
+          r.GetCounter("prometheus_target_scrapes_exceeded_native_histogram_bucket_limit_total",
+                       "Total number of scrapes that hit the native histogram bucket limit and "
+                       "were rejected.")),
+      exemplar_out_of_order(
+          r.GetCounter("prometheus_target_scrapes_exemplar_out_of_order_total",
+                       "Total number of exemplar rejected due to not being out of the expected "
+                       "order.")) {}
 
 ScrapeLoop::ScrapeLoop(Target target, AppenderFactory appenders, ScrapeMetrics& metrics)
     : target_(std::move(target)), appenders_(std::move(appenders)), metrics_(metrics) {}
@@ -115,11 +125,18 @@ void* ScrapeLoop::Known::Find(std::string_view series) {
 
 Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts) {
   const config::ScrapeConfig& cfg = Settings();
-  auto parser = NewParser(fetch.content_type, fetch.body);
+  auto parser = NewParser(fetch.content_type, fetch.body,
+                          {.native_histograms = cfg.scrape_native_histograms,
+                           .keep_classic = cfg.always_scrape_classic_histograms});
   // cache_'s keys are trusted by a parser of the format that accepted them.
-  const bool openmetrics = ContentTypeIsOpenMetrics(fetch.content_type);
-  if (openmetrics == cache_openmetrics_) parser->SetKnownSeries(&known_);
-  cache_openmetrics_ = openmetrics;
+  const ExpositionFormat format =
+      ContentTypeIsOpenMetrics(fetch.content_type) ? ExpositionFormat::kOpenMetrics
+      : FormatFromContentType(fetch.content_type) == ExpositionFormat::kProtobuf
+          ? ExpositionFormat::kProtobuf
+          : ExpositionFormat::kPrometheusText;
+  if (format == cache_format_) parser->SetKnownSeries(&known_);
+  cache_format_ = format;
+  bool bucket_limit_hit = false;
   cursor_ = 0;
   last_miss_ = {};
   next_order_.clear();
@@ -128,7 +145,8 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     auto entry = parser->Next();
     if (!entry.ok()) return entry.status();
     if (*entry == EntryType::kEof) break;
-    if (*entry != EntryType::kSample) {
+    const bool histogram = *entry == EntryType::kHistogram;
+    if (*entry != EntryType::kSample && !histogram) {
       if (*entry != EntryType::kComment) NoteMetadata(*entry, *parser);
       continue;
     }
@@ -138,8 +156,23 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
 
     auto ts = cfg.honor_timestamps ? parser->Timestamp() : std::nullopt;
     int64_t t = ts ? *ts : fetch.timestamp_ms;
-    double v = parser->Value();
-    if (std::isnan(v)) v = std::bit_cast<double>(kNormalNaNBits);
+    double v = 0;
+    const Histogram* h = nullptr;
+    const FloatHistogram* fh = nullptr;
+    if (histogram) {
+      if (Status s = LimitHistogram(*parser, &h, &fh); !s.ok()) {
+        // Counted once per scrape; the scrape fails, parsing goes on for the counts.
+        bucket_limit_hit = true;
+        limit_error = s;
+        continue;
+      }
+    } else {
+      v = parser->Value();
+      if (std::isnan(v)) v = std::bit_cast<double>(kNormalNaNBits);
+    }
+    auto append = [&](wal::SeriesRef r, const Labels& l) {
+      return histogram ? app.AppendHistogram(r, l, t, h, fh) : app.Append(r, l, t, v);
+    };
 
     auto* kv = static_cast<Cache::value_type*>(parser->KnownEntry());
     bool inserted = false;
@@ -169,8 +202,8 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
       continue;
     }
     // (A Status is built only for a series without a ref: it costs a string.)
-    Result<wal::SeriesRef> ref = e.ref != 0 ? app.Append(e.ref, Labels(), t, v)
-                                            : Result<wal::SeriesRef>(Status::NotFound("no ref"));
+    Result<wal::SeriesRef> ref =
+        e.ref != 0 ? append(e.ref, Labels()) : Result<wal::SeriesRef>(Status::NotFound("no ref"));
     if (!ref.ok()) {
       builder_.Clear();
       parser->AddLabels(builder_);
@@ -194,7 +227,7 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
         if (inserted) cache_.erase(it);
         continue;
       }
-      ref = app.Append(0, labels, t, v);
+      ref = append(0, labels);
       if (ref.ok() && e.ref == 0) ++counts.added;
     }
     ++counts.post_relabel;
@@ -215,8 +248,80 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     e.explicit_timestamp = ts.has_value() && !cfg.track_timestamps_staleness;
     e.order_index = static_cast<uint32_t>(next_order_.size());
     next_order_.push_back(kv);
+    AppendExemplars(app, *parser, *ref, t, histogram);
   }
+  if (bucket_limit_hit) metrics_.exceeded_bucket_limit->Inc();
   return limit_error;
+}
+
+Status ScrapeLoop::LimitHistogram(const Parser& parser, const Histogram** h,
+                                  const FloatHistogram** fh) {
+  const config::ScrapeConfig& cfg = Settings();
+  const uint64_t limit = cfg.native_histogram_bucket_limit;
+  const int32_t max_schema = MaxSchemaForBucketFactor(cfg.native_histogram_min_bucket_factor);
+  // Only exponential schemas can be reduced; reserved ones (9..52) always are, to max_schema.
+  auto reduce = [&](auto* parsed, auto& copy, auto** out) -> Status {
+    *out = parsed;
+    if (parsed == nullptr) return Status::Ok();
+    const bool exponential =
+        parsed->schema >= kExponentialSchemaMin && parsed->schema <= kExponentialSchemaMaxReserved;
+    auto buckets = [](const auto& x) {
+      return x.positive_buckets.size() + x.negative_buckets.size();
+    };
+    const bool too_fine = exponential && parsed->schema > max_schema;
+    const bool too_many = limit > 0 && buckets(*parsed) > limit;
+    if (!too_fine && !too_many) return Status::Ok();
+    if (too_many && !exponential) return Status::InvalidArgument("histogram bucket limit exceeded");
+    copy = *parsed;
+    if (too_fine) ReduceResolution(copy, max_schema);
+    while (limit > 0 && buckets(copy) > limit) {
+      if (copy.schema <= kExponentialSchemaMin) {
+        return Status::InvalidArgument("histogram bucket limit exceeded");
+      }
+      ReduceResolution(copy, copy.schema - 1);
+    }
+    *out = &copy;
+    return Status::Ok();
+  };
+  if (Status s = reduce(parser.IntHistogram(), hist_, h); !s.ok()) return s;
+  return reduce(parser.FloatHistogramValue(), float_hist_, fh);
+}
+
+void ScrapeLoop::AppendExemplars(wal::Appender& app, const Parser& parser, wal::SeriesRef ref,
+                                 int64_t t_ms, bool histogram) {
+  exemplars_.clear();
+  Exemplar e;
+  for (size_t i = 0; parser.GetExemplarAt(i, &e); ++i) {
+    if (!e.timestamp) {
+      // Prometheus drops a native histogram's exemplars without a timestamp; the others take
+      // the sample's.
+      if (histogram) continue;
+      e.timestamp = t_ms;
+    }
+    exemplars_.push_back(std::move(e));
+    e = Exemplar{};
+  }
+  if (exemplars_.empty()) return;
+  // As exemplar.Compare: by timestamp, then value, then labels.
+  std::sort(exemplars_.begin(), exemplars_.end(), [](const Exemplar& a, const Exemplar& b) {
+    if (*a.timestamp != *b.timestamp) return *a.timestamp < *b.timestamp;
+    if (a.value != b.value) return a.value < b.value;
+    return a.labels < b.labels;
+  });
+  for (Exemplar& x : exemplars_) {
+    auto [last, inserted] = last_exemplar_.try_emplace(ref);
+    // exemplar.Equals: same labels, timestamp and value (a NaN value never equals).
+    if (!inserted && last->second.timestamp == x.timestamp && last->second.value == x.value &&
+        last->second.labels == x.labels) {
+      continue;  // the same exemplar as last time: not appended again
+    }
+    // Like Prometheus, a rejected exemplar does not fail the scrape.
+    if (app.AppendExemplar(ref, *x.timestamp, x.value, x.labels).ok()) {
+      last->second = std::move(x);
+    } else if (inserted) {
+      last_exemplar_.erase(last);
+    }
+  }
 }
 
 void ScrapeLoop::NoteMetadata(EntryType entry, const Parser& parser) {
@@ -273,9 +378,11 @@ void ScrapeLoop::AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bo
     // scrape had reached it: nothing of the scrape was kept. (Prometheus 3.14 skips those.)
     uint64_t before_now = e.last_iteration == iteration_ ? e.previous_iteration : e.last_iteration;
     bool was_live = before_now != 0 && before_now + 1 == iteration_;  // 0: never
+    // A histogram series is marked stale with the float StaleNaN too, as Prometheus does.
     if (was_live && !e.explicit_timestamp && e.ref != 0) {
       (void)app.Append(e.ref, Labels(), timestamp_ms, wal::StaleNaN());
     }
+    if (!last_exemplar_.empty()) last_exemplar_.erase(e.ref);
     it = cache_.erase(it);
   }
 }

@@ -54,6 +54,10 @@ struct ScrapeMetrics {
   Counter* append_failed;
   Counter* exceeded_sample_limit;
   Counter* exceeded_label_limits;
+  Counter* exceeded_bucket_limit;  // native_histogram_bucket_limit
+  // Registered as Prometheus does; like Prometheus's agent, whose appender reports no
+  // out-of-order exemplars, nothing counts into it.
+  Counter* exemplar_out_of_order;
 };
 
 // The outcome of the most recent scrape, for status pages and tests.
@@ -108,6 +112,12 @@ class ScrapeLoop {
   };
 
   Status AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts);
+  // The histogram of a kHistogram entry, reduced to the job's max schema and bucket limit
+  // (kept in hist_ / float_hist_ when changed). kInvalidArgument when over the limit at the
+  // lowest resolution.
+  Status LimitHistogram(const Parser& parser, const Histogram** h, const FloatHistogram** fh);
+  void AppendExemplars(wal::Appender& app, const Parser& parser, wal::SeriesRef ref, int64_t t_ms,
+                       bool histogram);
   void NoteMetadata(EntryType entry, const Parser& parser);
   void ExpireMetadata();
   const config::ScrapeConfig& Settings() const;  // the job's, or defaults
@@ -145,12 +155,19 @@ class ScrapeLoop {
   // current scrape did not meet, and a failed scrape clears both).
   std::vector<Cache::value_type*> order_;
   std::vector<Cache::value_type*> next_order_;
-  size_t cursor_ = 0;               // in order_: the predicted next entry
-  std::string_view last_miss_;      // into this scrape's body: the last series Find missed
-  bool cache_openmetrics_ = false;  // the format whose parser accepted cache_'s keys
+  size_t cursor_ = 0;           // in order_: the predicted next entry
+  std::string_view last_miss_;  // into this scrape's body: the last series Find missed
+  // The format whose parser accepted cache_'s keys.
+  ExpositionFormat cache_format_ = ExpositionFormat::kPrometheusText;
   uint64_t iteration_ = 0;
   std::array<wal::SeriesRef, 5> report_refs_{};
-  LabelsBuilder builder_;         // reused across samples
+  LabelsBuilder builder_;            // reused across samples
+  std::vector<Exemplar> exemplars_;  // reused across samples
+  // The last exemplar appended per series that had one: an equal one is not appended again
+  // (Prometheus's agent appender does the same). Entries go with the series' cache entry.
+  std::unordered_map<wal::SeriesRef, Exemplar> last_exemplar_;
+  Histogram hist_;  // copies of a parsed histogram whose resolution had to be reduced
+  FloatHistogram float_hist_;
   mutable std::mutex health_mu_;  // guards health_ (read by status pages on other threads)
   TargetHealth health_;
   // Guards metadata_'s structure and its entries' type, help and unit (read by

@@ -204,9 +204,6 @@ TEST_CASE("scrape_protocols are validated as Prometheus does", "[config][fields]
         "PrometheusText0.0.4 PrometheusText1.0.0]");
   CHECK(ErrorOf(job + "    scrape_protocols: []\n") ==
         "petrel.yml:3: scrape_configs[0].scrape_protocols: scrape_protocols cannot be empty");
-  CHECK(ErrorOf(job + "    scrape_protocols: [PrometheusProto]\n") ==
-        "petrel.yml:3: scrape_configs[0].scrape_protocols[0]: \"PrometheusProto\" is not "
-        "supported by petrel yet (no protobuf parser)");
   CHECK(ErrorOf(job + "    fallback_scrape_protocol: text\n") ==
         "petrel.yml:3: scrape_configs[0].fallback_scrape_protocol: invalid "
         "fallback_scrape_protocol: unknown scrape protocol text, supported: "

@@ -1,9 +1,11 @@
 // FakeWal/FakeAppender: an in-memory stand-in for the WAL behind wal::Appender, recording
-// committed samples with their labels. Thread-safe (scrapes may commit from worker threads).
+// committed samples, native histograms and exemplars with their series' labels. Thread-safe
+// (scrapes may commit from worker threads).
 #pragma once
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "wal/appender.h"
@@ -22,6 +24,20 @@ struct FakeWal {
     double v;
   };
   std::vector<Sample> committed;
+  struct HistogramSample {
+    Labels labels;
+    int64_t t;
+    std::optional<Histogram> h;
+    std::optional<FloatHistogram> fh;
+  };
+  std::vector<HistogramSample> histograms;
+  struct ExemplarRecord {
+    Labels series;
+    int64_t t;
+    double v;
+    Labels labels;
+  };
+  std::vector<ExemplarRecord> exemplars;
   int label_lookups = 0;  // appends that had to go through labels
   int commits = 0;
   int rollbacks = 0;
@@ -46,25 +62,63 @@ class FakeAppender : public wal::Appender {
     pending_.push_back({wal_.labels[ref], t, v});
     return ref;
   }
+  Result<wal::SeriesRef> AppendHistogram(wal::SeriesRef ref, const Labels& l, int64_t t,
+                                         const Histogram* h, const FloatHistogram* fh) override {
+    if ((h == nullptr) == (fh == nullptr)) return Status::InvalidArgument("need h or fh");
+    std::lock_guard lock(wal_.mu);
+    if (wal_.labels.count(ref) == 0) {
+      if (l.empty()) return Status::InvalidArgument("empty labels");
+      ++wal_.label_lookups;
+      auto [it, inserted] = wal_.refs.try_emplace(l, wal_.refs.size() + 1);
+      ref = it->second;
+      wal_.labels[ref] = l;
+    }
+    auto last = wal_.last_ts.find(ref);
+    if (last != wal_.last_ts.end() && t <= last->second) {
+      return Status::InvalidArgument("out of order sample");
+    }
+    FakeWal::HistogramSample s{wal_.labels[ref], t, std::nullopt, std::nullopt};
+    if (h != nullptr) s.h = *h;
+    if (fh != nullptr) s.fh = *fh;
+    pending_histograms_.push_back(std::move(s));
+    return ref;
+  }
+  Status AppendExemplar(wal::SeriesRef ref, int64_t t, double v, const Labels& l) override {
+    std::lock_guard lock(wal_.mu);
+    if (wal_.labels.count(ref) == 0) return Status::InvalidArgument("unknown series ref");
+    pending_exemplars_.push_back({wal_.labels[ref], t, v, l});
+    return Status::Ok();
+  }
   Status Commit() override {
     std::lock_guard lock(wal_.mu);
     for (auto& s : pending_) {
       wal_.last_ts[wal_.refs[s.labels]] = s.t;
       wal_.committed.push_back(s);
     }
+    for (auto& s : pending_histograms_) {
+      wal_.last_ts[wal_.refs[s.labels]] = s.t;
+      wal_.histograms.push_back(s);
+    }
+    for (auto& e : pending_exemplars_) wal_.exemplars.push_back(e);
     ++wal_.commits;
     pending_.clear();
+    pending_histograms_.clear();
+    pending_exemplars_.clear();
     return Status::Ok();
   }
   void Rollback() override {
     std::lock_guard lock(wal_.mu);
     ++wal_.rollbacks;
     pending_.clear();
+    pending_histograms_.clear();
+    pending_exemplars_.clear();
   }
 
  private:
   FakeWal& wal_;
   std::vector<FakeWal::Sample> pending_;
+  std::vector<FakeWal::HistogramSample> pending_histograms_;
+  std::vector<FakeWal::ExemplarRecord> pending_exemplars_;
 };
 
 }  // namespace petrel::scrape::testing
