@@ -125,3 +125,87 @@ TEST_CASE("watcher reads a new checkpoint and resets series seen before it", "[r
 
 }  // namespace
 }  // namespace petrel::remotewrite
+
+namespace petrel::remotewrite {
+namespace {
+
+// Takes histograms and exemplars one per call at most (a full shard each time), and notes the
+// order of BeginRecord/Read calls.
+struct NativeSink : Watcher::Sink {
+  std::vector<int64_t> samples, histograms, float_histograms, exemplars;  // timestamps
+  std::vector<std::string> events;
+  void StoreSeries(std::span<const wal::RefSeries>, uint32_t) override {}
+  void SeriesReset(uint32_t) override {}
+  void BeginRecord(WalPosition) override { events.push_back("begin"); }
+  void Read(WalPosition) override { events.push_back("read"); }
+  size_t Append(std::span<const wal::RefSample> s) override {
+    for (const auto& x : s) samples.push_back(x.t);
+    return s.size();
+  }
+  size_t AppendHistograms(std::span<const wal::RefHistogramSample> h) override {
+    histograms.push_back(h[0].t);
+    CHECK(h[0].h.count == 2);
+    return 1;
+  }
+  size_t AppendFloatHistograms(std::span<const wal::RefFloatHistogramSample> h) override {
+    float_histograms.push_back(h[0].t);
+    CHECK(h[0].fh.count == 1.5);
+    return 1;
+  }
+  size_t AppendExemplars(std::span<const wal::RefExemplar> e) override {
+    exemplars.push_back(e[0].t);
+    CHECK(e[0].labels == Labels{{"trace_id", "x"}});
+    return 1;
+  }
+};
+
+void WriteNativeRecords(WalEnv& env, int64_t t) {
+  Histogram h;
+  h.count = 2;
+  h.zero_count = 2;
+  FloatHistogram fh;
+  fh.count = 1.5;
+  fh.zero_count = 1.5;
+  auto app = env.storage->NewAppender();
+  for (int i = 0; i < 3; ++i) {
+    const std::string n = std::to_string(i);
+    auto ref = app->Append(0, Labels{{"__name__", "c" + n}}, t, 1);
+    REQUIRE(ref.ok());
+    REQUIRE(app->AppendExemplar(*ref, t, 1, Labels{{"trace_id", "x"}}).ok());
+    REQUIRE(app->AppendHistogram(0, Labels{{"__name__", "h" + n}}, t, &h, nullptr).ok());
+    REQUIRE(app->AppendHistogram(0, Labels{{"__name__", "f" + n}}, t, nullptr, &fh).ok());
+  }
+  REQUIRE(app->Commit().ok());
+}
+
+TEST_CASE("watcher forwards histograms and exemplars only when asked, a record at a time",
+          "[remotewrite]") {
+  WalEnv env;
+  const bool forward = GENERATE(false, true);
+  NativeSink sink;
+  Watcher w(env.fs, env.metrics, "/data/wal", "q", env.start_ms, sink);
+  w.Forward(forward, forward);
+  w.Begin();
+  WriteNativeRecords(env, env.start_ms + 1);
+  // Series, Samples, HistogramSamples, FloatHistogramSamples, Exemplars: 5 records.
+  REQUIRE(PollUntil(
+      w, [&] { return std::count(sink.events.begin(), sink.events.end(), "read") >= 5; }));
+  CHECK(sink.samples.size() == 3);
+  if (!forward) {
+    CHECK(sink.histograms.empty());
+    CHECK(sink.float_histograms.empty());
+    CHECK(sink.exemplars.empty());
+    return;
+  }
+  // One item taken per call: each record was offered again until all of it was taken, and no
+  // Read came before that.
+  CHECK(sink.histograms.size() == 3);
+  CHECK(sink.float_histograms.size() == 3);
+  CHECK(sink.exemplars.size() == 3);
+  std::vector<std::string> want;
+  for (int i = 0; i < 5; ++i) want.insert(want.end(), {"begin", "read"});
+  CHECK(sink.events == want);
+}
+
+}  // namespace
+}  // namespace petrel::remotewrite
