@@ -289,6 +289,12 @@ remote_write:
   {{- if hasKey . "sendExemplars" }}
   send_exemplars: {{ .sendExemplars }}
   {{- end }}
+  {{- if hasKey . "sendNativeHistograms" }}
+  send_native_histograms: {{ .sendNativeHistograms }}
+  {{- end }}
+  {{- with .protobufMessage }}
+  protobuf_message: {{ . | quote }}
+  {{- end }}
   {{- with .metadataConfig }}
   metadata_config:
     {{- if hasKey . "send" }}
