@@ -207,6 +207,15 @@ class StorageImpl final : public Storage {
   uint32_t closed_segment_ = 0;
   std::string series_record_;
   std::vector<MemSeries*> to_log_;
+  // Failed writes (a full disk): the first is logged at once, the rest every 10 s, and the
+  // first success after them says what was lost. Guarded by writer_mu_.
+  struct WriteFailures {
+    uint64_t writes = 0, samples = 0;  // since the first failure of this run
+    uint64_t unlogged = 0;             // failures since the last log line
+    std::chrono::steady_clock::time_point last_log;
+  } write_failures_;
+  void NoteWriteFailure(const Status& s, uint64_t n_samples);
+  void NoteWriteSuccess();
   // Samples and newest timestamp per segment still on disk (from replay and commits).
   std::map<uint32_t, SegmentStats> seg_stats_;
 
@@ -529,8 +538,10 @@ Status StorageImpl::Write(std::initializer_list<std::span<MemSeries* const>> ser
   Status s = writer_->Log(std::span<const std::string_view>(all, n));
   if (!s.ok()) {
     for (MemSeries* m : to_log_) m->logged.store(false, std::memory_order_relaxed);
+    NoteWriteFailure(s, n_samples);
     return s;
   }
+  NoteWriteSuccess();
   if (n_samples > 0) {
     // The sample records are the last ones logged, so they are in the writer's current segment.
     SegmentStats& st = seg_stats_[writer_->segment()];
@@ -540,6 +551,33 @@ Status StorageImpl::Write(std::initializer_list<std::span<MemSeries* const>> ser
   // The commit is in the file either way; an fsync failure is reported, the data stays.
   if (options_.fsync_interval.count() == 0) return writer_->Sync();
   return Status::Ok();
+}
+
+// A commit that cannot be written (ENOSPC, EIO) loses its samples: the scrape loop counts it
+// and goes on, so this is where an operator learns why, without a line per scrape.
+void StorageImpl::NoteWriteFailure(const Status& s, uint64_t n_samples) {
+  WriteFailures& f = write_failures_;
+  const auto now = std::chrono::steady_clock::now();
+  ++f.writes;
+  f.samples += n_samples;
+  ++f.unlogged;
+  if (f.writes > 1 && now - f.last_log < std::chrono::seconds(10)) return;
+  spdlog::error(
+      "msg=\"WAL write failed, samples dropped\" component=wal segment={:08d} err=\"{}\" "
+      "failed_writes={} samples_dropped={} since_last_log={}",
+      writer_->segment(), s.message(), f.writes, f.samples, f.unlogged);
+  f.last_log = now;
+  f.unlogged = 0;
+}
+
+void StorageImpl::NoteWriteSuccess() {
+  WriteFailures& f = write_failures_;
+  if (f.writes == 0) return;
+  spdlog::warn(
+      "msg=\"WAL writes succeed again\" component=wal segment={:08d} failed_writes={} "
+      "samples_dropped={}",
+      writer_->segment(), f.writes, f.samples);
+  f = WriteFailures{};
 }
 
 Status StorageImpl::Truncate(int64_t mint_ms, uint32_t keep_from_segment) {

@@ -444,6 +444,13 @@ size_t KubernetesDiscoverer::Impl::Write(Stream& s, const char* data, size_t len
   return len;
 }
 
+// A string member, or "" when absent or of another type. The API server's framing is not
+// trusted: json::value() throws on a wrong type, and nothing may throw out of a curl callback.
+static std::string StringField(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // One watch event. False when the stream is malformed.
 bool KubernetesDiscoverer::Impl::HandleLine(Stream& s, std::string_view line) {
   json ev = json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -456,12 +463,13 @@ bool KubernetesDiscoverer::Impl::HandleLine(Stream& s, std::string_view line) {
   const std::string type = ev["type"].get<std::string>();
   const json& obj = ev["object"];
   if (type == "ERROR") {
-    int code = obj.value("code", 0);
-    if (code == 410) {
+    auto code = obj.find("code");
+    if (code != obj.end() && code->is_number_integer() && code->get<int64_t>() == 410) {
       s.gone = true;  // Finish re-lists
       return true;
     }
-    Fail(s, "watch error event: " + obj.value("message", obj.dump()));
+    const std::string message = StringField(obj, "message");
+    Fail(s, "watch error event: " + (message.empty() ? obj.dump() : message));
     s.broken = true;
     return true;
   }
@@ -548,8 +556,8 @@ void KubernetesDiscoverer::Impl::FinishList(Stream& s, long status) {
     if (!put.ok()) Fail(s, put.status().message());
   }
   const json& meta = body.contains("metadata") ? body["metadata"] : json::object();
-  std::string cont = meta.is_object() ? meta.value("continue", "") : "";
-  std::string rv = meta.is_object() ? meta.value("resourceVersion", "") : "";
+  std::string cont = meta.is_object() ? StringField(meta, "continue") : "";
+  std::string rv = meta.is_object() ? StringField(meta, "resourceVersion") : "";
   body = json();
   if (!cont.empty()) {
     s.cont = cont;  // next page right away
