@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "scrape/parser.h"
+
 namespace petrel::scrape {
 namespace {
 
