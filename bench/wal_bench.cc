@@ -3,6 +3,7 @@
 //   AppendCommit_cached_refs   steady state: Append(ref) with the scrape cache's refs.
 //   AppendCommit_new_series    first scrape: Append(0, labels) creates 10,000 series (and the
 //                              Series record) per commit.
+//   AppendCommit_histograms    1,000 native histograms and 100 exemplars per commit.
 // Wall time (UseRealTime): the write syscalls are part of the cost.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -107,6 +108,48 @@ BENCHMARK(BM_WalAppendCommit_new_series)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(30)
     ->UseRealTime();
+
+// Native histograms: 1,000 per commit (schema 3, two spans, 20 buckets each, a counter moving
+// every scrape), cached refs, with an exemplar on every tenth series.
+constexpr int kHistograms = 1000;
+
+void BM_WalAppendCommit_histograms(benchmark::State& state) {
+  TempDir dir;
+  PosixFs fs;
+  Registry registry;
+  auto storage = wal::Storage::Open(fs, registry, dir.path, {});
+  if (!storage.ok()) return state.SkipWithError(storage.status().message().c_str());
+  std::vector<Labels> series = MakeSeries(kHistograms, 0);
+  std::vector<wal::SeriesRef> refs(kHistograms, 0);
+  Histogram h;
+  h.schema = 3;
+  h.zero_threshold = 1e-128;
+  h.positive_spans = {{-2, 12}, {3, 8}};
+  h.positive_buckets.assign(20, 1);
+  const Labels exemplar{{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"}};
+  int64_t t = 1700000000000;
+  for (auto _ : state) {
+    t += 15000;
+    h.positive_buckets[0] += 1;  // one more observation per scrape in the first bucket
+    uint64_t count = 0, bucket = 0;
+    for (int64_t d : h.positive_buckets) count += bucket += static_cast<uint64_t>(d);
+    h.count = count;
+    h.sum = static_cast<double>(count) * 0.25;
+    auto app = (*storage)->NewAppender();
+    for (int i = 0; i < kHistograms; ++i) {
+      auto r = app->AppendHistogram(refs[i], series[i], t, &h, nullptr);
+      if (!r.ok()) return state.SkipWithError(r.status().message().c_str());
+      refs[i] = *r;
+      if (i % 10 == 0 && !app->AppendExemplar(*r, t - 1, 0.3, exemplar).ok()) {
+        return state.SkipWithError("exemplar");
+      }
+    }
+    if (!app->Commit().ok()) return state.SkipWithError("commit");
+  }
+  SetCounters(state, kHistograms);
+  (void)(*storage)->Close();
+}
+BENCHMARK(BM_WalAppendCommit_histograms)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace petrel::bench

@@ -21,8 +21,6 @@ constexpr uint64_t kMaxFragmentPayload = kPageSize - kFragmentHeaderSize;
 enum FragmentKind : uint8_t { kFull = 1, kFirst = 2, kMiddle = 3, kLast = 4 };
 constexpr uint8_t kSnappyFlag = 0x08;
 constexpr uint8_t kZstdFlag = 0x10;
-// Prometheus uses klauspost/compress's default speed, which is roughly zstd level 3.
-constexpr int kZstdLevel = 3;
 
 const char kZeros[kPageSize] = {};
 
@@ -174,7 +172,7 @@ std::string_view SegmentWriter::Compress(std::string_view rec, uint8_t* flag) {
 #ifdef PETREL_HAVE_ZSTD
       compressed_.resize(ZSTD_compressBound(rec.size()));
       len = ZSTD_compressCCtx(zstd_->cctx, compressed_.data(), compressed_.size(), rec.data(),
-                              rec.size(), kZstdLevel);
+                              rec.size(), options_.zstd_level);
       if (ZSTD_isError(len)) len = rec.size();  // store raw
       *flag = kZstdFlag;
       saved = metrics_.bytes_saved_zstd;

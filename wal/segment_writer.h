@@ -20,6 +20,7 @@ namespace petrel::wal {
 struct WriterOptions {
   uint64_t segment_bytes = 128ull << 20;           // nominal size; a multiple of 32 KiB
   Compression compression = Compression::kSnappy;  // the smaller of raw and compressed is kept
+  int zstd_level = kDefaultZstdLevel;
 };
 
 // The prometheus_tsdb_wal_* counters the writer maintains; any pointer may be null.

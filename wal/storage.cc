@@ -74,8 +74,8 @@ class AppenderImpl final : public Appender {
   void Rollback() override;
 
  private:
-  // The series `ref` names, else the one with `labels` (created, and remembered, when new).
-  Result<MemSeries*> Series(SeriesRef ref, const Labels& labels);
+  // The series with `labels`, created (and remembered as created) when new.
+  Result<MemSeries*> Create(const Labels& labels);
   // Whether t_ms is after the series' last committed sample (float or histogram); counts the
   // rejects as Prometheus does.
   bool InOrder(const MemSeries& series, int64_t t_ms);
@@ -296,10 +296,11 @@ Status StorageImpl::Init() {
   // A checkpoint with no later segment left: continue after it, so replay will not skip the
   // new segments as "covered by the checkpoint".
   if (last_checkpoint_ >= 0) next = std::max<uint32_t>(next, last_checkpoint_ + 1);
-  auto writer = SegmentWriter::Create(
-      fs_, wal_dir_, next,
-      {.segment_bytes = options_.segment_bytes, .compression = options_.compression},
-      writer_metrics_);
+  auto writer = SegmentWriter::Create(fs_, wal_dir_, next,
+                                      {.segment_bytes = options_.segment_bytes,
+                                       .compression = options_.compression,
+                                       .zstd_level = options_.zstd_level},
+                                      writer_metrics_);
   if (!writer.ok()) return writer.status();
   writer_ = std::move(*writer);
   if (options_.fsync_interval.count() > 0) {
@@ -672,9 +673,10 @@ Status StorageImpl::CheckpointAndDelete(uint32_t first, uint32_t last, int64_t m
   };
   truncations_->Inc();
   checkpoint_creations_->Inc();
-  auto stats =
-      Checkpoint(fs_, wal_dir_, first, last, keep, mint_ms,
-                 {.segment_bytes = options_.segment_bytes, .compression = options_.compression});
+  auto stats = Checkpoint(fs_, wal_dir_, first, last, keep, mint_ms,
+                          {.segment_bytes = options_.segment_bytes,
+                           .compression = options_.compression,
+                           .zstd_level = options_.zstd_level});
   if (!stats.ok()) {
     checkpoint_creations_failed_->Inc();
     truncations_failed_->Inc();
@@ -722,9 +724,7 @@ Status StorageImpl::Close() {
   return s;
 }
 
-Result<MemSeries*> AppenderImpl::Series(SeriesRef ref, const Labels& labels) {
-  MemSeries* series = ref != 0 ? storage_.store_.GetByRef(ref) : nullptr;
-  if (series != nullptr) return series;
+Result<MemSeries*> AppenderImpl::Create(const Labels& labels) {
   if (labels.empty()) return Status::InvalidArgument("empty label set");
   const auto& items = labels.items();
   for (size_t i = 1; i < items.size(); ++i) {
@@ -733,7 +733,7 @@ Result<MemSeries*> AppenderImpl::Series(SeriesRef ref, const Labels& labels) {
     }
   }
   bool created = false;
-  series = storage_.store_.GetOrCreate(labels, labels.Hash(), &created);
+  MemSeries* series = storage_.store_.GetOrCreate(labels, labels.Hash(), &created);
   if (created) {
     created_.push_back(series);
     storage_.active_series_->Set(static_cast<double>(storage_.store_.size()));
@@ -749,12 +749,17 @@ bool AppenderImpl::InOrder(const MemSeries& series, int64_t t_ms) {
 
 Result<SeriesRef> AppenderImpl::Append(SeriesRef ref, const Labels& labels, int64_t t_ms,
                                        double value) {
-  auto series = Series(ref, labels);
-  if (!series.ok()) return series.status();
-  if (!InOrder(**series, t_ms)) return Status::InvalidArgument("out of order sample");
-  samples_.push_back(RefSample{(*series)->ref, t_ms, value});
-  sample_series_.push_back(*series);
-  return (*series)->ref;
+  // The per-sample path: a cached ref, no Result until the return.
+  MemSeries* series = ref != 0 ? storage_.store_.GetByRef(ref) : nullptr;
+  if (series == nullptr) {
+    auto created = Create(labels);
+    if (!created.ok()) return created.status();
+    series = *created;
+  }
+  if (!InOrder(*series, t_ms)) return Status::InvalidArgument("out of order sample");
+  samples_.push_back(RefSample{series->ref, t_ms, value});
+  sample_series_.push_back(series);
+  return series->ref;
 }
 
 Result<SeriesRef> AppenderImpl::AppendHistogram(SeriesRef ref, const Labels& labels, int64_t t_ms,
@@ -763,17 +768,21 @@ Result<SeriesRef> AppenderImpl::AppendHistogram(SeriesRef ref, const Labels& lab
     return Status::InvalidArgument("a histogram sample needs exactly one of h and fh");
   }
   if (Status s = h != nullptr ? ValidateHistogram(*h) : ValidateHistogram(*fh); !s.ok()) return s;
-  auto series = Series(ref, labels);
-  if (!series.ok()) return series.status();
+  MemSeries* series = ref != 0 ? storage_.store_.GetByRef(ref) : nullptr;
+  if (series == nullptr) {
+    auto created = Create(labels);
+    if (!created.ok()) return created.status();
+    series = *created;
+  }
   // One timestamp order per series, floats and histograms alike.
-  if (!InOrder(**series, t_ms)) return Status::InvalidArgument("out of order sample");
-  const SeriesRef r = (*series)->ref;
+  if (!InOrder(*series, t_ms)) return Status::InvalidArgument("out of order sample");
+  const SeriesRef r = series->ref;
   if (h != nullptr) {
     histograms_[h->schema == kCustomBucketsSchema].push_back({r, t_ms, *h});
   } else {
     float_histograms_[fh->schema == kCustomBucketsSchema].push_back({r, t_ms, *fh});
   }
-  histogram_series_.push_back(*series);
+  histogram_series_.push_back(series);
   histogram_ts_.push_back(t_ms);
   return r;
 }

@@ -27,12 +27,21 @@ namespace petrel::wal {
 // when built with libzstd). Prometheus before 2.51 cannot read zstd.
 enum class Compression { kNone, kSnappy, kZstd };
 
+// Prometheus writes zstd at klauspost/compress's default speed (about level 3). Petrel uses 4:
+// for records of a scrape's size (< 128 KiB) it is the first level whose matches start at 4
+// bytes, which catches the zero bytes that end most sample values (a whole number needs few
+// mantissa bits), at the speed of level 3 (docs/wal.md has the measurements).
+inline constexpr int kDefaultZstdLevel = 4;
+
 // False for kZstd when this build has no libzstd.
 bool CompressionSupported(Compression compression);
 
 struct Options {
   uint64_t segment_bytes = 128ull << 20;  // multiple of 32 KiB
   Compression compression = Compression::kSnappy;
+  // The zstd level when compression is kZstd. Any level is read by every zstd reader
+  // (Prometheus >= 2.51 included); see docs/wal.md for the sizes and costs measured.
+  int zstd_level = kDefaultZstdLevel;
   // --storage.agent.wal-fsync-interval. A background thread fsyncs the active segment this
   // often; 0 fsyncs in every commit. Closed segments are always fsynced on rotation. Either
   // way a process crash (kill -9) loses nothing committed: the bytes are in the OS page cache.

@@ -1,9 +1,15 @@
 // wal_tool: measures the WAL on a real disk (PosixFs). Not a test; numbers for the benchmarks.
 //
-//   wal_tool write DIR none|snappy|zstd SERIES SCRAPES   node_exporter-shaped scrapes every 15 s
+//   wal_tool write DIR COMPRESSION SERIES SCRAPES        node_exporter-shaped scrapes every 15 s
 //                                                        (ms jitter), one Commit per scrape,
 //                                                        cached refs; prints bytes per sample
 //                                                        and append throughput
+//   wal_tool farm DIR COMPRESSION TARGETS SERIES SCRAPES what bench/compare.sh's petrel-farm
+//                                                        serves, as petrel's scrape loop appends
+//                                                        it: TARGETS x (SERIES + 5 scrape_*
+//                                                        series), targets spread over a 10 s
+//                                                        interval, one Commit per target scrape
+//   COMPRESSION: none, snappy, zstd (the default level) or zstd:LEVEL
 //   wal_tool replay DIR                                  Storage::Open (replay) of DIR; prints
 //                                                        MB/s (run under /usr/bin/time -v for
 //                                                        peak RSS)
@@ -113,18 +119,44 @@ void Step(Shape& s, std::mt19937_64& rng) {
   }
 }
 
-int Write(const std::string& dir, const std::string& compression, int series, int scrapes) {
-  Options options;
-  if (compression == "none") {
-    options.compression = Compression::kNone;
-  } else if (compression == "zstd") {
-    options.compression = Compression::kZstd;
+// none, snappy, zstd or zstd:LEVEL; false for anything else.
+bool ParseCompression(const std::string& spec, Options* options) {
+  if (spec == "none") {
+    options->compression = Compression::kNone;
+  } else if (spec == "snappy") {
+    options->compression = Compression::kSnappy;
+  } else if (spec == "zstd" || spec.starts_with("zstd:")) {
+    options->compression = Compression::kZstd;
+    if (spec.size() > 5) options->zstd_level = std::atoi(spec.c_str() + 5);
   } else {
-    options.compression = Compression::kSnappy;
+    return false;
   }
+  return true;
+}
+
+Result<std::unique_ptr<Storage>> OpenFor(PosixFs& fs, Registry& registry, const std::string& dir,
+                                         const std::string& compression) {
+  Options options;
+  if (!ParseCompression(compression, &options)) {
+    return Status::InvalidArgument("unknown compression " + compression);
+  }
+  return Storage::Open(fs, registry, dir, options);
+}
+
+void Report(PosixFs& fs, const std::string& dir, const std::string& compression, double samples,
+            double append_seconds) {
+  const uint64_t bytes = WalBytes(fs, JoinPath(dir, "wal"));
+  std::printf(
+      "compression=%s samples=%.0f wal_bytes=%llu bytes_per_sample=%.3f append_seconds=%.3f "
+      "samples_per_second=%.0f\n",
+      compression.c_str(), samples, static_cast<unsigned long long>(bytes),
+      static_cast<double>(bytes) / samples, append_seconds, samples / append_seconds);
+}
+
+int Write(const std::string& dir, const std::string& compression, int series, int scrapes) {
   PosixFs fs;
   Registry registry;
-  auto st = Storage::Open(fs, registry, dir, options);
+  auto st = OpenFor(fs, registry, dir, compression);
   if (!st.ok()) {
     std::fprintf(stderr, "open: %s\n", st.status().ToString().c_str());
     return 1;
@@ -155,13 +187,83 @@ int Write(const std::string& dir, const std::string& compression, int series, in
     t += 15000;
   }
   if (Status s = (*st)->Close(); !s.ok()) return 1;
-  const double samples = static_cast<double>(series) * scrapes;
-  const uint64_t bytes = WalBytes(fs, JoinPath(dir, "wal"));
-  std::printf(
-      "compression=%s series=%d scrapes=%d samples=%.0f wal_bytes=%llu "
-      "bytes_per_sample=%.3f append_seconds=%.3f samples_per_second=%.0f\n",
-      compression.c_str(), series, scrapes, samples, static_cast<unsigned long long>(bytes),
-      static_cast<double>(bytes) / samples, append_seconds, samples / append_seconds);
+  Report(fs, dir, compression, static_cast<double>(series) * scrapes, append_seconds);
+  return 0;
+}
+
+// bench/farm/farm.cc's series and values (target t, series s, scrape k), with the target labels
+// bench/farm/farm_config.sh gives them, then the scrape loop's own five series.
+int Farm(const std::string& dir, const std::string& compression, int targets, int series,
+         int scrapes) {
+  PosixFs fs;
+  Registry registry;
+  auto st = OpenFor(fs, registry, dir, compression);
+  if (!st.ok()) {
+    std::fprintf(stderr, "open: %s\n", st.status().ToString().c_str());
+    return 1;
+  }
+  static const char* kFamilies[] = {
+      "node_cpu_seconds_total",         "node_network_receive_bytes_total",
+      "node_filesystem_avail_bytes",    "node_disk_io_time_seconds_total",
+      "node_memory_MemAvailable_bytes", "node_netstat_Tcp_InSegs"};
+  static const char* kScrapeSeries[] = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                                        "scrape_samples_post_metric_relabeling",
+                                        "scrape_series_added"};
+  const Label instance{"instance", "127.0.0.1:40123"};
+  const Label job{"job", "farm"};
+  std::vector<std::vector<Labels>> labels(targets);
+  for (int t = 0; t < targets; ++t) {
+    for (int s = 0; s < series; ++s) {
+      labels[t].push_back(
+          Labels::FromUnsorted({{"__name__", kFamilies[static_cast<int64_t>(s) * 6 / series]},
+                                {"cpu", std::to_string(s % 64)},
+                                {"device", fmt::format("dev{}", (s / 64) % 32)},
+                                {"mode", fmt::format("m{}", s / 2048)},
+                                instance,
+                                job,
+                                {"t", std::to_string(t)}}));
+    }
+    for (const char* name : kScrapeSeries) {
+      labels[t].push_back(
+          Labels::FromUnsorted({{"__name__", name}, instance, job, {"t", std::to_string(t)}}));
+    }
+  }
+  std::vector<std::vector<SeriesRef>> refs(targets, std::vector<SeriesRef>(series + 5, 0));
+  std::mt19937_64 rng(42);
+  auto app = (*st)->NewAppender();
+  double append_seconds = 0;
+  const int64_t t0 = 1700000000000;
+  for (int k = 0; k < scrapes; ++k) {
+    for (int t = 0; t < targets; ++t) {
+      const int64_t ts = t0 + k * 10000 + t * 10000 / targets + static_cast<int64_t>(rng() % 3);
+      const auto start = Clock::now();
+      for (int s = 0; s < series + 5; ++s) {
+        double v;
+        if (s < series) {
+          v = static_cast<double>(k) * (s % 7 + 1) + t * 0.5 + s;
+        } else {
+          const double scrape_values[] = {1, 0.002 + static_cast<double>(rng() % 3000) * 1e-6,
+                                          static_cast<double>(series), static_cast<double>(series),
+                                          k == 0 ? series + 0.0 : 0};
+          v = scrape_values[s - series];
+        }
+        auto ref = app->Append(refs[t][s], labels[t][s], ts, v);
+        if (!ref.ok()) {
+          std::fprintf(stderr, "append: %s\n", ref.status().ToString().c_str());
+          return 1;
+        }
+        refs[t][s] = *ref;
+      }
+      if (Status s = app->Commit(); !s.ok()) {
+        std::fprintf(stderr, "commit: %s\n", s.ToString().c_str());
+        return 1;
+      }
+      append_seconds += Seconds(start);
+    }
+  }
+  if (Status s = (*st)->Close(); !s.ok()) return 1;
+  Report(fs, dir, compression, static_cast<double>(targets) * (series + 5) * scrapes,
+         append_seconds);
   return 0;
 }
 
@@ -194,9 +296,14 @@ int main(int argc, char** argv) {
   if (mode == "write" && argc == 6) {
     return petrel::wal::Write(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
   }
+  if (mode == "farm" && argc == 7) {
+    return petrel::wal::Farm(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]),
+                             std::atoi(argv[6]));
+  }
   if (mode == "replay" && argc == 3) return petrel::wal::Replay(argv[2]);
   std::fprintf(stderr,
-               "usage: wal_tool write DIR none|snappy|zstd SERIES SCRAPES\n"
+               "usage: wal_tool write DIR none|snappy|zstd[:LEVEL] SERIES SCRAPES\n"
+               "       wal_tool farm DIR none|snappy|zstd[:LEVEL] TARGETS SERIES SCRAPES\n"
                "       wal_tool replay DIR\n");
   return 2;
 }
