@@ -87,7 +87,7 @@ wait_for 20 pm_gt "$(pm prometheus_agent_samples_appended_total)" prometheus_age
 stop_pid "$PETREL_PID" TERM
 run_for 4
 run_for 4
-ls "$WORK/data/wal" | grep -qx 00000002 || fail "no segment 00000002: $(ls "$WORK/data/wal")"
+[ -f "$WORK/data/wal/00000002" ] || fail "no segment 00000002: $(ls "$WORK/data/wal")"
 log "segments: $(cd "$WORK/data/wal" && for s in 0*; do printf '%s=%dB ' "$s" "$(stat -c %s "$s")"; done)"
 
 # 2. Corruption in the middle of segment 1 (not the last).
@@ -104,7 +104,8 @@ wait_for 20 pm_gt 1680 prometheus_agent_samples_appended_total || fail "petrel d
 stop_pid "$PETREL_PID" TERM
 
 # 3. A torn tail: the last record of the newest segment cut in half.
-last=$(ls "$WORK/data/wal" | grep -E '^[0-9]{8}$' | tail -1)
+segs=("$WORK"/data/wal/[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9])
+last=$(basename "${segs[-1]}")
 cp -a "$WORK/data" "$WORK/torn.copy"
 read -r rec_start good_end new_size < <($WALTOOL tear "$WORK/data/wal/$last")
 log "segment $last: cut to $new_size bytes, in the record at $rec_start (last good record ends at $good_end)"
