@@ -59,12 +59,15 @@ const Ksm& KsmSeries() {
 
 const std::vector<Labels>& KsmLabels() { return KsmSeries().labels; }
 
+// raw_bytes and snappy_bytes: summed over all iterations (the requests cover different parts of
+// the payload, so one request alone is not representative).
 void WireCounters(benchmark::State& state, size_t raw_bytes, size_t snappy_bytes) {
   state.counters["ns/sample"] =
       benchmark::Counter(kPerRequest * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
                                                  benchmark::Counter::kInvert);
-  state.counters["raw_B/sample"] = static_cast<double>(raw_bytes) / kPerRequest;
-  state.counters["snappy_B/sample"] = static_cast<double>(snappy_bytes) / kPerRequest;
+  const double samples = static_cast<double>(state.iterations()) * kPerRequest;
+  state.counters["raw_B/sample"] = static_cast<double>(raw_bytes) / samples;
+  state.counters["snappy_B/sample"] = static_cast<double>(snappy_bytes) / samples;
 }
 
 void BM_RemoteWriteRequest(benchmark::State& state) {
@@ -84,8 +87,8 @@ void BM_RemoteWriteRequest(benchmark::State& state) {
     }
     offset = (offset + kPerRequest) % encoded.size();
     remotewrite::SnappyCompress(enc.bytes(), &compressed);
-    raw_bytes = enc.bytes().size();
-    snappy_bytes = compressed.size();
+    raw_bytes += enc.bytes().size();
+    snappy_bytes += compressed.size();
     benchmark::DoNotOptimize(compressed.data());
   }
   WireCounters(state, raw_bytes, snappy_bytes);
@@ -112,8 +115,8 @@ void BM_RemoteWriteRequestV2(benchmark::State& state) {
     offset = (offset + kPerRequest) % encoded.size();
     std::string_view bytes = enc.bytes();
     remotewrite::SnappyCompress(bytes, &compressed);
-    raw_bytes = bytes.size();
-    snappy_bytes = compressed.size();
+    raw_bytes += bytes.size();
+    snappy_bytes += compressed.size();
     benchmark::DoNotOptimize(compressed.data());
   }
   WireCounters(state, raw_bytes, snappy_bytes);
@@ -168,8 +171,8 @@ void BM_RemoteWriteHistograms(benchmark::State& state) {
     offset = (offset + kPerRequest) % encoded.size();
     std::string_view bytes = kV2 ? v2.bytes() : v1.bytes();
     remotewrite::SnappyCompress(bytes, &compressed);
-    raw_bytes = bytes.size();
-    snappy_bytes = compressed.size();
+    raw_bytes += bytes.size();
+    snappy_bytes += compressed.size();
     benchmark::DoNotOptimize(compressed.data());
   }
   WireCounters(state, raw_bytes, snappy_bytes);

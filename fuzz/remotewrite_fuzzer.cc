@@ -1,6 +1,6 @@
 // The remote-write send path's pure parts: the request encoder (labels, samples, snappy),
-// checked against protobuf's own parser, and the response side (status classification and
-// Retry-After parsing) on arbitrary bodies and header values.
+// checked against protobuf's own parser, and the response side (status classification,
+// Retry-After and RW 2.0 written-count headers) on arbitrary bodies and header values.
 #include <curl/curl.h>
 #include <snappy.h>
 
@@ -123,6 +123,14 @@ void FuzzResponse(Input& in) {
     // The message quotes at most kMaxBodyInMessage bytes of the body.
     FUZZ_CHECK(r.status.message().size() <= remotewrite::kMaxBodyInMessage + 64);
   }
+
+  // An RW 2.0 written-count header line: taken only whole and valid, never negative.
+  std::string line = in.Str(80);
+  remotewrite::WrittenCounts counts;
+  const bool taken = remotewrite::ParseWrittenHeader(line, &counts);
+  FUZZ_CHECK(taken == counts.reported);
+  FUZZ_CHECK(counts.samples >= 0 && counts.histograms >= 0 && counts.exemplars >= 0);
+  if (taken) FUZZ_CHECK(line.size() > std::string_view("x-prometheus-remote-write-").size());
 }
 
 }  // namespace

@@ -33,6 +33,10 @@ size_t VarintSize(uint64_t v) {
 }
 
 void PutVarint(uint64_t v, std::string* out) {
+  if (v < 0x80) {  // most tags, lengths and symbol refs below 128
+    out->push_back(static_cast<char>(v));
+    return;
+  }
   char tmp[10];
   size_t n = 0;
   while (v >= 0x80) {
@@ -246,7 +250,11 @@ void RequestEncoder::AddExemplar(std::string_view encoded_labels, int64_t timest
 }
 
 void V2RequestEncoder::Reset() {
+  // absl's clear() frees a table of more than 127 slots; sized for the last request up front,
+  // the next one is one allocation instead of a chain of rehashes as it grows.
+  const size_t last = symbols_.size();
   index_.clear();
+  index_.reserve(last);
   symbols_.clear();
   series_.clear();
   owned_.clear();
@@ -254,7 +262,8 @@ void V2RequestEncoder::Reset() {
 }
 
 uint32_t V2RequestEncoder::Symbol(std::string_view s) {
-  auto [it, fresh] = index_.try_emplace(s, static_cast<uint32_t>(symbols_.size()));
+  auto [it, fresh] = index_.try_emplace(absl::string_view(s.data(), s.size()),
+                                        static_cast<uint32_t>(symbols_.size()));
   if (fresh) symbols_.push_back(s);
   return it->second;
 }

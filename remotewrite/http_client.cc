@@ -83,6 +83,33 @@ std::chrono::milliseconds ParseRetryAfter(std::string_view value,
   return delay > milliseconds(0) ? delay : milliseconds(0);
 }
 
+bool ParseWrittenHeader(std::string_view line, WrittenCounts* counts) {
+  constexpr std::string_view kPrefix = "x-prometheus-remote-write-";
+  if (!StartsWithNoCase(line, kPrefix)) return false;
+  const std::string_view rest = line.substr(kPrefix.size());
+  const size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return false;
+  const std::string_view what = rest.substr(0, colon);
+  const std::string_view value = Trim(rest.substr(colon + 1));
+  auto is = [what](std::string_view name) {
+    return what.size() == name.size() && StartsWithNoCase(what, name);
+  };
+  int64_t* field = is("samples-written")      ? &counts->samples
+                   : is("histograms-written") ? &counts->histograms
+                   : is("exemplars-written")  ? &counts->exemplars
+                                              : nullptr;
+  int64_t n = 0;
+  if (field == nullptr || value.empty() ||
+      std::from_chars(value.data(), value.data() + value.size(), n).ptr !=
+          value.data() + value.size() ||
+      n < 0) {
+    return false;
+  }
+  *field = n;
+  counts->reported = true;
+  return true;
+}
+
 SendResult ClassifyResponse(long http_status, std::string_view body, std::string_view retry_after,
                             bool retry_on_http_429, std::chrono::system_clock::time_point now) {
   SendResult r;
@@ -265,29 +292,7 @@ size_t HttpClient::OnHeader(char* data, size_t size, size_t n, void* self) {
   }
   constexpr std::string_view kRetryAfter = "retry-after:";
   if (StartsWithNoCase(line, kRetryAfter)) c->retry_after_ = Trim(line.substr(kRetryAfter.size()));
-  // The RW 2.0 write statistics; an unparsable value is ignored (as if absent).
-  constexpr std::string_view kWritten = "x-prometheus-remote-write-";
-  if (StartsWithNoCase(line, kWritten)) {
-    std::string_view rest = line.substr(kWritten.size());
-    const size_t colon = rest.find(':');
-    if (colon == std::string_view::npos) return line.size();
-    const std::string_view what = rest.substr(0, colon);
-    const std::string_view value = Trim(rest.substr(colon + 1));
-    int64_t* field =
-        StartsWithNoCase(what, "samples-written") && what.size() == 15 ? &c->written_.samples
-        : StartsWithNoCase(what, "histograms-written") && what.size() == 18
-            ? &c->written_.histograms
-        : StartsWithNoCase(what, "exemplars-written") && what.size() == 17 ? &c->written_.exemplars
-                                                                           : nullptr;
-    int64_t n = 0;
-    if (field != nullptr && !value.empty() &&
-        std::from_chars(value.data(), value.data() + value.size(), n).ptr ==
-            value.data() + value.size() &&
-        n >= 0) {
-      *field = n;
-      c->written_.reported = true;
-    }
-  }
+  ParseWrittenHeader(line, &c->written_);
   return line.size();
 }
 

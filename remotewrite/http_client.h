@@ -68,6 +68,12 @@ struct SendResult {
 std::chrono::milliseconds ParseRetryAfter(std::string_view value,
                                           std::chrono::system_clock::time_point now);
 
+// One response header line ("Name: value\r\n"): when it is a valid
+// X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written header (any case, a
+// non-negative decimal value), stores the value in *counts, sets counts->reported and returns
+// true; otherwise leaves *counts alone.
+bool ParseWrittenHeader(std::string_view line, WrittenCounts* counts);
+
 // Maps a received response to a SendResult (see the table above).
 SendResult ClassifyResponse(long http_status, std::string_view body, std::string_view retry_after,
                             bool retry_on_http_429, std::chrono::system_clock::time_point now);
@@ -101,7 +107,7 @@ class HttpClient {
 
   Clock& clock_;
   bool retry_on_http_429_;
-  bool v2_;  // protobuf_message is RW 2.0
+  bool v2_;                        // protobuf_message is RW 2.0
   config::HttpClientConfig http_;  // for the Authorization header of each attempt
   bool has_auth_ = false;
   CURL* curl_ = nullptr;

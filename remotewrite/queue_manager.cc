@@ -880,7 +880,9 @@ void QueueManager::Impl::MaybeRefreshMetadata(SteadyTime now) {
 const MetricMetadata* QueueManager::Impl::MetadataOf(const CachedSeries& series) {
   std::string_view name;
   ForEachEncodedLabel(series.encoded_labels(), [&name](std::string_view n, std::string_view v) {
-    if (n == "__name__") name = v;
+    if (n != "__name__") return true;
+    name = v;
+    return false;
   });
   if (name == last_name_ && !name.empty()) return last_metadata_;
   const MetricMetadata* found = nullptr;

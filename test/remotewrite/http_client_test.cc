@@ -298,3 +298,61 @@ TEST_CASE("http client re-reads credentials files on every request", "[remotewri
 }
 
 }  // namespace petrel::remotewrite
+
+namespace petrel::remotewrite {
+namespace {
+
+TEST_CASE("RW 2.0 client: its headers, the written counts of the answer, and 415",
+          "[remotewrite]") {
+  FakeReceiver rx;
+  FakeClock clock;
+  auto cfg = Config(rx.url());
+  cfg.protobuf_message = config::RemoteWriteProto::kV2;
+  auto client = HttpClient::Create(cfg, clock);
+  REQUIRE(client.ok());
+  rx.SetResponder([](size_t n, const testing::ReceivedRequest&) {
+    Reply r;
+    r.status = 204;
+    if (n == 0) {  // names in any case; each header alone counts as reported
+      r.headers["x-prometheus-remote-write-samples-written"] = "7";
+      r.headers["X-Prometheus-Remote-Write-HISTOGRAMS-Written"] = " 2";
+    } else if (n == 1) {  // unparsable or negative values are ignored
+      r.headers["X-Prometheus-Remote-Write-Samples-Written"] = "7x";
+      r.headers["X-Prometheus-Remote-Write-Exemplars-Written"] = "-1";
+      r.headers["X-Prometheus-Remote-Write-Samples-Written-Extra"] = "9";
+    } else {
+      r.status = 415;
+      r.body = "unsupported content type";
+    }
+    return r;
+  });
+  const std::string body = Body();  // the receiver only needs valid snappy here
+  SendResult r = (*client)->Send(body, 0);
+  CHECK(r.status.ok());
+  CHECK(r.written.reported);
+  CHECK(r.written.samples == 7);
+  CHECK(r.written.histograms == 2);
+  CHECK(r.written.exemplars == 0);
+
+  r = (*client)->Send(body, 0);
+  CHECK(r.status.ok());
+  CHECK_FALSE(r.written.reported);
+  CHECK(r.written.samples == 0);
+
+  r = (*client)->Send(body, 0);
+  CHECK(r.status.code() == Code::kInvalidArgument);  // not retried
+  CHECK(r.http_status == 415);
+  CHECK_THAT(std::string(r.status.message()),
+             Catch::Contains("does not accept RW 2.0") &&
+                 Catch::Contains("protobuf_message: prometheus.WriteRequest"));
+
+  auto reqs = rx.requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[0].Header("Content-Type") ==
+        "application/x-protobuf;proto=io.prometheus.write.v2.Request");
+  CHECK(reqs[0].Header("X-Prometheus-Remote-Write-Version") == "2.0.0");
+  CHECK(reqs[0].Header("Content-Encoding") == "snappy");
+}
+
+}  // namespace
+}  // namespace petrel::remotewrite
