@@ -197,7 +197,9 @@ class StorageImpl final : public Storage {
 
   // The last exemplar appended per series: an exact repeat is dropped, as Prometheus's agent
   // does (scrapes repeat an exemplar until a new one is observed).
-  std::mutex exemplar_mu_;  // guards last_exemplar_
+  // Guards last_exemplar_. May be held while the series store looks a ref up, never the
+  // other way round.
+  std::mutex exemplar_mu_;
   std::unordered_map<SeriesRef, RefExemplar> last_exemplar_;
 
   // Guards writer_, closed_segment_, series_record_, to_log_, and every MemSeries::logged
