@@ -802,6 +802,7 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
   }
   int64_t min_t = INT64_MAX, max_t = INT64_MIN;
   std::array<size_t, kItemKinds> all{}, sent{};
+  size_t with_metadata = 0;
   size_t extra = 0;  // index of the next histogram's or exemplar's ItemExtra
   for (size_t i = 0; i < shard.batch; ++i) {
     const QueuedSample& q = shard.queue.at(i);
@@ -812,6 +813,7 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
     const std::string_view labels = q.series->encoded_labels();
     if (v2_) {
       const MetricMetadata* m = MetadataOf(*q.series);
+      with_metadata += m != nullptr;
       switch (kind) {
         case ItemKind::kSample:
           v2_encoder_.AddSample(labels, m, q.t, q.v);
@@ -849,6 +851,7 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
   }
   if (dropped > 0) tuner_.SamplesDropped(dropped);
   shard.sent_kinds = sent;
+  shard.sent_metadata = with_metadata;
   shard.sent = sent[0] + sent[1] + sent[2];
   if (shard.sent == 0) {
     shard.batch_max_t = INT64_MIN;
@@ -913,7 +916,7 @@ void QueueManager::Impl::StartAttempt(Shard& shard, SteadyTime now) {
   for (size_t k = 0; k < kItemKinds; ++k) {
     if (shard.sent_kinds[k] > 0) total_[k]->Inc(static_cast<double>(shard.sent_kinds[k]));
   }
-  if (v2_) metadata_total_->Inc(static_cast<double>(shard.sent));
+  if (shard.sent_metadata > 0) metadata_total_->Inc(static_cast<double>(shard.sent_metadata));
   shard.attempt_started = now;
   if (!shard.client->Prepare(shard.body, shard.attempt).ok()) {
     // An unreadable credentials file: retried with backoff like a transport error.

@@ -124,6 +124,7 @@ struct Shard {
   size_t sent = 0;                     // of those, in the request (the rest were too old)
   std::array<size_t, kItemKinds> batch_kinds{};  // the batch's items by ItemKind
   std::array<size_t, kItemKinds> sent_kinds{};   // the request's items by ItemKind
+  size_t sent_metadata = 0;                      // RW 2.0: of those, with metadata
   int64_t batch_min_t = 0;
   int64_t batch_max_t = 0;
   uint64_t fence = 0;  // queue.pushed() at the last reshard
