@@ -11,12 +11,17 @@
 //   ColdScrapeLoop  a first scrape through a fresh ScrapeLoop (target labels merged, series
 //          cached), same do-nothing appender.
 //   NextOnly  the parser's full parse of every line: Next and Value only.
+//   ProtoCold / ProtoWarm  Cold and Warm for the delimited protobuf format: the ksm body
+//          re-encoded as MetricFamily messages, and 1,000 native histograms of ~24 buckets
+//          (Warm with scrape_native_histograms: true).
 //
 // Counters: MB/s (10^6 bytes of body per second), ns/sample, samples.
 #include <absl/container/flat_hash_map.h>
 #include <benchmark/benchmark.h>
 
+#include <bit>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -54,6 +59,122 @@ const std::string& KsmOpenMetrics() {
 std::unique_ptr<scrape::Parser> NewParser(const std::string& body, bool openmetrics) {
   return openmetrics ? scrape::NewOpenMetricsParser(body, false) : scrape::NewTextParser(body);
 }
+
+// A minimal protobuf writer for the payloads below (wire format: varint, fixed64, length-
+// delimited).
+struct Pb {
+  std::string bytes;
+  Pb& Raw(uint64_t v) {
+    for (; v >= 0x80; v >>= 7) bytes.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    bytes.push_back(static_cast<char>(v));
+    return *this;
+  }
+  Pb& U(int field, uint64_t v) { return Raw(static_cast<uint64_t>(field) << 3).Raw(v); }
+  Pb& S(int field, int64_t v) {
+    return U(field, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+  Pb& D(int field, double v) {
+    Raw(static_cast<uint64_t>(field) << 3 | 1);
+    const uint64_t bits = std::bit_cast<uint64_t>(v);
+    for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>(bits >> (8 * i)));
+    return *this;
+  }
+  Pb& Str(int field, std::string_view v) {
+    Raw(static_cast<uint64_t>(field) << 3 | 2).Raw(v.size());
+    bytes.append(v);
+    return *this;
+  }
+};
+
+void AppendDelimited(const Pb& family, std::string* out) {
+  Pb len;
+  len.Raw(family.bytes.size());
+  *out += len.bytes;
+  *out += family.bytes;
+}
+
+// The ksm text body as MetricFamily messages: one family per run of samples of one name,
+// typed as the TYPE line says for counters and gauges, untyped otherwise.
+const std::string& KsmProtobuf() {
+  static const std::string body = [] {
+    std::string out;
+    std::map<std::string, int, std::less<>> types;
+    auto p = scrape::NewTextParser(Ksm());
+    Pb family;
+    std::string name;
+    LabelsBuilder b;
+    auto flush = [&] {
+      if (!name.empty()) AppendDelimited(family, &out);
+      family = Pb();
+    };
+    for (auto e = p->Next(); e.ok() && *e != EntryType::kEof; e = p->Next()) {
+      if (*e == EntryType::kType) {
+        const auto t = p->Type();
+        types[std::string(p->Family())] = t == scrape::MetricType::kCounter ? 0
+                                          : t == scrape::MetricType::kGauge ? 1
+                                                                            : 3;
+      }
+      if (*e != EntryType::kSample) continue;
+      b.Clear();
+      p->AddLabels(b);
+      const Labels labels = b.Build();
+      const std::string_view n = labels.Get(kMetricName);
+      if (n != name) {
+        flush();
+        name = n;
+        auto it = types.find(n);
+        const int type = it == types.end() ? 3 : it->second;
+        family.Str(1, name).Str(2, "help text").U(3, type);
+      }
+      Pb metric;
+      for (const Label& l : labels) {
+        if (l.name != kMetricName) metric.Str(1, Pb().Str(1, l.name).Str(2, l.value).bytes);
+      }
+      auto it = types.find(name);
+      const int type = it == types.end() ? 3 : it->second;
+      metric.Str(type == 0 ? 3 : type == 1 ? 2 : 5, Pb().D(1, p->Value()).bytes);
+      family.Str(4, metric.bytes);
+    }
+    flush();
+    return out;
+  }();
+  return body;
+}
+
+// 1,000 native histograms (schema 3, zero bucket, three spans, 24 buckets), 10 per family.
+const std::string& NativeHistogramsProtobuf() {
+  static const std::string body = [] {
+    std::string out;
+    for (int f = 0; f < 100; ++f) {
+      Pb family;
+      family.Str(1, "http_request_duration_seconds_" + std::to_string(f))
+          .Str(2, "Latency.")
+          .U(3, 4);
+      for (int m = 0; m < 10; ++m) {
+        Pb h;
+        h.U(1, 1000 + m).D(2, 123.5).S(5, 3).D(6, 1e-128).U(7, 4);
+        for (auto [offset, length] : {std::pair{-10, 8}, {2, 8}, {5, 8}}) {
+          h.Str(12, Pb().S(1, offset).U(2, length).bytes);
+        }
+        Pb deltas;
+        for (int i = 0; i < 24; ++i) deltas.Raw((i % 3 == 0 ? 2u : 1u) << 1);  // +2 / +1
+        h.Str(13, deltas.bytes);
+        Pb metric;
+        metric.Str(1, Pb().Str(1, "code").Str(2, std::to_string(200 + m)).bytes);
+        metric.Str(1, Pb().Str(1, "handler").Str(2, "/api/v1/query").bytes);
+        metric.Str(7, h.bytes);
+        family.Str(4, metric.bytes);
+      }
+      AppendDelimited(family, &out);
+    }
+    return out;
+  }();
+  return body;
+}
+
+constexpr const char* kProtobufType =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+    "encoding=delimited";
 
 void SetCounters(benchmark::State& state, size_t bytes, int64_t samples) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
@@ -146,6 +267,13 @@ class NullAppender final : public wal::Appender {
                                 double v) override {
     return ref != 0 ? ref : ++next_;
   }
+  Result<wal::SeriesRef> AppendHistogram(wal::SeriesRef ref, const Labels& labels, int64_t t,
+                                         const Histogram* h, const FloatHistogram* fh) override {
+    return ref != 0 ? ref : ++next_;
+  }
+  Status AppendExemplar(wal::SeriesRef ref, int64_t t, double v, const Labels& l) override {
+    return Status::Ok();
+  }
   Status Commit() override { return Status::Ok(); }
   void Rollback() override {}
 
@@ -236,6 +364,63 @@ void NextOnly(benchmark::State& state, const std::string& body, bool openmetrics
   SetCounters(state, body.size(), samples);
 }
 
+// Next, then AddLabels and the value (or histogram) of every sample.
+void ProtoCold(benchmark::State& state, const std::string& body) {
+  int64_t samples = 0;
+  LabelsBuilder b;
+  for (auto _ : state) {
+    samples = 0;
+    auto p = scrape::NewProtobufParser(body);
+    for (;;) {
+      auto e = p->Next();
+      if (!e.ok()) {
+        state.SkipWithError(e.status().message().c_str());
+        return;
+      }
+      if (*e == EntryType::kEof) break;
+      if (*e != EntryType::kSample && *e != EntryType::kHistogram) continue;
+      ++samples;
+      b.Clear();
+      p->AddLabels(b);
+      Labels labels = b.Build();
+      benchmark::DoNotOptimize(labels);
+      if (*e == EntryType::kSample) benchmark::DoNotOptimize(p->Value());
+      benchmark::DoNotOptimize(p->IntHistogram());
+    }
+  }
+  SetCounters(state, body.size(), samples);
+}
+
+void ProtoWarm(benchmark::State& state, const std::string& body) {
+  LoopFixture f(body, false);
+  f.fetch.content_type = kProtobufType;
+  auto job = std::make_shared<config::ScrapeConfig>();
+  job->job_name = f.target.job;
+  job->scrape_native_histograms = true;
+  f.target.job_config = job;
+  auto loop = f.NewLoop();
+  if (!f.Scrape(*loop)) {
+    state.SkipWithError("scrape failed");
+    return;
+  }
+  for (auto _ : state) {
+    if (!f.Scrape(*loop)) {
+      state.SkipWithError("scrape failed");
+      return;
+    }
+  }
+  int64_t samples = 0;
+  auto p = scrape::NewProtobufParser(body);
+  for (auto e = p->Next(); e.ok() && *e != EntryType::kEof; e = p->Next()) {
+    samples += *e == EntryType::kSample || *e == EntryType::kHistogram;
+  }
+  SetCounters(state, body.size(), samples);
+}
+
+BENCHMARK_CAPTURE(ProtoCold, ksm_proto, KsmProtobuf());
+BENCHMARK_CAPTURE(ProtoWarm, ksm_proto, KsmProtobuf());
+BENCHMARK_CAPTURE(ProtoCold, native_histograms, NativeHistogramsProtobuf());
+BENCHMARK_CAPTURE(ProtoWarm, native_histograms, NativeHistogramsProtobuf());
 BENCHMARK_CAPTURE(Cold, ksm_text, Ksm(), false);
 BENCHMARK_CAPTURE(Warm, ksm_text, Ksm(), false);
 BENCHMARK_CAPTURE(WarmHashOnly, ksm_text, Ksm(), false);

@@ -162,7 +162,8 @@ class ScrapeLoop {
   uint64_t iteration_ = 0;
   std::array<wal::SeriesRef, 5> report_refs_{};
   LabelsBuilder builder_;            // reused across samples
-  std::vector<Exemplar> exemplars_;  // reused across samples
+  Exemplar exemplar_;                // the current sample's first exemplar
+  std::vector<Exemplar> exemplars_;  // all of them, reused across samples
   // The last exemplar appended per series that had one: an equal one is not appended again
   // (Prometheus's agent appender does the same). Entries go with the series' cache entry.
   std::unordered_map<wal::SeriesRef, Exemplar> last_exemplar_;
