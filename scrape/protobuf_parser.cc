@@ -91,9 +91,29 @@ class ProtobufParser final : public Parser {
 
   // Decoding primitives: false after recording the first error (with its offset).
   bool Fail(const uint8_t* at, std::string_view problem);
-  bool Varint(Cursor& c, uint64_t* v);
-  bool Tag(Cursor& c, uint32_t* field, uint32_t* wire, const uint8_t** at);
-  bool Expect(uint32_t field, uint32_t wire, uint32_t want, const uint8_t* at);
+  // The one-byte forms (field numbers < 16, small values, short lengths) inline.
+  bool Varint(Cursor& c, uint64_t* v) {
+    if (c.p < c.end && *c.p < 0x80) {
+      *v = *c.p++;
+      return true;
+    }
+    return VarintSlow(c, v);
+  }
+  bool VarintSlow(Cursor& c, uint64_t* v);
+  bool Tag(Cursor& c, uint32_t* field, uint32_t* wire, const uint8_t** at) {
+    *at = c.p;
+    if (c.p < c.end && *c.p < 0x80 && *c.p >= 8) {
+      *field = *c.p >> 3;
+      *wire = *c.p++ & 7;
+      return true;
+    }
+    return TagSlow(c, field, wire, at);
+  }
+  bool TagSlow(Cursor& c, uint32_t* field, uint32_t* wire, const uint8_t** at);
+  bool Expect(uint32_t field, uint32_t wire, uint32_t want, const uint8_t* at) {
+    return wire == want || WrongWire(field, wire, want, at);
+  }
+  bool WrongWire(uint32_t field, uint32_t wire, uint32_t want, const uint8_t* at);
   bool Sub(Cursor& c, uint32_t field, uint32_t wire, const uint8_t* at, Cursor* sub);
   bool String(Cursor& c, uint32_t field, uint32_t wire, const uint8_t* at, std::string_view* s);
   bool Double(Cursor& c, uint32_t field, uint32_t wire, const uint8_t* at, double* d);
@@ -181,7 +201,7 @@ bool ProtobufParser::Fail(const uint8_t* at, std::string_view problem) {
   return false;
 }
 
-bool ProtobufParser::Varint(Cursor& c, uint64_t* v) {
+bool ProtobufParser::VarintSlow(Cursor& c, uint64_t* v) {
   const uint8_t* start = c.p;
   uint64_t out = 0;
   for (int shift = 0; shift < 64; shift += 7) {
@@ -197,8 +217,7 @@ bool ProtobufParser::Varint(Cursor& c, uint64_t* v) {
   return Fail(start, "varint longer than 10 bytes");
 }
 
-bool ProtobufParser::Tag(Cursor& c, uint32_t* field, uint32_t* wire, const uint8_t** at) {
-  *at = c.p;
+bool ProtobufParser::TagSlow(Cursor& c, uint32_t* field, uint32_t* wire, const uint8_t** at) {
   uint64_t tag = 0;
   if (!Varint(c, &tag)) return false;
   *field = static_cast<uint32_t>(tag >> 3);
@@ -209,8 +228,7 @@ bool ProtobufParser::Tag(Cursor& c, uint32_t* field, uint32_t* wire, const uint8
   return true;
 }
 
-bool ProtobufParser::Expect(uint32_t field, uint32_t wire, uint32_t want, const uint8_t* at) {
-  if (wire == want) return true;
+bool ProtobufParser::WrongWire(uint32_t field, uint32_t wire, uint32_t want, const uint8_t* at) {
   return Fail(at, fmt::format("field {} has wire type {}, want {}", field, wire, want));
 }
 
