@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -414,6 +417,22 @@ TEST_CASE("protobuf: a payload encoded by libprotobuf parses to the same series"
   CHECK(s[0].h->zero_count == 1);
   CHECK(s[0].h->positive_spans == std::vector<HistogramSpan>{{-2, 3}});
   CHECK(s[0].h->positive_buckets == std::vector<int64_t>{2, 0, 1});
+}
+
+TEST_CASE("protobuf: the fuzz seed corpus parses as expected", "[scrape][protobuf]") {
+  // test/scrape/make_protobuf_seeds.py writes these; the broken ones must fail cleanly.
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(PETREL_PROTOBUF_CORPUS)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream body;
+    body << in.rdbuf();
+    const std::string name = entry.path().filename().string();
+    INFO(name);
+    const bool broken = name == "truncated" || name == "bad_spans";
+    CHECK(ParseAll(body.str(), {.native_histograms = true, .keep_classic = true}).ok() != broken);
+    ++files;
+  }
+  CHECK(files == 11);
 }
 
 }  // namespace
