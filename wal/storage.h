@@ -52,8 +52,8 @@ struct Options {
 // What Storage knows about one segment file.
 struct SegmentStats {
   uint32_t index = 0;
-  uint64_t bytes = 0;                                    // file size
-  uint64_t samples = 0;                                  // samples in its records
+  uint64_t bytes = 0;    // file size
+  uint64_t samples = 0;  // float and histogram samples in its records
   int64_t max_ts = std::numeric_limits<int64_t>::min();  // newest sample; min() when none
 };
 
