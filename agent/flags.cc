@@ -162,6 +162,12 @@ const std::map<std::string, FlagDef>& Defs() {
             size_t comma = v.find(',', start);
             std::string feature =
                 v.substr(start, comma == std::string::npos ? comma : comma - start);
+            if (feature == "native-histograms") {
+              // Prometheus 3 made it a no-op; the switch is the config key.
+              return Status::InvalidArgument(
+                  "--enable-feature: \"native-histograms\" is not a feature flag in Prometheus 3 "
+                  "or petrel: set scrape_native_histograms: true in global or a scrape config");
+            }
             if (feature != "agent") {
               return Status::InvalidArgument(
                   fmt::format("--enable-feature: \"{}\" is not supported by petrel", feature));

@@ -45,6 +45,7 @@ TEST_CASE("bad flags are usage errors naming the flag", "[agent]") {
   check({"--storage.agent.wal-segment-size=1MB"}, "between 10MB and 256MB");
   check({"--storage.agent.wal-compression=maybe"}, "storage.agent.wal-compression");
   check({"--enable-feature=exemplar-storage"}, "exemplar-storage");
+  check({"--enable-feature=agent,native-histograms"}, "scrape_native_histograms: true");
   check({"positional"}, "positional");
   check({"--no-config.file"}, "no-config.file");
 }
