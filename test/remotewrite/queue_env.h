@@ -128,15 +128,16 @@ inline size_t Total(const std::vector<ReceivedRequest>& reqs) {
 }
 
 // A receiver outage for the restart tests: the first ok_first requests are accepted, later
-// ones answered 500 until Heal(). The responder runs under the receiver's lock, so accepted()
-// may also be called from a WaitUntil predicate (same lock order).
+// ones answered 500 for good (the restarted queue sends to another receiver: SwitchReceiver).
+// The responder runs under the receiver's lock, so accepted() may also be called from a
+// WaitUntil predicate (same lock order).
 class AcceptFirst {
  public:
   AcceptFirst(FakeReceiver& rx, size_t ok_first) {
     rx.SetResponder([this, ok_first](size_t n, const ReceivedRequest&) {
       std::lock_guard lock(mu_);
       Reply r;
-      r.status = healthy_ || n < ok_first ? 200 : 500;
+      r.status = n < ok_first ? 200 : 500;
       statuses_.push_back(r.status);
       return r;
     });
@@ -153,15 +154,22 @@ class AcceptFirst {
     }
     return n;
   }
-  void Heal() {
-    std::lock_guard lock(mu_);
-    healthy_ = true;
-  }
 
  private:
   std::mutex mu_;
   std::vector<int> statuses_;  // by request number
-  bool healthy_ = false;
 };
+
+// For restart tests: the next queues send to `to`. A request the stopped queue abandoned at its
+// flush deadline may still reach the old receiver afterwards; it answers it as before (the
+// outage goes on there), so a request the client gave up on (and rightly sends again) never
+// counts as accepted.
+inline void SwitchReceiver(Env& env, FakeReceiver& to) { env.cfg.url = to.url(); }
+
+// a's arrivals, then b's, per series.
+inline Arrivals Merge(Arrivals a, const Arrivals& b) {
+  for (const auto& [k, ts] : b) a[k].insert(a[k].end(), ts.begin(), ts.end());
+  return a;
+}
 
 }  // namespace petrel::remotewrite
