@@ -30,9 +30,12 @@ void ReduceResolution(FloatHistogram& h, int32_t target_schema);
 // factor <= 1 (the default 0), else floor(-log2(log2(factor))) within -4..8.
 int32_t MaxSchemaForBucketFactor(double factor);
 
-// The checks of histogram.Validate that a scraped histogram must pass: bucket counts match the
-// span lengths, spans after the first have offsets >= 0, no bucket count below zero, and the
-// buckets do not hold more observations than count. "" when valid, else the problem.
+// The checks of Histogram.Validate / FloatHistogram.Validate that a scraped histogram must
+// pass: bucket counts match the span lengths, spans after the first have offsets >= 0, no
+// bucket count below zero (or NaN). For integer histograms the buckets and the zero bucket
+// together hold exactly count observations, or at most count when sum is NaN (NaN
+// observations are counted in no bucket); float counts are not compared, as upstream.
+// "" when valid, else the problem.
 std::string ValidateHistogram(const Histogram& h);
 std::string ValidateHistogram(const FloatHistogram& h);
 

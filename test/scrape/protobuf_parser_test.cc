@@ -340,6 +340,15 @@ TEST_CASE("protobuf: malformed input is an error that names the byte offset",
           "protobuf: offset 8: histogram h: 5 observations found in buckets, but the Count "
           "field is 1");
   }
+  SECTION("fewer observations in buckets than count, and sum is not NaN") {
+    Pb h = Pb().U(1, 4).D(2, 1.5).S(5, 0).Msg(12, Span(0, 2)).S(13, 1).S(13, 1);
+    CHECK(ErrorOf(Body({Family("h", 4, {Pb().Msg(7, h)})})) ==
+          "protobuf: offset 8: histogram h: 3 observations found in buckets, but the Count "
+          "field is 4");
+    // A NaN sum means NaN observations, which no bucket counts: then count may be larger.
+    Pb with_nan = Pb().U(1, 4).D(2, std::nan("")).S(5, 0).Msg(12, Span(0, 2)).S(13, 1).S(13, 1);
+    CHECK(ErrorOf(Body({Family("h", 4, {Pb().Msg(7, with_nan)})})) == "");
+  }
   SECTION("negative bucket count") {
     Pb h = Pb().U(1, 1).S(5, 0).Msg(12, Span(0, 2)).S(13, 1).S(13, -2);
     CHECK(ErrorOf(Body({Family("h", 4, {Pb().Msg(7, h)})})) ==
