@@ -20,6 +20,10 @@ constexpr uint64_t kNormalNaNBits = 0x7ff8000000000001ull;
 // Prometheus keeps a family's metadata for 10 scrapes after the family disappeared.
 constexpr uint64_t kKeepMetadataScrapes = 10;
 
+// wal::Appender rejects every sample with kInvalidArgument; out of order is the one rejection
+// a scrape survives (Prometheus counts it and goes on), told apart by the WAL's message.
+bool IsOutOfOrder(const Status& s) { return s.message() == "out of order sample"; }
+
 constexpr std::array<std::string_view, 5> kReportNames = {
     "up", "scrape_duration_seconds", "scrape_samples_scraped",
     "scrape_samples_post_metric_relabeling", "scrape_series_added"};
@@ -204,10 +208,11 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     // (A Status is built only for a series without a ref: it costs a string.)
     Result<wal::SeriesRef> ref =
         e.ref != 0 ? append(e.ref, Labels()) : Result<wal::SeriesRef>(Status::NotFound("no ref"));
-    if (!ref.ok()) {
+    Labels labels;  // built when the cached ref did not do (none yet, or the WAL forgot it)
+    if (!ref.ok() && !IsOutOfOrder(ref.status())) {
       builder_.Clear();
       parser->AddLabels(builder_);
-      Labels labels = SeriesLabels(builder_);
+      labels = SeriesLabels(builder_);
       if (!cfg.metric_relabel_configs.empty()) {
         LabelsBuilder relabeled(labels);
         if (!config::Relabel(relabeled, cfg.metric_relabel_configs) ||
@@ -230,6 +235,11 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
       ref = append(0, labels);
       if (ref.ok() && e.ref == 0) ++counts.added;
     }
+    if (!ref.ok() && !IsOutOfOrder(ref.status())) {
+      // As Prometheus's checkAddError: any other rejection (an invalid histogram, bad labels)
+      // fails the whole scrape, which Process rolls back.
+      return ref.status().Prefixed(fmt::format("series {}", labels.ToString()));
+    }
     ++counts.post_relabel;
     if (cfg.limits.sample_limit > 0 && counts.post_relabel > cfg.limits.sample_limit) {
       metrics_.exceeded_sample_limit->Inc();
@@ -237,7 +247,7 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
           fmt::format("sample_limit exceeded (limit: {})", cfg.limits.sample_limit));
       continue;
     }
-    if (!ref.ok()) {
+    if (!ref.ok()) {  // out of order: counted, and the scrape goes on
       metrics_.out_of_order->Inc();
       if (inserted) cache_.erase(it);
       continue;

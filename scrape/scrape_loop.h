@@ -76,7 +76,9 @@ class ScrapeLoop {
   const Target& target() const { return target_; }
 
   // Parses the fetched body and commits its samples, stale markers and automatic series.
-  // Returns the scrape's error (transport, HTTP or parse), which also made up=0.
+  // Returns the scrape's error (transport, HTTP, parse, a limit, or a sample the WAL rejected
+  // for a reason other than out of order, naming its series), which also made up=0 and rolled
+  // the scrape's samples back. Out-of-order samples are counted and skipped.
   Status Process(const FetchResult& fetch);
 
   // Writes stale markers for every series of the last scrape (target went away).

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "wal/appender.h"
@@ -38,6 +39,10 @@ struct FakeWal {
     Labels labels;
   };
   std::vector<ExemplarRecord> exemplars;
+  // Samples of the series with this __name__ are rejected with `reject_message` (a rejection
+  // other than out of order, as the WAL's for an invalid histogram). Empty: none.
+  std::string reject_name;
+  std::string reject_message = "invalid native histogram: rejected by the test";
   int label_lookups = 0;  // appends that had to go through labels
   int commits = 0;
   int rollbacks = 0;
@@ -54,6 +59,9 @@ class FakeAppender : public wal::Appender {
       auto [it, inserted] = wal_.refs.try_emplace(l, wal_.refs.size() + 1);
       ref = it->second;
       wal_.labels[ref] = l;
+    }
+    if (!wal_.reject_name.empty() && wal_.labels[ref].Get("__name__") == wal_.reject_name) {
+      return Status::InvalidArgument(wal_.reject_message);
     }
     auto last = wal_.last_ts.find(ref);
     if (last != wal_.last_ts.end() && t <= last->second) {
@@ -72,6 +80,9 @@ class FakeAppender : public wal::Appender {
       auto [it, inserted] = wal_.refs.try_emplace(l, wal_.refs.size() + 1);
       ref = it->second;
       wal_.labels[ref] = l;
+    }
+    if (!wal_.reject_name.empty() && wal_.labels[ref].Get("__name__") == wal_.reject_name) {
+      return Status::InvalidArgument(wal_.reject_message);
     }
     auto last = wal_.last_ts.find(ref);
     if (last != wal_.last_ts.end() && t <= last->second) {

@@ -7,7 +7,9 @@
 
 #include "config/relabel.h"
 #include "test/scrape/fake_wal.h"
+#include "test/support/mem_fs.h"
 #include "wal/records.h"
+#include "wal/storage.h"
 
 namespace petrel::scrape {
 namespace {
@@ -132,6 +134,63 @@ TEST_CASE("a payload that fails to parse fails the whole scrape", "[scrape]") {
   CHECK(f.wal.rollbacks == 1);
   CHECK_FALSE(f.loop.health().up);
   CHECK_THAT(f.loop.health().last_error, Catch::Contains("line 2"));
+}
+
+TEST_CASE("a sample the WAL rejects other than as out of order fails the scrape, naming it",
+          "[scrape]") {
+  Fixture f;
+  bool cached = false;
+  SECTION("a new series") {}
+  SECTION("a series with a cached ref") {
+    REQUIRE(f.loop.Process(Body(500, "a 1\nb 2\n")).ok());
+    cached = true;
+  }
+  f.wal.reject_name = "b";
+  Status s = f.loop.Process(Body(1000, "a 1\nb 2\nc 3\n"));
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.message() ==
+        "series b{instance=\"127.0.0.1:9100\", job=\"node\"}: invalid native histogram: "
+        "rejected by the test");
+  auto got = At(f.wal, 1000);
+  CHECK(Find(got, "up")->v == 0);
+  // Rolled back: no sample of the scrape; the series of the one before are marked stale.
+  if (cached) {
+    CHECK(wal::IsStaleNaN(Find(got, "a")->v));
+  } else {
+    CHECK(Find(got, "a") == nullptr);
+  }
+  CHECK(Find(got, "c") == nullptr);
+  CHECK(f.wal.rollbacks == 1);
+  CHECK(f.metrics.out_of_order->Value() == 0);
+  CHECK_FALSE(f.loop.health().up);
+  CHECK(f.loop.health().last_error == s.message());
+}
+
+TEST_CASE("an out-of-order sample is counted and skipped; the scrape stands", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, "a 1 900\nb 2\n")).ok());
+  REQUIRE(f.loop.Process(Body(2000, "a 2 900\nb 3\n")).ok());
+  CHECK(f.metrics.out_of_order->Value() == 1);
+  auto got = At(f.wal, 2000);
+  CHECK(Find(got, "up")->v == 1);
+  CHECK(Find(got, "b")->v == 3);
+  CHECK(f.wal.rollbacks == 0);
+}
+
+TEST_CASE("the WAL's out-of-order rejection is the one the scrape loop counts", "[scrape]") {
+  // The real appender, so its message and the loop's test for it cannot drift apart.
+  MemFs fs;
+  Registry registry;
+  auto storage = wal::Storage::Open(fs, registry, "/data", {.fsync_interval = {}});
+  REQUIRE(storage.ok());
+  ScrapeMetrics metrics(registry);
+  ScrapeLoop loop(
+      NodeTarget(), [&] { return (*storage)->NewAppender(); }, metrics);
+  REQUIRE(loop.Process(Body(1000, "a 1 900\nb 2\n")).ok());
+  REQUIRE(loop.Process(Body(2000, "a 2 900\nb 3\n")).ok());
+  CHECK(metrics.out_of_order->Value() == 1);
+  CHECK(loop.health().up);
+  REQUIRE((*storage)->Close().ok());
 }
 
 TEST_CASE("a failed fetch reports up=0 and marks the previous series stale", "[scrape]") {
