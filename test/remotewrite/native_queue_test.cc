@@ -225,7 +225,7 @@ TEST_CASE("without send_exemplars and send_native_histograms RW 1.0 sends only s
 // The RW 2.0 written-count headers (spec: a 2xx that wrote fewer than sent is a partial write
 // the receiver should have refused; the sender counts the difference as failed and does not
 // retry; a 2xx with nothing written at all is a 1.x receiver that ignored Content-Type).
-TEST_CASE("RW 2.0 written-count headers decide what counts as failed; 5xx is retried",
+TEST_CASE("RW 2.0 written-count headers decide what counts as failed, and 5xx is retried",
           "[remotewrite]") {
   Env env;
   env.cfg.protobuf_message = config::RemoteWriteProto::kV2;
