@@ -185,7 +185,7 @@ TEST_CASE("429 is retried after Retry-After only with retry_on_http_429", "[remo
   }
 }
 
-TEST_CASE("full shards make the watcher wait; nothing is dropped", "[remotewrite]") {
+TEST_CASE("full shards make the watcher wait, and nothing is dropped", "[remotewrite]") {
   Env env;
   env.cfg.queue_config.min_shards = 1;
   env.cfg.queue_config.capacity = 10;
