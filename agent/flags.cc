@@ -156,19 +156,18 @@ const std::map<std::string, FlagDef>& Defs() {
           return Status::Ok();
         }}},
       {"enable-feature",
-       {"Prometheus feature flags; \"agent\" is accepted (Petrel always runs as an agent).", false,
-        [](Flags&, const std::string& v) {
+       {"Prometheus feature flags, comma-separated: \"agent\" (Petrel always runs as an agent) "
+        "and \"native-histograms\" (scrape_native_histograms defaults to true where the config "
+        "does not set it, as in Prometheus 3.8).",
+        false,
+        [](Flags& f, const std::string& v) {
           for (size_t start = 0; start <= v.size();) {
             size_t comma = v.find(',', start);
             std::string feature =
                 v.substr(start, comma == std::string::npos ? comma : comma - start);
             if (feature == "native-histograms") {
-              // Prometheus 3 made it a no-op; the switch is the config key.
-              return Status::InvalidArgument(
-                  "--enable-feature: \"native-histograms\" is not a feature flag in Prometheus 3 "
-                  "or petrel: set scrape_native_histograms: true in global or a scrape config");
-            }
-            if (feature != "agent") {
+              f.config_load.scrape_native_histograms_default = true;
+            } else if (feature != "agent") {
               return Status::InvalidArgument(
                   fmt::format("--enable-feature: \"{}\" is not supported by petrel", feature));
             }
@@ -249,6 +248,18 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
     if (Status s = it->second.set(flags, value); !s.ok()) return s;
   }
   return flags;
+}
+
+std::vector<std::string> StartupNotices(const Flags& flags) {
+  std::vector<std::string> out;
+  if (flags.config_load.scrape_native_histograms_default) {
+    // Prometheus 3.9 made the flag a no-op: users should move to the config key.
+    out.push_back(
+        "--enable-feature=native-histograms: scrape_native_histograms defaults to true for every "
+        "scrape config where neither global nor the scrape config sets it, as in Prometheus 3.8. "
+        "Prometheus 3.9 ignores this flag: set scrape_native_histograms in the config instead");
+  }
+  return out;
 }
 
 std::string Usage() {

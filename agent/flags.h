@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "config/config.h"
 
 namespace petrel::agent {
 
@@ -26,6 +27,9 @@ struct Flags {
   std::string listen_address = "0.0.0.0:9090";
   std::string log_level = "info";
   bool enable_lifecycle = false;  // /-/reload and /-/quit
+  // What the flags change in reading the config file (--enable-feature=native-histograms);
+  // passed to every config::Load, at startup and on reload.
+  config::LoadOptions config_load;
   bool show_version = false;
   bool show_help = false;
 };
@@ -33,6 +37,10 @@ struct Flags {
 // Parses argv (without argv[0]). kInvalidArgument names the flag; the caller prints it with
 // the usage and exits 2.
 Result<Flags> ParseFlags(const std::vector<std::string>& args);
+
+// What to log once at startup about flags that change the config's defaults; one message
+// each, none for a plain command line.
+std::vector<std::string> StartupNotices(const Flags& flags);
 
 // The --help text.
 std::string Usage();

@@ -92,7 +92,7 @@ class Agent {
   // (SIGHUP and /-/reload may race).
   Status Reload() {
     std::lock_guard lock(reload_mu_);
-    auto next = config::Load(flags_.config_file);
+    auto next = config::Load(flags_.config_file, flags_.config_load);
     if (!next.ok()) {
       reload_ok_->Set(0);
       return next.status();
@@ -349,7 +349,8 @@ void RegisterHandlers(WebServer& web, const Flags& flags, Clock& clock,
 
 int Run(const Flags& flags) {
   SetupLogging(flags.log_level);
-  auto cfg = config::Load(flags.config_file);
+  for (const std::string& notice : StartupNotices(flags)) spdlog::warn("msg=\"{}\"", notice);
+  auto cfg = config::Load(flags.config_file, flags.config_load);
   if (!cfg.ok()) {
     // The message starts with the file name and line.
     std::fprintf(stderr, "petrel: error loading config: %s\n", cfg.status().message().c_str());

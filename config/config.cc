@@ -81,8 +81,10 @@ Status ParseAlerting(const Node& map) {
       });
 }
 
-Result<Config> ParseRoot(const Node& root) {
+Result<Config> ParseRoot(const Node& root, const LoadOptions& options) {
   Config config;
+  // The value global takes when it does not set the key, and so each job that sets it nowhere.
+  config.global.scrape_native_histograms = options.scrape_native_histograms_default;
   std::optional<Node> global, scrape_configs, remote_write;
   Status s = ForEachKey(
       root,
@@ -183,13 +185,13 @@ std::vector<ScrapeProtocol> DefaultProtoFirstScrapeProtocols() {
   return out;
 }
 
-Result<Config> Parse(std::string_view yaml, const std::string& source) {
+Result<Config> Parse(std::string_view yaml, const std::string& source, const LoadOptions& options) {
   // yaml-cpp reports syntax errors (and, defensively, anything else) by throwing; nothing
   // may cross the module edge, so this is the one place that catches.
   try {
     const YAML::Node doc = YAML::Load(std::string(yaml));
     const YAML::Mark start = doc.IsNull() ? YAML::Mark() : doc.Mark();
-    return ParseRoot(Node(&source, doc, "", start));
+    return ParseRoot(Node(&source, doc, "", start), options);
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return Status::InvalidArgument(fmt::format("{}: {}", source, e.msg));
     return Status::InvalidArgument(
@@ -199,7 +201,7 @@ Result<Config> Parse(std::string_view yaml, const std::string& source) {
   }
 }
 
-Result<Config> Load(const std::string& path) {
+Result<Config> Load(const std::string& path, const LoadOptions& options) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                        &std::fclose);
   if (!file) {
@@ -212,7 +214,7 @@ Result<Config> Load(const std::string& path) {
   if (std::ferror(file.get())) {
     return Status::InvalidArgument(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
   }
-  return Parse(text, path);
+  return Parse(text, path, options);
 }
 
 bool IsValidLabelName(std::string_view name) {

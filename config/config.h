@@ -211,11 +211,20 @@ struct Config {
 // external_labels value (expanded again).
 std::string Render(const Config& config);
 
+// What the command line changes in how a config is read. The agent passes the same options to
+// every load, at startup and on each reload.
+struct LoadOptions {
+  // --enable-feature=native-histograms, as Prometheus 3.8: scrape_native_histograms defaults to
+  // true for each scrape config where neither global nor the scrape config sets it.
+  bool scrape_native_histograms_default = false;
+};
+
 // Reads and validates the file at path. Messages start with the path. A file that cannot be
 // read is kInvalidArgument too ("petrel.yml: cannot read: No such file or directory").
-Result<Config> Load(const std::string& path);
+Result<Config> Load(const std::string& path, const LoadOptions& options = {});
 // Same for YAML text; source names it in messages. Empty text gives the defaults.
-Result<Config> Parse(std::string_view yaml, const std::string& source);
+Result<Config> Parse(std::string_view yaml, const std::string& source,
+                     const LoadOptions& options = {});
 
 // Prometheus's model.Duration syntax: "1h30m", "15s", "500ms", "2d", "1w", "1y"; units in
 // descending order, each at most once; "0" alone is zero; anything over ~292 years (int64

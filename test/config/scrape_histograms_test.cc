@@ -33,6 +33,24 @@ TEST_CASE("native histograms are off by default and the protocols are text-first
   CHECK(c.global.scrape_protocols.empty());
 }
 
+TEST_CASE("LoadOptions' native-histogram default applies where no key sets it, and renders",
+          "[config][histogram]") {
+  const LoadOptions on{.scrape_native_histograms_default = true};
+  const std::string text =
+      "scrape_configs:\n  - job_name: a\n  - job_name: b\n    scrape_native_histograms: false\n";
+  auto c = Parse(text, "petrel.yml", on);
+  REQUIRE(c.ok());
+  CHECK(c->global.scrape_native_histograms);
+  CHECK(c->scrape_configs[0].scrape_native_histograms);
+  CHECK(c->scrape_configs[0].scrape_protocols == DefaultProtoFirstScrapeProtocols());
+  CHECK_FALSE(c->scrape_configs[1].scrape_native_histograms);
+  // The rendered config spells the default out, so it reads back the same without the option.
+  auto again = Parse(Render(*c), "rendered");
+  REQUIRE(again.ok());
+  CHECK(*again == *c);
+  CHECK_FALSE(MustParse(text).scrape_configs[0].scrape_native_histograms);
+}
+
 TEST_CASE("scrape_native_histograms makes PrometheusProto the first protocol",
           "[config][histogram]") {
   SECTION("set on the job") {
