@@ -258,6 +258,7 @@ void V2RequestEncoder::Reset() {
   symbols_.clear();
   series_.clear();
   owned_.clear();
+  open_ = false;
   Symbol("");  // symbols[0] is always the empty string
 }
 
@@ -269,6 +270,7 @@ uint32_t V2RequestEncoder::Symbol(std::string_view s) {
 }
 
 void V2RequestEncoder::BeginSeries(std::string_view encoded_labels) {
+  Close();
   refs_.clear();
   const bool ok =
       ForEachEncodedLabel(encoded_labels, [this](std::string_view n, std::string_view v) {
@@ -285,7 +287,10 @@ void V2RequestEncoder::BeginSeries(std::string_view encoded_labels) {
   for (uint32_t r : refs_) PutVarint(r, &ts_);
 }
 
-void V2RequestEncoder::EndSeries(const MetricMetadata* m) {
+void V2RequestEncoder::Close() {
+  if (!open_) return;
+  open_ = false;
+  const MetricMetadata* m = open_metadata_;
   if (m != nullptr) {
     const auto type = static_cast<uint64_t>(m->type);
     const uint32_t help = Symbol(m->help), unit = Symbol(m->unit);
@@ -323,9 +328,9 @@ void V2RequestEncoder::AddHistogram(std::string_view encoded_labels, const Metri
   EndSeries(metadata);
 }
 
-void V2RequestEncoder::AddExemplar(std::string_view encoded_labels, const MetricMetadata* metadata,
-                                   int64_t timestamp_ms, double value,
-                                   const Labels& exemplar_labels) {
+bool V2RequestEncoder::AttachExemplar(int64_t timestamp_ms, double value,
+                                      const Labels& exemplar_labels) {
+  if (!open_) return false;
   refs_.clear();
   for (const Label& l : exemplar_labels) {
     // Copied: exemplar labels need not outlive the call (the rare case; series labels and
@@ -343,12 +348,12 @@ void V2RequestEncoder::AddExemplar(std::string_view encoded_labels, const Metric
   }
   PutDoubleField(2, value, &exemplar);
   PutVarintField(3, static_cast<uint64_t>(timestamp_ms), &exemplar);
-  BeginSeries(encoded_labels);
   PutBytesField(Tag(4, kLen), exemplar, &ts_);  // TimeSeries.exemplars
-  EndSeries(metadata);
+  return true;
 }
 
 std::string_view V2RequestEncoder::bytes() {
+  Close();
   out_.clear();
   for (std::string_view s : symbols_) PutBytesField(Tag(4, kLen), s, &out_);  // symbols
   out_.append(series_);

@@ -92,18 +92,26 @@ class V2RequestEncoder {
                  int64_t timestamp_ms, double value);
   void AddHistogram(std::string_view encoded_labels, const MetricMetadata* metadata,
                     int64_t timestamp_ms, const EncodedHistogram& h);
-  void AddExemplar(std::string_view encoded_labels, const MetricMetadata* metadata,
-                   int64_t timestamp_ms, double value, const Labels& exemplar_labels);
+  // Adds an exemplar to the TimeSeries of the last AddSample/AddHistogram: a RW 2.0 TimeSeries
+  // must carry a sample or a histogram (receivers refuse one holding only exemplars), so an
+  // exemplar always rides with one of its series. False (nothing added) when no series is open
+  // (nothing added since Reset or bytes()).
+  bool AttachExemplar(int64_t timestamp_ms, double value, const Labels& exemplar_labels);
   // The Request so far: symbols (field 4), then timeseries (field 5).
   std::string_view bytes();
   size_t symbols() const { return symbols_.size(); }
 
  private:
   uint32_t Symbol(std::string_view s);
-  // Starts ts_ with labels_refs (field 1) of the series.
+  // Closes the open series, then starts ts_ with labels_refs (field 1) of the series.
   void BeginSeries(std::string_view encoded_labels);
-  // Appends metadata (field 5) to ts_, then ts_ as one Request.timeseries to series_.
-  void EndSeries(const MetricMetadata* metadata);
+  // Leaves ts_ open for AttachExemplar; Close writes it out with this metadata.
+  void EndSeries(const MetricMetadata* metadata) {
+    open_ = true;
+    open_metadata_ = metadata;
+  }
+  // Appends metadata (field 5) to the open ts_, then ts_ as one Request.timeseries to series_.
+  void Close();
 
   // absl::string_view keys: absl's own string hash (std::string_view keys would go through
   // std::hash, twice as slow here).
@@ -114,6 +122,8 @@ class V2RequestEncoder {
   std::string series_;             // every TimeSeries so far
   std::string out_;                // symbols + series_, built by bytes()
   std::deque<std::string> owned_;  // copies of exemplar label strings (stable addresses)
+  bool open_ = false;              // ts_ holds a series not yet in series_
+  const MetricMetadata* open_metadata_ = nullptr;
 };
 
 // Snappy block format (not the framed/stream format) of input into *out, replacing its contents

@@ -233,6 +233,15 @@ class QueueManager::Impl final : public Watcher::Sink {
   CURLM* multi_ = nullptr;
   RequestEncoder encoder_;
   V2RequestEncoder v2_encoder_;
+  // RW 2.0 batch encoding: the batch's exemplars by series, so each rides with an item of its
+  // series (EncodeBatch). Reused between batches.
+  struct PendingExemplar {
+    const CachedSeries* series;
+    size_t item;   // index in the batch
+    size_t extra;  // its ItemExtra
+  };
+  std::vector<PendingExemplar> v2_exemplars_;
+  absl::flat_hash_map<const CachedSeries*, uint32_t> v2_exemplars_at_;  // first in v2_exemplars_
   const bool v2_;               // protobuf_message is io.prometheus.write.v2.Request
   const bool send_histograms_;  // send_native_histograms, or RW 2.0 (which always sends them)
   // RW 2.0 metadata: metric family name -> its metadata, from QueueOptions::metadata.
@@ -271,8 +280,9 @@ class QueueManager::Impl final : public Watcher::Sink {
   std::array<Counter*, kItemKinds> dropped_relabel_;
   std::array<Counter*, kItemKinds> dropped_too_old_;
   std::array<Gauge*, kItemKinds> pending_;
-  Counter* dropped_nhcb_;    // histograms_dropped_total{reason="nhcb_in_rw1_not_supported"}
-  Counter* metadata_total_;  // RW 2.0: per-series metadata copies sent
+  Counter* dropped_no_sample_;  // exemplars_dropped_total{reason="no_sample"} (RW 2.0)
+  Counter* dropped_nhcb_;       // histograms_dropped_total{reason="nhcb_in_rw1_not_supported"}
+  Counter* metadata_total_;     // RW 2.0: per-series metadata copies sent
   Counter* resent_skipped_;
   Counter* bytes_total_;
   Counter* enqueue_retries_;
@@ -360,6 +370,7 @@ void QueueManager::Impl::RegisterMetrics() {
     if (k == static_cast<size_t>(ItemKind::kHistogram)) {
       dropped_nhcb_ = dropped("nhcb_in_rw1_not_supported");
     }
+    if (k == static_cast<size_t>(ItemKind::kExemplar)) dropped_no_sample_ = dropped("no_sample");
   }
   metadata_total_ = counter("metadata_total", "Total number of metadata entries sent.");
   resent_skipped_ = metrics_.GetCounter(
@@ -804,6 +815,29 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
   std::array<size_t, kItemKinds> all{}, sent{};
   size_t with_metadata = 0;
   size_t extra = 0;  // index of the next histogram's or exemplar's ItemExtra
+  // RW 2.0 TimeSeries must hold a sample or a histogram (spec; receivers answer 400 to one
+  // holding only exemplars), so each exemplar rides with the first sample or histogram of its
+  // series in this batch. A WAL commit logs its samples before its exemplars, so the partner is
+  // normally here; an exemplar without one is dropped, counted with reason "no_sample".
+  v2_exemplars_.clear();
+  v2_exemplars_at_.clear();
+  if (v2_) {
+    for (size_t i = 0, e = 0; i < shard.batch; ++i) {
+      const ItemKind kind = shard.queue.kind(i);
+      if (kind == ItemKind::kSample) continue;
+      if (kind == ItemKind::kExemplar && shard.queue.at(i).t >= too_old) {
+        v2_exemplars_.push_back({shard.queue.at(i).series, i, e});
+      }
+      ++e;
+    }
+    std::stable_sort(v2_exemplars_.begin(), v2_exemplars_.end(),
+                     [](const PendingExemplar& a, const PendingExemplar& b) {
+                       return std::less<const CachedSeries*>()(a.series, b.series);
+                     });
+    for (size_t i = v2_exemplars_.size(); i-- > 0;) {
+      v2_exemplars_at_[v2_exemplars_[i].series] = static_cast<uint32_t>(i);
+    }
+  }
   for (size_t i = 0; i < shard.batch; ++i) {
     const QueuedSample& q = shard.queue.at(i);
     const ItemKind kind = shard.queue.kind(i);
@@ -812,18 +846,28 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
     if (q.t < too_old) continue;
     const std::string_view labels = q.series->encoded_labels();
     if (v2_) {
+      if (kind == ItemKind::kExemplar) continue;  // attached to its partner, or dropped below
       const MetricMetadata* m = MetadataOf(*q.series);
       with_metadata += m != nullptr;
-      switch (kind) {
-        case ItemKind::kSample:
-          v2_encoder_.AddSample(labels, m, q.t, q.v);
-          break;
-        case ItemKind::kHistogram:
-          v2_encoder_.AddHistogram(labels, m, q.t, x->histogram);
-          break;
-        case ItemKind::kExemplar:
-          v2_encoder_.AddExemplar(labels, m, q.t, q.v, x->exemplar_labels);
-          break;
+      if (kind == ItemKind::kSample) {
+        v2_encoder_.AddSample(labels, m, q.t, q.v);
+      } else {
+        v2_encoder_.AddHistogram(labels, m, q.t, x->histogram);
+      }
+      if (!v2_exemplars_at_.empty()) {
+        auto it = v2_exemplars_at_.find(q.series);
+        if (it != v2_exemplars_at_.end()) {
+          for (size_t e = it->second;
+               e < v2_exemplars_.size() && v2_exemplars_[e].series == q.series; ++e) {
+            const PendingExemplar& pe = v2_exemplars_[e];
+            const QueuedSample& eq = shard.queue.at(pe.item);
+            v2_encoder_.AttachExemplar(eq.t, eq.v, shard.queue.extra(pe.extra).exemplar_labels);
+            ++sent[static_cast<size_t>(ItemKind::kExemplar)];
+            min_t = std::min(min_t, eq.t);
+            max_t = std::max(max_t, eq.t);
+          }
+          v2_exemplars_at_.erase(it);
+        }
       }
     } else {
       switch (kind) {
@@ -842,9 +886,17 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
     max_t = std::max(max_t, q.t);
     ++sent[static_cast<size_t>(kind)];
   }
+  // Exemplars left without a partner (RW 2.0): the same ones on every attempt of the batch,
+  // counted once.
+  const size_t unmatched = v2_exemplars_.size() - sent[static_cast<size_t>(ItemKind::kExemplar)];
   if (shard.attempt == 0) shard.batch_kinds = all;
-  const auto& before = shard.attempt == 0 ? all : shard.sent_kinds;
+  auto before = shard.attempt == 0 ? all : shard.sent_kinds;
   size_t dropped = 0;
+  if (shard.attempt == 0 && unmatched > 0) {
+    dropped_no_sample_->Inc(static_cast<double>(unmatched));
+    before[static_cast<size_t>(ItemKind::kExemplar)] -= unmatched;
+    dropped += unmatched;
+  }
   for (size_t k = 0; k < kItemKinds; ++k) {
     if (before[k] > sent[k]) dropped_too_old_[k]->Inc(static_cast<double>(before[k] - sent[k]));
     dropped += before[k] - sent[k];

@@ -152,8 +152,10 @@ inline std::vector<Item> Items(const io::prometheus::write::v2::Request& req) {
   };
   for (const auto& ts : req.timeseries()) {
     const std::string series = render(ts.labels_refs());
-    // The spec: samples or histograms, never both.
+    // The spec: samples or histograms, never both, and at least one of them (a TimeSeries with
+    // only exemplars is refused by receivers).
     CHECK_FALSE((ts.samples_size() > 0 && ts.histograms_size() > 0));
+    CHECK(ts.samples_size() + ts.histograms_size() > 0);
     std::string metadata;
     if (ts.has_metadata()) {
       metadata = std::to_string(ts.metadata().type()) + "/" + sym(ts.metadata().help_ref()) + "/" +

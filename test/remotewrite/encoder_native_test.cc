@@ -119,7 +119,7 @@ TEST_CASE("RW 2.0 request: symbols, label refs, metadata, samples, histograms, e
       enc.AddSample(b, nullptr, 1700000000001, 0);
       enc.AddHistogram(a, &hist, 1700000000002, e1);
       enc.AddHistogram(a, &hist, 1700000000003, e2);
-      enc.AddExemplar(a, &hist, 1700000000004, 0.5, Labels{{"trace_id", "t1"}});
+      CHECK(enc.AttachExemplar(1700000000004, 0.5, Labels{{"trace_id", "t1"}}));
     }
   }
   const std::string body(enc.bytes());

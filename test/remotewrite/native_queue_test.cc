@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -199,12 +200,62 @@ TEST_CASE("RW 1.0 and 2.0 deliver exactly the samples, histograms and exemplars 
   CHECK(env.Metric("exemplars_total") == kSteps);
   CHECK(env.Metric("histograms_dropped_total", {"reason"}, {"nhcb_in_rw1_not_supported"}) ==
         (v2 ? 0 : kSteps));
-  CHECK(env.Metric("metadata_total") == (v2 ? 6 * kSteps : 0));
+  // RW 2.0: each exemplar rides in the TimeSeries of its series' sample, so 5 series per step.
+  CHECK(env.Metric("metadata_total") == (v2 ? 5 * kSteps : 0));
   CHECK(env.GaugeValue("histograms_pending") == 0);
   CHECK(env.GaugeValue("exemplars_pending") == 0);
   CHECK(env.Metric("samples_failed_total") == 0);
   CHECK(env.Metric("histograms_failed_total") == 0);
   CHECK(env.Metric("exemplars_failed_total") == 0);
+}
+
+TEST_CASE("RW 2.0 drops an exemplar with no sample of its series in the batch, counted",
+          "[remotewrite]") {
+  // A TimeSeries must carry a sample or a histogram: an exemplar whose series has nothing else
+  // in its batch cannot be sent alone (receivers answer 400), as in Prometheus.
+  Env env;
+  env.cfg.send_exemplars = true;
+  env.cfg.protobuf_message = config::RemoteWriteProto::kV2;
+  auto queue = env.NewQueue();
+  queue->Start();
+  const Labels req{{"__name__", "http_requests_total"}, {"job", "api"}};
+  const int64_t t = env.start_ms + 1000;
+  wal::SeriesRef ref = 0;
+  {
+    auto app = env.storage->NewAppender();
+    auto r = app->Append(0, req, t, 1);
+    REQUIRE(r.ok());
+    ref = *r;
+    REQUIRE(app->AppendExemplar(ref, t, 0.5, Labels{{"trace_id", "a"}}).ok());
+    REQUIRE(app->Commit().ok());
+  }
+  // Sent (with its exemplar) before the next commit exists: the next exemplar has no partner.
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return ItemCount(reqs) >= 2; }));
+  {
+    auto app = env.storage->NewAppender();
+    REQUIRE(app->AppendExemplar(ref, t + 1, 0.75, Labels{{"trace_id", "b"}}).ok());
+    REQUIRE(app->Commit().ok());
+  }
+  // Bounded poll (10 s) of the queue's own count.
+  for (int i = 0; i < 1000 && env.Metric("exemplars_dropped_total", {"reason"}, {"no_sample"}) < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(env.Metric("exemplars_dropped_total", {"reason"}, {"no_sample"}) == 1);
+  {
+    auto app = env.storage->NewAppender();
+    REQUIRE(app->Append(ref, req, t + 2, 2).ok());
+    REQUIRE(app->Commit().ok());
+  }
+  REQUIRE(env.rx.WaitUntil([&](const auto& reqs) { return ItemCount(reqs) >= 3; }));
+  queue->Stop(std::chrono::seconds(5));
+  // Items() checks that no TimeSeries holds only exemplars.
+  auto got = AllItems(env.rx.requests(), [](size_t) { return true; });
+  CHECK(got.size() == 3);
+  CHECK(env.Metric("exemplars_total") == 1);
+  CHECK(env.Metric("samples_total") == 2);
+  CHECK(env.Metric("exemplars_dropped_total", {"reason"}, {"no_sample"}) == 1);
+  CHECK(env.GaugeValue("exemplars_pending") == 0);
 }
 
 TEST_CASE("without send_exemplars and send_native_histograms RW 1.0 sends only samples",
