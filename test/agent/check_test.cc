@@ -138,7 +138,7 @@ TEST_CASE("check: usage errors exit 2", "[check]") {
   CHECK(help.out.find("usage: petrel check metrics") != std::string::npos);
 }
 
-TEST_CASE("check config: each file is loaded; any failure fails the run", "[check]") {
+TEST_CASE("check config: each file is loaded, any failure fails the run", "[check]") {
   const fs::path dir =
       fs::temp_directory_path() / ("petrel_check_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);

@@ -211,7 +211,7 @@ TEST_CASE("scrape_protocols are validated as Prometheus does", "[config][fields]
         "PrometheusText1.0.0]");
 }
 
-TEST_CASE("HTTP client auth: bearer_token becomes authorization; one method per block",
+TEST_CASE("HTTP client auth: bearer_token becomes authorization, one method per block",
           "[config][fields]") {
   const Config c = MustParse(R"(
 scrape_configs:
@@ -259,7 +259,7 @@ scrape_configs:
         "bearer_token_file must be configured");
 }
 
-TEST_CASE("TLS and proxy settings are validated; URL passwords stay out of messages",
+TEST_CASE("TLS and proxy settings are validated, URL passwords stay out of messages",
           "[config][fields]") {
   const std::string job = "scrape_configs:\n  - job_name: a\n";
   CHECK(ErrorOf(job + "    tls_config: {min_version: TLS14}\n") ==
@@ -369,7 +369,7 @@ remote_write:
         "petrel.yml:3: remote_write[0].metadata_config.send_interval: must be greater than 0");
 }
 
-TEST_CASE("equal files give equal configs; any rule change is a difference", "[config][fields]") {
+TEST_CASE("equal files give equal configs, any rule change is a difference", "[config][fields]") {
   const std::string text =
       "scrape_configs:\n  - job_name: a\n    relabel_configs:\n"
       "      - {source_labels: [x], regex: 'a+', target_label: y}\n";

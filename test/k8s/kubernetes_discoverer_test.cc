@@ -255,7 +255,7 @@ TEST_CASE("a malformed watch line aborts the stream and is retried", "[k8s]") {
       run.collector.WaitFor([](const auto& g) { return Targets(g, kZ9) > 0; }, milliseconds(1000)));
 }
 
-TEST_CASE("a watch closed at once waits for its backoff on the clock; a quiet one does not",
+TEST_CASE("a watch closed at once waits for its backoff on the clock, a quiet one does not",
           "[k8s]") {
   FakeApiServer fake;
   fake.LoadFixtures();
@@ -395,7 +395,7 @@ TEST_CASE("one list and one watch per kind and namespace", "[k8s]") {
   }
 }
 
-TEST_CASE("pagination follows continue; an expired continue token restarts the list", "[k8s]") {
+TEST_CASE("pagination follows continue, an expired continue token restarts the list", "[k8s]") {
   FakeApiServer fake;
   fake.LoadFixtures();
   KubernetesOptions opts = Running::Fast();

@@ -153,7 +153,7 @@ TEST_CASE("pod role: a pod without an IP gives an empty group", "[k8s]") {
   CHECK(tg.labels.empty());
 }
 
-TEST_CASE("pod role: attach_metadata.node adds node meta; an uncached node adds none", "[k8s]") {
+TEST_CASE("pod role: attach_metadata.node adds node meta, an uncached node adds none", "[k8s]") {
   Pod pod = Must(DecodePod(ReadFixture("pod.json")));
   Node node = Must(DecodeNode(Item("nodelist.json", "edge-node-1")));
   Lookups with_node;
@@ -537,7 +537,7 @@ TEST_CASE("backoff doubles from min to max with equal jitter, reproducible by se
   }
 }
 
-TEST_CASE("in-cluster connection needs both env vars; IPv6 hosts are bracketed", "[k8s]") {
+TEST_CASE("in-cluster connection needs both env vars, IPv6 hosts are bracketed", "[k8s]") {
   config::KubernetesSdConfig cfg;
   unsetenv("KUBERNETES_SERVICE_HOST");
   setenv("KUBERNETES_SERVICE_PORT", "443", 1);

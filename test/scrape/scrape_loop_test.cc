@@ -166,7 +166,7 @@ TEST_CASE("a sample the WAL rejects other than as out of order fails the scrape,
   CHECK(f.loop.health().last_error == s.message());
 }
 
-TEST_CASE("an out-of-order sample is counted and skipped; the scrape stands", "[scrape]") {
+TEST_CASE("an out-of-order sample is counted and skipped, the scrape stands", "[scrape]") {
   Fixture f;
   REQUIRE(f.loop.Process(Body(1000, "a 1 900\nb 2\n")).ok());
   REQUIRE(f.loop.Process(Body(2000, "a 2 900\nb 3\n")).ok());
@@ -205,7 +205,7 @@ TEST_CASE("a failed fetch reports up=0 and marks the previous series stale", "[s
   CHECK(Find(got, "scrape_samples_scraped")->v == 0);
 }
 
-TEST_CASE("target labels win; clashing scraped labels become exported_*", "[scrape]") {
+TEST_CASE("target labels win, clashing scraped labels become exported_*", "[scrape]") {
   Fixture f;
   REQUIRE(f.loop.Process(Body(1000, "m{job=\"app\",exported_job=\"x\",instance=\"i\"} 1\n")).ok());
   auto got = At(f.wal, 1000);
@@ -250,7 +250,7 @@ TEST_CASE("MarkAllStale marks every series and the automatic ones", "[scrape]") 
   for (const auto& s : got) CHECK(wal::IsStaleNaN(s.v));
 }
 
-TEST_CASE("honor_labels keeps scraped labels; honor_timestamps false ignores timestamps",
+TEST_CASE("honor_labels keeps scraped labels, honor_timestamps false ignores timestamps",
           "[scrape]") {
   auto job = JobConfig();
   job->honor_labels = true;

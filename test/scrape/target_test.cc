@@ -79,7 +79,7 @@ TEST_CASE("a target relabeling leaves unusable is reported, not scraped", "[scra
   CHECK_THAT(errors[0].message(), Catch::Contains("greater than scrape interval"));
 }
 
-TEST_CASE("discovered groups add targets with their labels; duplicates collapse", "[scrape]") {
+TEST_CASE("discovered groups add targets with their labels, duplicates collapse", "[scrape]") {
   auto job = std::make_shared<config::ScrapeConfig>(*Job());
   job->static_configs.clear();
   discovery::TargetGroup g;

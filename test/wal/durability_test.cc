@@ -164,7 +164,7 @@ TEST_CASE("a torn tail is cut at the last good record and counted", "[wal][durab
   }
 }
 
-TEST_CASE("a corrupt record mid-segment names segment and offset; later data is cut",
+TEST_CASE("a corrupt record mid-segment names segment and offset, later data is cut",
           "[wal][durability]") {
   MemFs fs;
   {
