@@ -56,7 +56,7 @@ TEST_CASE("bad flags are usage errors naming the flag", "[agent]") {
   check({"--no-config.file"}, "no-config.file");
 }
 
-TEST_CASE("--enable-feature=native-histograms makes scrape_native_histograms default to true",
+TEST_CASE("enable-feature native-histograms makes scrape_native_histograms default to true",
           "[agent]") {
   const std::string yaml =
       "scrape_configs:\n"
