@@ -152,7 +152,7 @@ const std::string& NativeHistogramsProtobuf() {
           .U(3, 4);
       for (int m = 0; m < 10; ++m) {
         Pb h;
-        h.U(1, 1000 + m).D(2, 123.5).S(5, 3).D(6, 1e-128).U(7, 4);
+        h.U(1, 412).D(2, 123.5).S(5, 3).D(6, 1e-128).U(7, 4);  // 408 in buckets + 4 zero
         for (auto [offset, length] : {std::pair{-10, 8}, {2, 8}, {5, 8}}) {
           h.Str(12, Pb().S(1, offset).U(2, length).bytes);
         }
