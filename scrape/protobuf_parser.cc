@@ -70,7 +70,8 @@ class ProtobufParser final : public Parser {
   Result<EntryType> Next() override;
   std::string_view Series() const override { return key_; }
   void AddLabels(LabelsBuilder& b) const override;
-  double Value() const override { return value_; }
+  // Any NaN the target sent (a stale marker's bits included) is the canonical one (parser.h).
+  double Value() const override { return std::isnan(value_) ? parse::NormalNaN() : value_; }
   std::optional<int64_t> Timestamp() const override {
     return timestamp_ms_ != 0 ? std::optional<int64_t>(timestamp_ms_) : std::nullopt;
   }

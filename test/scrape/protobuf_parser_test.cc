@@ -114,6 +114,20 @@ TEST_CASE("protobuf: counters, gauges and untyped with metadata, labels and time
   CHECK(all[9].value == 42);
 }
 
+TEST_CASE("protobuf: any NaN value is the canonical NaN, never a stale marker",
+          "[scrape][protobuf]") {
+  // Found by the protobuf fuzzer: a double field holds any bit pattern, Prometheus's stale
+  // marker (0x7ff0000000000002) included, which must not reach the WAL as a staleness signal.
+  for (uint64_t bits : {0x7ff0000000000002ull, 0xffffffffffffffffull, 0x7ff8000000000000ull}) {
+    Pb gauge = Pb().Msg(2, Pb().D(1, std::bit_cast<double>(bits)));
+    auto r = ParseAll(Body({Family("g", 1, {gauge})}));
+    REQUIRE(r.ok());
+    REQUIRE(r->size() == 3);  // HELP, TYPE, the sample
+    CHECK(r->back().labels == "g{}");
+    CHECK(std::bit_cast<uint64_t>(r->back().value) == 0x7ff8000000000001ull);
+  }
+}
+
 TEST_CASE("protobuf: Series() is the same whatever the label order", "[scrape][protobuf]") {
   auto series = [](const std::vector<Pb>& labels) {
     Pb m;
