@@ -11,6 +11,8 @@
 #     --agents LIST         comma-separated, default petrel,prometheus,vmagent
 #     --reps N              repetitions; the report gives each run and the median per agent
 #     --out FILE            also append the raw rows (TSV) to FILE
+#   Environment: BUILD (the build dir with agent/petrel and bench/farm/petrel-farm, default
+#   build/), PETREL_ARGS (extra petrel flags, e.g. --storage.agent.wal-compression-type=zstd).
 #
 # Per agent and run it reports:
 #   scrapes  scrapes in the window as a share of one per target per interval (<100%: lag)
@@ -126,7 +128,8 @@ run_one() {  # run_one <agent> <rep>
   case $agent in
     petrel)
       start_bg "$WORK/$agent-$rep.log" "$BUILD/agent/petrel" --config.file="$WORK/$agent-rw.yml" \
-        --storage.agent.path="$dir" --web.listen-address="127.0.0.1:$ag_port" ;;
+        --storage.agent.path="$dir" --web.listen-address="127.0.0.1:$ag_port" \
+        ${PETREL_ARGS:-} ;;
     prometheus)
       start_bg "$WORK/$agent-$rep.log" prometheus --enable-feature=agent \
         --config.file="$WORK/$agent-rw.yml" --storage.agent.path="$dir" \
