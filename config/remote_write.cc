@@ -187,10 +187,10 @@ Status ParseRemoteWrite(const Node& map, RemoteWriteConfig& rw) {
          if (!text.ok()) return text.status();
          auto proto = ParseRemoteWriteProto(*text);
          if (!proto) {
-           return v.Error(fmt::format(
-               "unknown remote write protobuf message \"{}\", supported: {}, {}", *text,
-               RemoteWriteProtoName(RemoteWriteProto::kV1),
-               RemoteWriteProtoName(RemoteWriteProto::kV2)));
+           return v.Error(
+               fmt::format("unknown remote write protobuf message \"{}\", supported: {}, {}", *text,
+                           RemoteWriteProtoName(RemoteWriteProto::kV1),
+                           RemoteWriteProtoName(RemoteWriteProto::kV2)));
          }
          rw.protobuf_message = *proto;
          return Status::Ok();
