@@ -53,20 +53,9 @@ class FakeAppender : public wal::Appender {
   explicit FakeAppender(FakeWal& wal) : wal_(wal) {}
   Result<wal::SeriesRef> Append(wal::SeriesRef ref, const Labels& l, int64_t t, double v) override {
     std::lock_guard lock(wal_.mu);
-    if (wal_.labels.count(ref) == 0) {
-      if (l.empty()) return Status::InvalidArgument("empty labels");
-      ++wal_.label_lookups;
-      auto [it, inserted] = wal_.refs.try_emplace(l, wal_.refs.size() + 1);
-      ref = it->second;
-      wal_.labels[ref] = l;
-    }
-    if (!wal_.reject_name.empty() && wal_.labels[ref].Get("__name__") == wal_.reject_name) {
-      return Status::InvalidArgument(wal_.reject_message);
-    }
-    auto last = wal_.last_ts.find(ref);
-    if (last != wal_.last_ts.end() && t <= last->second) {
-      return Status::InvalidArgument("out of order sample");
-    }
+    auto admitted = Admit(ref, l, t);
+    if (!admitted.ok()) return admitted;
+    ref = *admitted;
     pending_.push_back({wal_.labels[ref], t, v});
     return ref;
   }
@@ -74,20 +63,9 @@ class FakeAppender : public wal::Appender {
                                          const Histogram* h, const FloatHistogram* fh) override {
     if ((h == nullptr) == (fh == nullptr)) return Status::InvalidArgument("need h or fh");
     std::lock_guard lock(wal_.mu);
-    if (wal_.labels.count(ref) == 0) {
-      if (l.empty()) return Status::InvalidArgument("empty labels");
-      ++wal_.label_lookups;
-      auto [it, inserted] = wal_.refs.try_emplace(l, wal_.refs.size() + 1);
-      ref = it->second;
-      wal_.labels[ref] = l;
-    }
-    if (!wal_.reject_name.empty() && wal_.labels[ref].Get("__name__") == wal_.reject_name) {
-      return Status::InvalidArgument(wal_.reject_message);
-    }
-    auto last = wal_.last_ts.find(ref);
-    if (last != wal_.last_ts.end() && t <= last->second) {
-      return Status::InvalidArgument("out of order sample");
-    }
+    auto admitted = Admit(ref, l, t);
+    if (!admitted.ok()) return admitted;
+    ref = *admitted;
     FakeWal::HistogramSample s{wal_.labels[ref], t, std::nullopt, std::nullopt};
     if (h != nullptr) s.h = *h;
     if (fh != nullptr) s.fh = *fh;
@@ -126,6 +104,26 @@ class FakeAppender : public wal::Appender {
   }
 
  private:
+  // The series `ref` (or, when unknown, the one with labels l, registered if new) may take a
+  // sample at t: the ref, or the error the WAL would give. Called with wal_.mu held.
+  Result<wal::SeriesRef> Admit(wal::SeriesRef ref, const Labels& l, int64_t t) {
+    if (wal_.labels.count(ref) == 0) {
+      if (l.empty()) return Status::InvalidArgument("empty labels");
+      ++wal_.label_lookups;
+      auto [it, inserted] = wal_.refs.try_emplace(l, wal_.refs.size() + 1);
+      ref = it->second;
+      wal_.labels[ref] = l;
+    }
+    if (!wal_.reject_name.empty() && wal_.labels[ref].Get("__name__") == wal_.reject_name) {
+      return Status::InvalidArgument(wal_.reject_message);
+    }
+    auto last = wal_.last_ts.find(ref);
+    if (last != wal_.last_ts.end() && t <= last->second) {
+      return Status::InvalidArgument("out of order sample");
+    }
+    return ref;
+  }
+
   FakeWal& wal_;
   std::vector<FakeWal::Sample> pending_;
   std::vector<FakeWal::HistogramSample> pending_histograms_;
