@@ -821,7 +821,7 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
   // normally here; an exemplar without one is dropped, counted with reason "no_sample".
   v2_exemplars_.clear();
   v2_exemplars_at_.clear();
-  if (v2_) {
+  if (v2_ && config_.send_exemplars) {
     for (size_t i = 0, e = 0; i < shard.batch; ++i) {
       const ItemKind kind = shard.queue.kind(i);
       if (kind == ItemKind::kSample) continue;
