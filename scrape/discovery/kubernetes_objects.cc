@@ -38,7 +38,16 @@ std::optional<bool> OptBool(const json& j, const char* key) {
 
 int32_t Int(const json& j, const char* key) {
   const json* v = Find(j, key);
-  return v ? v->get<int32_t>() : 0;
+  if (!v) return 0;
+  // get<int32_t> converts a float or an out-of-range integer with a C++ cast: undefined
+  // behaviour for values out of range (found by the k8s fuzzer). Such a value is a type error.
+  if (v->is_number_integer()) {
+    const int64_t n = v->get<int64_t>();
+    if (n >= INT32_MIN && n <= INT32_MAX && !(v->is_number_unsigned() && n < 0)) {
+      return static_cast<int32_t>(n);
+    }
+  }
+  throw json::type_error::create(302, std::string("\"") + key + "\" is not a 32-bit integer", v);
 }
 
 const json& Arr(const json& j, const char* key) {
