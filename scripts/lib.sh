@@ -1,11 +1,16 @@
 # Shell helpers shared by the demo, the integration tests and the benchmarks.
 # Everything binds 127.0.0.1 on free ports and is stopped by PID. Source this file.
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port on 127.0.0.1 that nothing listens on right now. It is drawn from below the kernel's
+# ephemeral range (ip_local_port_range, 32768 by default): a port inside it can be handed to an
+# outgoing connection of a test running alongside between this check and the bind (CI saw
+# "cannot listen on 127.0.0.1:49698" that way).
 free_port() {
-  local p i
+  local p i lo=32768 hi
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  hi=$((lo > 12000 ? lo - 1 : 32767))
   for i in $(seq 1 200); do
-    p=$(( (RANDOM * 32768 + RANDOM) % 30000 + 20000 ))
+    p=$(( (RANDOM * 32768 + RANDOM) % (hi - 10000) + 10000 ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0

@@ -27,7 +27,6 @@ for attempt in 1 2 3; do
     --collector.textfile.directory="$WORK/textfile"
   wait_for 20 curl -sf "http://127.0.0.1:$NODE_PORT/metrics" && break
 done
-PORT=$(free_port)
 
 write_config() {  # write_config <remote port> <jobs yaml>
   cat >"$WORK/petrel.yml" <<YAML
@@ -45,16 +44,23 @@ YAML
 NODE_JOB="  - job_name: node
     static_configs:
       - targets: [\"127.0.0.1:$NODE_PORT\"]"
+
+write_config "$R1" "$NODE_JOB"
+# Another process may take the free port before petrel binds it: then try another one.
+for attempt in 1 2 3; do
+  PORT=$(free_port)
+  start_bg "$WORK/petrel.log" "$PETREL" --config.file="$WORK/petrel.yml" \
+    --storage.agent.path="$WORK/data" --web.listen-address="127.0.0.1:$PORT" --web.enable-lifecycle
+  PETREL_PID=$LAST_PID
+  wait_for 20 curl -sf "http://127.0.0.1:$PORT/-/ready" && break
+  grep -q "cannot listen" "$WORK/petrel.log" || fail "petrel not ready"
+  wait "$PETREL_PID" 2>/dev/null || true
+  [ "$attempt" -lt 3 ] || fail "petrel not ready"
+done
 SELF_JOB="  - job_name: self
     scrape_interval: 2s
     static_configs:
       - targets: [\"127.0.0.1:$PORT\"]"
-
-write_config "$R1" "$NODE_JOB"
-start_bg "$WORK/petrel.log" "$PETREL" --config.file="$WORK/petrel.yml" \
-  --storage.agent.path="$WORK/data" --web.listen-address="127.0.0.1:$PORT" --web.enable-lifecycle
-PETREL_PID=$LAST_PID
-wait_for 20 curl -sf "http://127.0.0.1:$PORT/-/ready" || fail "petrel not ready"
 STARTED=$(date +%s)
 
 metric_is() { curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q "^$1 $2\$"; }
