@@ -128,6 +128,31 @@ void PutHistogram(const EncodedHistogram& h, uint64_t ts, std::string* out) {
   out->append(h.tail);
 }
 
+// A series' labels as the encoded Label fields: one blob (EncodeLabels output) or interned
+// pairs, each already one encoded field.
+size_t LabelsSize(std::string_view encoded) { return encoded.size(); }
+size_t LabelsSize(const PairedLabels& labels) { return labels.encoded_size; }
+void AppendLabels(std::string_view encoded, std::string* out) { out->append(encoded); }
+void AppendLabels(const PairedLabels& labels, std::string* out) {
+  // Grown once (with a block of slack), then each pair in whole fixed-size blocks: a pair is
+  // short (most below 48 bytes), and fixed-size copies beat a memcpy call per pair. A block
+  // may run past the pair into the next pair's place or the slack; those bytes are overwritten
+  // or cut.
+  constexpr size_t kBlock = LabelPairTable::kCopyBlock;
+  const size_t at = out->size();
+  out->resize(at + labels.encoded_size + kBlock);
+  char* p = out->data() + at;
+  labels.ForEach([&p, &labels](uint32_t id) {
+    const std::string_view e = labels.table->encoded(id);
+    for (size_t off = 0; off < e.size(); off += kBlock) {
+      std::memcpy(p + off, e.data() + off, kBlock);
+    }
+    p += e.size();
+  });
+  out->resize(at + labels.encoded_size);
+  assert(p == out->data() + out->size());
+}
+
 }  // namespace
 
 void EncodeLabels(const Labels& labels, std::string* out) {
@@ -141,17 +166,17 @@ void EncodeLabels(const Labels& labels, std::string* out) {
   }
 }
 
-void RequestEncoder::AddSample(std::string_view encoded_labels, int64_t timestamp_ms,
-                               double value) {
+template <typename L>
+void RequestEncoder::AddSampleOf(const L& encoded_labels, int64_t timestamp_ms, double value) {
   // proto3 omits a zero scalar; -0.0 == 0 too, as in gogo's generated marshaler.
   const bool has_value = value != 0;  // NaN compares unequal, so it is always written
   const uint64_t ts = static_cast<uint64_t>(timestamp_ms);  // int64: negatives take 10 bytes
   const size_t sample_len = (has_value ? 9 : 0) + (ts != 0 ? 1 + VarintSize(ts) : 0);
-  const size_t series_len = encoded_labels.size() + 1 + VarintSize(sample_len) + sample_len;
+  const size_t series_len = LabelsSize(encoded_labels) + 1 + VarintSize(sample_len) + sample_len;
 
   buf_.push_back(kTagTimeSeries);
   PutVarint(series_len, &buf_);
-  buf_.append(encoded_labels);
+  AppendLabels(encoded_labels, &buf_);
   buf_.push_back(kTagSamples);
   PutVarint(sample_len, &buf_);
   if (has_value) {
@@ -221,32 +246,58 @@ void EncodeHistogram(const FloatHistogram& h, EncodedHistogram* out) {
   PutPackedDouble(16, h.custom_values, &out->tail);
 }
 
-void RequestEncoder::AddHistogram(std::string_view encoded_labels, int64_t timestamp_ms,
-                                  const EncodedHistogram& h) {
+template <typename L>
+void RequestEncoder::AddHistogramOf(const L& encoded_labels, int64_t timestamp_ms,
+                                    const EncodedHistogram& h) {
   const auto ts = static_cast<uint64_t>(timestamp_ms);
   const size_t hist_len = HistogramSize(h, ts);
-  const size_t series_len = encoded_labels.size() + 1 + VarintSize(hist_len) + hist_len;
+  const size_t series_len = LabelsSize(encoded_labels) + 1 + VarintSize(hist_len) + hist_len;
   buf_.push_back(kTagTimeSeries);
   PutVarint(series_len, &buf_);
-  buf_.append(encoded_labels);
+  AppendLabels(encoded_labels, &buf_);
   buf_.push_back(Tag(4, kLen));  // TimeSeries.histograms
   PutVarint(hist_len, &buf_);
   PutHistogram(h, ts, &buf_);
 }
 
-void RequestEncoder::AddExemplar(std::string_view encoded_labels, int64_t timestamp_ms,
-                                 double value, const Labels& exemplar_labels) {
+template <typename L>
+void RequestEncoder::AddExemplarOf(const L& encoded_labels, int64_t timestamp_ms, double value,
+                                   const Labels& exemplar_labels) {
   const auto ts = static_cast<uint64_t>(timestamp_ms);
   scratch_.clear();
   EncodeLabels(exemplar_labels, &scratch_);  // Exemplar.labels is field 1 too
   PutDoubleField(2, value, &scratch_);
   PutVarintField(3, ts, &scratch_);
   const size_t series_len =
-      encoded_labels.size() + 1 + VarintSize(scratch_.size()) + scratch_.size();
+      LabelsSize(encoded_labels) + 1 + VarintSize(scratch_.size()) + scratch_.size();
   buf_.push_back(kTagTimeSeries);
   PutVarint(series_len, &buf_);
-  buf_.append(encoded_labels);
+  AppendLabels(encoded_labels, &buf_);
   PutBytesField(Tag(3, kLen), scratch_, &buf_);  // TimeSeries.exemplars
+}
+
+void RequestEncoder::AddSample(std::string_view encoded_labels, int64_t timestamp_ms,
+                               double value) {
+  AddSampleOf(encoded_labels, timestamp_ms, value);
+}
+void RequestEncoder::AddSample(const PairedLabels& labels, int64_t timestamp_ms, double value) {
+  AddSampleOf(labels, timestamp_ms, value);
+}
+void RequestEncoder::AddHistogram(std::string_view encoded_labels, int64_t timestamp_ms,
+                                  const EncodedHistogram& h) {
+  AddHistogramOf(encoded_labels, timestamp_ms, h);
+}
+void RequestEncoder::AddHistogram(const PairedLabels& labels, int64_t timestamp_ms,
+                                  const EncodedHistogram& h) {
+  AddHistogramOf(labels, timestamp_ms, h);
+}
+void RequestEncoder::AddExemplar(std::string_view encoded_labels, int64_t timestamp_ms,
+                                 double value, const Labels& exemplar_labels) {
+  AddExemplarOf(encoded_labels, timestamp_ms, value, exemplar_labels);
+}
+void RequestEncoder::AddExemplar(const PairedLabels& labels, int64_t timestamp_ms, double value,
+                                 const Labels& exemplar_labels) {
+  AddExemplarOf(labels, timestamp_ms, value, exemplar_labels);
 }
 
 void V2RequestEncoder::Reset() {
@@ -259,6 +310,10 @@ void V2RequestEncoder::Reset() {
   series_.clear();
   owned_.clear();
   open_ = false;
+  if (++generation_ == 0) {  // wrapped: stale entries could look current
+    pair_symbols_.assign(pair_symbols_.size(), PairSymbols{});
+    generation_ = 1;
+  }
   Symbol("");  // symbols[0] is always the empty string
 }
 
@@ -279,6 +334,29 @@ void V2RequestEncoder::BeginSeries(std::string_view encoded_labels) {
       });
   assert(ok);
   (void)ok;
+  BeginSeriesWithRefs();
+}
+
+void V2RequestEncoder::BeginSeries(const PairedLabels& labels) {
+  Close();
+  refs_.clear();
+  if (pair_symbols_.size() < labels.table->id_bound()) {
+    pair_symbols_.resize(labels.table->id_bound());
+  }
+  labels.ForEach([this, &labels](uint32_t id) {
+    PairSymbols& ps = pair_symbols_[id];
+    if (ps.gen != generation_) {
+      ps.gen = generation_;
+      ps.name = Symbol(labels.table->name(id));
+      ps.value = Symbol(labels.table->value(id));
+    }
+    refs_.push_back(ps.name);
+    refs_.push_back(ps.value);
+  });
+  BeginSeriesWithRefs();
+}
+
+void V2RequestEncoder::BeginSeriesWithRefs() {
   ts_.clear();
   size_t len = 0;
   for (uint32_t r : refs_) len += VarintSize(r);
@@ -306,8 +384,9 @@ void V2RequestEncoder::Close() {
   PutBytesField(Tag(5, kLen), ts_, &series_);  // Request.timeseries
 }
 
-void V2RequestEncoder::AddSample(std::string_view encoded_labels, const MetricMetadata* metadata,
-                                 int64_t timestamp_ms, double value) {
+template <typename L>
+void V2RequestEncoder::AddSampleOf(const L& encoded_labels, const MetricMetadata* metadata,
+                                   int64_t timestamp_ms, double value) {
   BeginSeries(encoded_labels);
   const auto ts = static_cast<uint64_t>(timestamp_ms);
   const size_t len = (value != 0 ? 9 : 0) + (ts != 0 ? 1 + VarintSize(ts) : 0);
@@ -318,14 +397,32 @@ void V2RequestEncoder::AddSample(std::string_view encoded_labels, const MetricMe
   EndSeries(metadata);
 }
 
-void V2RequestEncoder::AddHistogram(std::string_view encoded_labels, const MetricMetadata* metadata,
-                                    int64_t timestamp_ms, const EncodedHistogram& h) {
+template <typename L>
+void V2RequestEncoder::AddHistogramOf(const L& encoded_labels, const MetricMetadata* metadata,
+                                      int64_t timestamp_ms, const EncodedHistogram& h) {
   BeginSeries(encoded_labels);
   const auto ts = static_cast<uint64_t>(timestamp_ms);
   ts_.push_back(Tag(3, kLen));  // histograms
   PutVarint(HistogramSize(h, ts), &ts_);
   PutHistogram(h, ts, &ts_);
   EndSeries(metadata);
+}
+
+void V2RequestEncoder::AddSample(std::string_view encoded_labels, const MetricMetadata* metadata,
+                                 int64_t timestamp_ms, double value) {
+  AddSampleOf(encoded_labels, metadata, timestamp_ms, value);
+}
+void V2RequestEncoder::AddSample(const PairedLabels& labels, const MetricMetadata* metadata,
+                                 int64_t timestamp_ms, double value) {
+  AddSampleOf(labels, metadata, timestamp_ms, value);
+}
+void V2RequestEncoder::AddHistogram(std::string_view encoded_labels, const MetricMetadata* metadata,
+                                    int64_t timestamp_ms, const EncodedHistogram& h) {
+  AddHistogramOf(encoded_labels, metadata, timestamp_ms, h);
+}
+void V2RequestEncoder::AddHistogram(const PairedLabels& labels, const MetricMetadata* metadata,
+                                    int64_t timestamp_ms, const EncodedHistogram& h) {
+  AddHistogramOf(labels, metadata, timestamp_ms, h);
 }
 
 bool V2RequestEncoder::AttachExemplar(int64_t timestamp_ms, double value,

@@ -4,9 +4,10 @@
 // Why not the protoc-generated classes: they allocate one object per TimeSeries and per Label
 // (plus their strings) for every request, and then serialize a second copy. Remote write sends
 // every sample as its own TimeSeries with the full label set, so that is several allocations per
-// sample on the hottest path. Here a series' labels are encoded once (EncodeLabels, cached by
-// the queue per series ref) and each sample costs a memcpy of those bytes plus ~20 bytes of
-// varints appended to a std::string whose capacity is kept between requests.
+// sample on the hottest path. Here a series' labels are encoded once (EncodeLabels, or per
+// label pair in the queue's LabelPairTable, cached per series ref) and each sample costs copies
+// of those bytes plus ~20 bytes of varints appended to a std::string whose capacity is kept
+// between requests.
 //
 // Pure functions and a buffer-owning class; one caller at a time per RequestEncoder.
 #pragma once
@@ -22,6 +23,7 @@
 
 #include "common/histogram.h"
 #include "common/labels.h"
+#include "remotewrite/label_pairs.h"
 #include "remotewrite/metadata.h"
 
 namespace petrel::remotewrite {
@@ -65,6 +67,11 @@ class RequestEncoder {
   // sends each exemplar as a TimeSeries of its own, without samples).
   void AddExemplar(std::string_view encoded_labels, int64_t timestamp_ms, double value,
                    const Labels& exemplar_labels);
+  // The same for labels interned in a LabelPairTable (SeriesCache): the same bytes.
+  void AddSample(const PairedLabels& labels, int64_t timestamp_ms, double value);
+  void AddHistogram(const PairedLabels& labels, int64_t timestamp_ms, const EncodedHistogram& h);
+  void AddExemplar(const PairedLabels& labels, int64_t timestamp_ms, double value,
+                   const Labels& exemplar_labels);
   // Appends one WriteRequest.metadata entry (field 3). Prometheus never mixes metadata and
   // samples in one request; neither does the queue.
   void AddMetadata(const MetricMetadata& metadata);
@@ -72,6 +79,14 @@ class RequestEncoder {
   std::string_view bytes() const { return buf_; }
 
  private:
+  template <typename L>
+  void AddSampleOf(const L& labels, int64_t timestamp_ms, double value);
+  template <typename L>
+  void AddHistogramOf(const L& labels, int64_t timestamp_ms, const EncodedHistogram& h);
+  template <typename L>
+  void AddExemplarOf(const L& labels, int64_t timestamp_ms, double value,
+                     const Labels& exemplar_labels);
+
   std::string buf_;
   std::string scratch_;  // one exemplar
 };
@@ -92,6 +107,13 @@ class V2RequestEncoder {
                  int64_t timestamp_ms, double value);
   void AddHistogram(std::string_view encoded_labels, const MetricMetadata* metadata,
                     int64_t timestamp_ms, const EncodedHistogram& h);
+  // The same for labels interned in a LabelPairTable (SeriesCache), which must not change
+  // until bytes() was used; all of one request from one table. Each pair's symbols are looked
+  // up once per request.
+  void AddSample(const PairedLabels& labels, const MetricMetadata* metadata, int64_t timestamp_ms,
+                 double value);
+  void AddHistogram(const PairedLabels& labels, const MetricMetadata* metadata,
+                    int64_t timestamp_ms, const EncodedHistogram& h);
   // Adds an exemplar to the TimeSeries of the last AddSample/AddHistogram: a RW 2.0 TimeSeries
   // must carry a sample or a histogram (receivers refuse one holding only exemplars), so an
   // exemplar always rides with one of its series. False (nothing added) when no series is open
@@ -105,6 +127,15 @@ class V2RequestEncoder {
   uint32_t Symbol(std::string_view s);
   // Closes the open series, then starts ts_ with labels_refs (field 1) of the series.
   void BeginSeries(std::string_view encoded_labels);
+  void BeginSeries(const PairedLabels& labels);
+  // Closes the open series, then starts ts_ with refs_ as its labels_refs.
+  void BeginSeriesWithRefs();
+  template <typename L>
+  void AddSampleOf(const L& labels, const MetricMetadata* metadata, int64_t timestamp_ms,
+                   double value);
+  template <typename L>
+  void AddHistogramOf(const L& labels, const MetricMetadata* metadata, int64_t timestamp_ms,
+                      const EncodedHistogram& h);
   // Leaves ts_ open for AttachExemplar; Close writes it out with this metadata.
   void EndSeries(const MetricMetadata* metadata) {
     open_ = true;
@@ -117,7 +148,16 @@ class V2RequestEncoder {
   // std::hash, twice as slow here).
   absl::flat_hash_map<absl::string_view, uint32_t> index_;
   std::vector<std::string_view> symbols_;
-  std::vector<uint32_t> refs_;     // scratch: one series' label refs
+  std::vector<uint32_t> refs_;  // scratch: one series' label refs
+  // Per pair id of the PairedLabels' table: its name and value symbols, valid when gen is
+  // generation_ (bumped by Reset, so the vector is not cleared per request).
+  struct PairSymbols {
+    uint32_t gen = 0;
+    uint32_t name = 0;
+    uint32_t value = 0;
+  };
+  std::vector<PairSymbols> pair_symbols_;
+  uint32_t generation_ = 0;
   std::string ts_;                 // scratch: one TimeSeries
   std::string series_;             // every TimeSeries so far
   std::string out_;                // symbols + series_, built by bytes()

@@ -129,7 +129,7 @@ struct Mark {
 // Cache entries no longer in the SeriesCache, freed once no queued sample can point at them.
 struct Grave {
   std::vector<uint64_t> pushed;  // per shard, Shard::pushed when they were retired
-  std::vector<CachedSeries::Ptr> entries;
+  uint64_t ticket;               // SeriesCache::TakeRetired's
 };
 
 // True when every shard popped what `pushed` says it had pushed.
@@ -495,13 +495,16 @@ void QueueManager::Impl::SeriesReset(uint32_t segment) {
 void QueueManager::Impl::Bury() {
   Grave g;
   for (const Shard& s : shards_) g.pushed.push_back(s.queue.pushed());
-  g.entries = cache_.TakeRetired();
+  g.ticket = cache_.TakeRetired();
   graves_.push_back(std::move(g));
   FreeGraves();
 }
 
 void QueueManager::Impl::FreeGraves() {
-  while (!graves_.empty() && AllPopped(shards_, graves_.front().pushed)) graves_.pop_front();
+  while (!graves_.empty() && AllPopped(shards_, graves_.front().pushed)) {
+    cache_.FreeRetired(graves_.front().ticket);
+    graves_.pop_front();
+  }
 }
 
 void QueueManager::Impl::Read(WalPosition end) {
@@ -640,7 +643,7 @@ size_t QueueManager::Impl::Enqueue(std::span<const T> items, ItemKind kind) {
       tuner_.SamplesDropped(1);
       continue;
     }
-    if (series->dropped) {
+    if (series->dropped()) {
       dropped_relabel_[k]->Inc();
       tuner_.SamplesDropped(1);
       continue;
@@ -844,7 +847,7 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
     const ItemExtra* x = kind == ItemKind::kSample ? nullptr : &shard.queue.extra(extra++);
     ++all[static_cast<size_t>(kind)];
     if (q.t < too_old) continue;
-    const std::string_view labels = q.series->encoded_labels();
+    const PairedLabels labels = cache_.LabelsOf(*q.series);
     if (v2_) {
       if (kind == ItemKind::kExemplar) continue;  // attached to its partner, or dropped below
       const MetricMetadata* m = MetadataOf(*q.series);
@@ -934,9 +937,10 @@ void QueueManager::Impl::MaybeRefreshMetadata(SteadyTime now) {
 
 const MetricMetadata* QueueManager::Impl::MetadataOf(const CachedSeries& series) {
   std::string_view name;
-  ForEachEncodedLabel(series.encoded_labels(), [&name](std::string_view n, std::string_view v) {
-    if (n != "__name__") return true;
-    name = v;
+  const LabelPairTable& pairs = cache_.pairs();
+  cache_.LabelsOf(series).ForEach([&name, &pairs](uint32_t id) {
+    if (pairs.name(id) != "__name__") return true;
+    name = pairs.value(id);
     return false;
   });
   if (name == last_name_ && !name.empty()) return last_metadata_;
