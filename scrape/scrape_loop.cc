@@ -24,6 +24,11 @@ constexpr uint64_t kKeepMetadataScrapes = 10;
 // a scrape survives (Prometheus counts it and goes on), told apart by the WAL's message.
 bool IsOutOfOrder(const Status& s) { return s.message() == "out of order sample"; }
 
+// The cache keeps a scrape's number in 32 bits, never 0 (which stands for "never"). Numbers
+// repeat only after 2^32 - 1 scrapes, and an entry lives at most one scrape past the last that
+// met it, so the cache only compares them for equality and never confuses two.
+uint32_t CacheTag(uint64_t iteration) { return static_cast<uint32_t>(iteration % 0xffffffffu) + 1; }
+
 constexpr std::array<std::string_view, 5> kReportNames = {
     "up", "scrape_duration_seconds", "scrape_samples_scraped",
     "scrape_samples_post_metric_relabeling", "scrape_series_added"};
@@ -108,23 +113,30 @@ Status ScrapeLoop::CheckLabelLimits(const Labels& labels) const {
   return Status::Ok();
 }
 
+// Every sample's series is hashed once (XXH3 on ~80 bytes: a few ns) and compared with the
+// predicted entry's 16-byte hash; a miss is remembered with its hash, so AppendBody adds the
+// new series without hashing or looking it up again.
 void* ScrapeLoop::Known::Find(std::string_view series) {
   ScrapeLoop& l = loop_;
-  if (l.cursor_ < l.order_.size()) {
-    Cache::value_type* predicted = l.order_[l.cursor_];
-    if (predicted->first == series) {
-      ++l.cursor_;
-      return predicted;
-    }
-  }
-  auto it = l.cache_.find(series);
-  if (it == l.cache_.end()) {
+  const ScrapeCache::Hash h = ScrapeCache::HashOf(series);
+  ScrapeCache::Entry* e = l.cache_.Find(h);
+  if (e == nullptr) {
     l.last_miss_ = series;
-    return nullptr;
+    l.last_miss_hash_ = h;
   }
-  // Out of order (a series came or went): predict from here on.
-  l.cursor_ = static_cast<size_t>(it->second.order_index) + 1;
-  return &*it;
+  return e;
+}
+
+void ScrapeLoop::MarkMet(ScrapeCache::Entry& e) {
+  e.live_before = e.last_scrape == tag_before_;
+  e.last_scrape = tag_now_;
+  cache_.Met(&e);
+}
+
+void ScrapeLoop::NextIteration() {
+  ++iteration_;
+  tag_now_ = CacheTag(iteration_);
+  tag_before_ = CacheTag(iteration_ - 1);
 }
 
 Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Counts& counts) {
@@ -141,9 +153,8 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
   if (format == cache_format_) parser->SetKnownSeries(&known_);
   cache_format_ = format;
   bool bucket_limit_hit = false;
-  cursor_ = 0;
+  cache_.StartScrape();
   last_miss_ = {};
-  next_order_.clear();
   Status limit_error;
   while (true) {
     auto entry = parser->Next();
@@ -178,31 +189,28 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
       return histogram ? app.AppendHistogram(r, l, t, h, fh) : app.Append(r, l, t, v);
     };
 
-    auto* kv = static_cast<Cache::value_type*>(parser->KnownEntry());
+    // Valid until cache_.Insert or Erase; each is the last use of it for this sample.
+    auto* cached = static_cast<ScrapeCache::Entry*>(parser->KnownEntry());
     bool inserted = false;
-    Cache::iterator it;  // valid when inserted
-    if (kv == nullptr) {
+    if (cached == nullptr) {
       const std::string_view series = parser->Series();
       // A series the parser just failed to find (same bytes of the body) is not looked up again.
       const bool missed = series.data() == last_miss_.data() && series.size() == last_miss_.size();
-      it = missed ? cache_.end() : cache_.find(series);
-      if (it == cache_.end()) {
-        it = cache_.emplace(std::string(parser->Series()), CacheEntry{}).first;
+      const ScrapeCache::Hash hash = missed ? last_miss_hash_ : ScrapeCache::HashOf(series);
+      if (!missed) cached = cache_.Find(hash);
+      if (cached == nullptr) {
+        cached = cache_.Insert(hash);
         inserted = true;
       }
-      kv = &*it;
     }
-    CacheEntry& e = kv->second;
-    if (e.last_iteration == iteration_ && !inserted) {
+    ScrapeCache::Entry& e = *cached;
+    if (e.last_scrape == tag_now_ && !inserted) {
       // The same series twice in one exposition: Prometheus keeps the first.
       metrics_.duplicate_timestamp->Inc();
       continue;
     }
     if (e.dropped) {  // metric_relabel_configs dropped it before; cached so it costs a lookup
-      e.previous_iteration = e.last_iteration;
-      e.last_iteration = iteration_;
-      e.order_index = static_cast<uint32_t>(next_order_.size());
-      next_order_.push_back(kv);
+      MarkMet(e);
       continue;
     }
     // (A Status is built only for a series without a ref: it costs a string.)
@@ -218,10 +226,7 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
         if (!config::Relabel(relabeled, cfg.metric_relabel_configs) ||
             relabeled.Get(kMetricName).empty()) {
           e.dropped = true;
-          e.previous_iteration = e.last_iteration;
-          e.last_iteration = iteration_;
-          e.order_index = static_cast<uint32_t>(next_order_.size());
-          next_order_.push_back(kv);
+          MarkMet(e);
           continue;
         }
         labels = relabeled.Build();
@@ -229,7 +234,7 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
       if (Status s = CheckLabelLimits(labels); !s.ok()) {
         metrics_.exceeded_label_limits->Inc();
         limit_error = s;
-        if (inserted) cache_.erase(it);
+        if (inserted) cache_.Erase(&e);
         continue;
       }
       ref = append(0, labels);
@@ -249,15 +254,12 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     }
     if (!ref.ok()) {  // out of order: counted, and the scrape goes on
       metrics_.out_of_order->Inc();
-      if (inserted) cache_.erase(it);
+      if (inserted) cache_.Erase(&e);
       continue;
     }
     e.ref = *ref;
-    e.previous_iteration = e.last_iteration;
-    e.last_iteration = iteration_;
     e.explicit_timestamp = ts.has_value() && !cfg.track_timestamps_staleness;
-    e.order_index = static_cast<uint32_t>(next_order_.size());
-    next_order_.push_back(kv);
+    MarkMet(e);
     // The text format 0.0.4 has no exemplars; a sample without one costs one virtual call.
     // (GetExemplar is GetExemplarAt(0) in every parser, and one virtual call.)
     if (format != ExpositionFormat::kPrometheusText && parser->GetExemplar(&exemplar_)) {
@@ -371,31 +373,30 @@ void ScrapeLoop::ForEachMetadata(const MetadataFn& fn) const {
 
 void ScrapeLoop::AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bool all) {
   // The entries this scrape met survive the sweep below; after a failure none do.
-  order_.swap(next_order_);
-  next_order_.clear();
-  if (all) order_.clear();
-  // order_ holds each entry this scrape met once: when that is all of them, nothing vanished
-  // (the steady state), and walking 10,000 scattered nodes would cost more than the parse.
-  if (!all && order_.size() == cache_.size()) return;
+  const size_t met = cache_.MetCount();
+  cache_.FinishScrape();
+  // This scrape met each entry at most once: when it met all of them, nothing vanished (the
+  // steady state), and the sweep is skipped.
+  if (!all && met == cache_.size()) return;
   // Series seen in the previous scrape but not in this one get a marker; entries not seen
   // now are forgotten (their refs stay valid in the WAL's series store).
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    CacheEntry& e = it->second;
-    bool seen_now = !all && e.last_iteration == iteration_;
-    if (seen_now) {
-      ++it;
-      continue;
-    }
+  auto keep = [&](const ScrapeCache::Entry& e) {
+    if (!all && e.last_scrape == tag_now_) return true;
     // On failure a series live in the previous scrape is marked even if this (rolled back)
     // scrape had reached it: nothing of the scrape was kept. (Prometheus 3.14 skips those.)
-    uint64_t before_now = e.last_iteration == iteration_ ? e.previous_iteration : e.last_iteration;
-    bool was_live = before_now != 0 && before_now + 1 == iteration_;  // 0: never
+    const bool was_live = e.last_scrape == tag_now_ ? e.live_before : e.last_scrape == tag_before_;
     // A histogram series is marked stale with the float StaleNaN too, as Prometheus does.
     if (was_live && !e.explicit_timestamp && e.ref != 0) {
       (void)app.Append(e.ref, Labels(), timestamp_ms, wal::StaleNaN());
     }
     if (!last_exemplar_.empty()) last_exemplar_.erase(e.ref);
-    it = cache_.erase(it);
+    return false;
+  };
+  if (all) {
+    cache_.ForEach(keep);
+    cache_.Clear();
+  } else {
+    cache_.EraseIf(keep);
   }
 }
 
@@ -421,7 +422,7 @@ void ScrapeLoop::AppendReport(wal::Appender& app, int64_t timestamp_ms, bool up,
 }
 
 Status ScrapeLoop::Process(const FetchResult& fetch) {
-  ++iteration_;
+  NextIteration();
   Counts counts;
   Status err = fetch.status;
   auto app = appenders_();
@@ -451,7 +452,7 @@ Status ScrapeLoop::Process(const FetchResult& fetch) {
 }
 
 void ScrapeLoop::MarkAllStale(int64_t timestamp_ms) {
-  ++iteration_;
+  NextIteration();
   auto app = appenders_();
   AppendStaleMarkers(*app, timestamp_ms, /*all=*/true);
   {

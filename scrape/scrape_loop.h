@@ -1,11 +1,11 @@
 // ScrapeLoop: turns one target's scrape results into WAL appends.
 //
-// Keeps the scrape cache (raw series bytes as written by the target -> series ref), so an
-// unchanged series costs a hash lookup instead of label parsing; writes stale markers for
-// series that vanished since the previous scrape (or all of them when the scrape failed); and
-// appends the automatic series up, scrape_duration_seconds, scrape_samples_scraped,
-// scrape_samples_post_metric_relabeling and scrape_series_added. Also keeps the target's
-// metadata (TYPE/HELP/UNIT per metric family) for remote write.
+// Keeps the scrape cache (a hash of the raw series bytes as written by the target -> series
+// ref; scrape_cache.h), so an unchanged series costs a hash instead of label parsing; writes
+// stale markers for series that vanished since the previous scrape (or all of them when the
+// scrape failed); and appends the automatic series up, scrape_duration_seconds,
+// scrape_samples_scraped, scrape_samples_post_metric_relabeling and scrape_series_added. Also keeps
+// the target's metadata (TYPE/HELP/UNIT per metric family) for remote write.
 //
 // One caller at a time (the manager never runs two scrapes of a target at once), except
 // health() and ForEachMetadata(), which any thread may call.
@@ -24,6 +24,7 @@
 #include "common/metrics.h"
 #include "common/status.h"
 #include "scrape/parser.h"
+#include "scrape/scrape_cache.h"
 #include "scrape/target.h"
 #include "wal/appender.h"
 
@@ -93,14 +94,6 @@ class ScrapeLoop {
   void ForEachMetadata(const MetadataFn& fn) const;
 
  private:
-  struct CacheEntry {
-    wal::SeriesRef ref = 0;
-    uint64_t last_iteration = 0;
-    uint64_t previous_iteration = 0;  // last_iteration before the current scrape touched it
-    uint32_t order_index = 0;         // where the last scrape that met it had it in order_
-    bool explicit_timestamp = false;
-    bool dropped = false;  // by metric_relabel_configs
-  };
   struct FamilyMetadata {
     MetricType type = MetricType::kUnknown;
     std::string help;
@@ -125,6 +118,8 @@ class ScrapeLoop {
   const config::ScrapeConfig& Settings() const;  // the job's, or defaults
   Labels SeriesLabels(LabelsBuilder& scraped) const;
   Status CheckLabelLimits(const Labels& labels) const;
+  void NextIteration();                 // a new scrape (or MarkAllStale)
+  void MarkMet(ScrapeCache::Entry& e);  // this scrape met e: recorded in its order
   void AppendStaleMarkers(wal::Appender& app, int64_t timestamp_ms, bool all);
   void AppendReport(wal::Appender& app, int64_t timestamp_ms, bool up, double duration_s,
                     const Counts& counts);
@@ -132,17 +127,14 @@ class ScrapeLoop {
   Target target_;
   AppenderFactory appenders_;
   ScrapeMetrics& metrics_;
-  // Heterogeneous lookup: the parser's raw series bytes (a string_view into the body) are
-  // looked up without copying; the key is copied only for a new series.
+  // Heterogeneous lookup: metadata_ is looked up by the parser's family name without copying.
   struct ViewHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using Cache = std::unordered_map<std::string, CacheEntry, ViewHash, std::equal_to<>>;
-  Cache cache_;
-  // The parser's view of cache_ (entries are Cache::value_type*). Targets write their series
-  // in the same order every time, so the entry after the previous match is tried first:
-  // a steady-state sample costs one comparison of its series bytes and no hashing.
+  ScrapeCache cache_;
+  // The parser's view of cache_ (entries are ScrapeCache::Entry*, valid until the sample is
+  // processed: only AppendBody inserts or erases, and it does so after taking KnownEntry()).
   class Known final : public KnownSeries {
    public:
     explicit Known(ScrapeLoop& loop) : loop_(loop) {}
@@ -152,16 +144,14 @@ class ScrapeLoop {
     ScrapeLoop& loop_;
   };
   Known known_{*this};
-  // Entries in the order the last successful scrape met them, and the one being built; node
-  // pointers of cache_, valid until the entry is erased (the sweep only erases entries the
-  // current scrape did not meet, and a failed scrape clears both).
-  std::vector<Cache::value_type*> order_;
-  std::vector<Cache::value_type*> next_order_;
-  size_t cursor_ = 0;           // in order_: the predicted next entry
-  std::string_view last_miss_;  // into this scrape's body: the last series Find missed
+  // The last series Find missed (a view into this scrape's body) and its hash.
+  std::string_view last_miss_;
+  ScrapeCache::Hash last_miss_hash_;
   // The format whose parser accepted cache_'s keys.
   ExpositionFormat cache_format_ = ExpositionFormat::kPrometheusText;
   uint64_t iteration_ = 0;
+  uint32_t tag_now_ = 0;  // iteration_ and iteration_ - 1 as cache_ keeps them (CacheTag)
+  uint32_t tag_before_ = 0;
   std::array<wal::SeriesRef, 5> report_refs_{};
   LabelsBuilder builder_;            // reused across samples
   Exemplar exemplar_;                // the current sample's first exemplar

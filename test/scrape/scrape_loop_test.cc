@@ -1,9 +1,13 @@
 #include "scrape/scrape_loop.h"
 
+#include <fmt/format.h>
+
 #include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <map>
+#include <set>
+#include <string>
 
 #include "config/relabel.h"
 #include "test/scrape/fake_wal.h"
@@ -432,6 +436,116 @@ TEST_CASE("metadata per family arrives, changes and vanishes with the target", "
 
   f.loop.MarkAllStale(5000);  // the target went away
   CHECK(metadata().empty());
+}
+
+// n lines "<prefix>_<i>{k=\"<i>\"} <value>" from first on.
+std::string Lines(std::string_view prefix, int first, int n, int value) {
+  std::string out;
+  for (int i = first; i < first + n; ++i) {
+    out += fmt::format("{}_{}{{k=\"{}\"}} {}\n", prefix, i, i, value);
+  }
+  return out;
+}
+
+// The names of the stale markers at t.
+std::multiset<std::string> StaleAt(const FakeWal& wal, int64_t t) {
+  std::multiset<std::string> out;
+  for (const auto& s : At(wal, t)) {
+    if (wal::IsStaleNaN(s.v)) out.insert(std::string(s.labels.Get("__name__")));
+  }
+  return out;
+}
+
+TEST_CASE("churn: series that come and go get stale markers exactly when they vanish", "[scrape]") {
+  Fixture f;
+  // Each scrape keeps 200 series, brings 60 new ones and drops the previous scrape's 60, so
+  // entries are erased (shifting others) and inserted (moving others) every time.
+  for (int k = 0; k < 8; ++k) {
+    const int64_t t = 1000 * (k + 1);
+    const int lookups = f.wal.label_lookups;
+    std::string body =
+        Lines("keep", 0, 100, k) + Lines("churn", 1000 * k, 60, k) + Lines("keep", 100, 100, k);
+    REQUIRE(f.loop.Process(Body(t, body)).ok());
+    auto got = At(f.wal, t);
+    CHECK(Find(got, "scrape_series_added")->v == (k == 0 ? 260 : 60));
+    CHECK(f.wal.label_lookups - lookups == (k == 0 ? 265 : 60));  // new series only
+    std::multiset<std::string> want;
+    if (k > 0) {
+      for (int i = 1000 * (k - 1); i < 1000 * (k - 1) + 60; ++i) {
+        want.insert(fmt::format("churn_{}", i));
+      }
+    }
+    CHECK(StaleAt(f.wal, t) == want);
+    CHECK(Find(got, "keep_150")->v == k);
+  }
+  // A failed scrape marks exactly the last scrape's series.
+  FetchResult failed = Body(20000, "");
+  failed.status = Status::Unavailable("server returned HTTP status 500");
+  CHECK_FALSE(f.loop.Process(failed).ok());
+  CHECK(StaleAt(f.wal, 20000).size() == 260);
+}
+
+TEST_CASE("the scrape cache grows past several rehashes and shrinks back", "[scrape]") {
+  Fixture f;
+  REQUIRE(f.loop.Process(Body(1000, Lines("m", 0, 50, 1))).ok());
+  // New series amid known ones: the table grows while the last scrape's order is in use.
+  REQUIRE(f.loop
+              .Process(Body(2000,
+                            Lines("m", 0, 25, 2) + Lines("m", 50, 5000, 2) + Lines("m", 25, 25, 2)))
+              .ok());
+  CHECK(Find(At(f.wal, 2000), "scrape_series_added")->v == 5000);
+  CHECK(StaleAt(f.wal, 2000).empty());
+  const int lookups = f.wal.label_lookups;
+  const std::string all = Lines("m", 0, 5050, 3);
+  REQUIRE(f.loop.Process(Body(3000, all)).ok());
+  CHECK(f.wal.label_lookups == lookups);  // every series found, in a new order
+  auto got = At(f.wal, 3000);
+  CHECK(got.size() == 5050 + 5);
+  CHECK(Find(got, "m_4000")->v == 3);
+  // Most series vanish: each is marked once, and the rest stay cached.
+  REQUIRE(f.loop.Process(Body(4000, Lines("m", 5000, 50, 4))).ok());
+  CHECK(StaleAt(f.wal, 4000).size() == 5000);
+  REQUIRE(f.loop.Process(Body(5000, Lines("m", 5000, 50, 5))).ok());
+  CHECK(StaleAt(f.wal, 5000).empty());
+  CHECK(f.wal.label_lookups == lookups);
+}
+
+TEST_CASE("a series twice in one payload keeps the first, scrape after scrape", "[scrape]") {
+  Fixture f;
+  const char* body = "a 1\nb 2\na 3\nc 4\nb 5\n";
+  REQUIRE(f.loop.Process(Body(1000, body)).ok());
+  CHECK(f.metrics.duplicate_timestamp->Value() == 2);
+  REQUIRE(f.loop.Process(Body(2000, body)).ok());
+  CHECK(f.metrics.duplicate_timestamp->Value() == 4);
+  auto got = At(f.wal, 2000);
+  CHECK(got.size() == 3 + 5);
+  CHECK(Find(got, "a")->v == 1);
+  CHECK(Find(got, "b")->v == 2);
+  CHECK(StaleAt(f.wal, 2000).empty());
+  CHECK(Find(got, "scrape_samples_scraped")->v == 5);
+}
+
+TEST_CASE("a series metric_relabel dropped stays cached, and vanishes without a marker",
+          "[scrape]") {
+  auto job = JobConfig();
+  config::RelabelConfig drop;
+  drop.action = config::RelabelAction::kDrop;
+  drop.source_labels = {"__name__"};
+  drop.regex = *config::Regex::Compile("go_.*");
+  job->metric_relabel_configs = {drop};
+  Fixture f(job);
+  REQUIRE(f.loop.Process(Body(1000, "go_a 1\nkept 1\ngo_b 1\n")).ok());
+  const int lookups = f.wal.label_lookups;
+  REQUIRE(f.loop.Process(Body(2000, "go_b 2\nkept 2\ngo_a 2\n")).ok());
+  CHECK(f.wal.label_lookups == lookups);
+  CHECK(Find(At(f.wal, 2000), "scrape_samples_post_metric_relabeling")->v == 1);
+  REQUIRE(f.loop.Process(Body(3000, "kept 3\n")).ok());
+  CHECK(StaleAt(f.wal, 3000).empty());
+  CHECK(Find(At(f.wal, 3000), "go_a") == nullptr);
+  // Back again: relabeled (and dropped) anew.
+  REQUIRE(f.loop.Process(Body(4000, "go_a 4\nkept 4\n")).ok());
+  CHECK(Find(At(f.wal, 4000), "go_a") == nullptr);
+  CHECK(Find(At(f.wal, 4000), "scrape_samples_scraped")->v == 2);
 }
 
 }  // namespace
