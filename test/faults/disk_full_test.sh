@@ -62,7 +62,7 @@ log "disk full for 5 s: farm served $((req1 - req0)) scrapes, $((commits1 - comm
 ((rss_full1 - rss_full0 < 16384)) || fail "RSS grew $((rss_full1 - rss_full0)) KiB while the disk was full"
 grep -qi 'wal write failed.*no space left on device' "$WORK/petrel.log" ||
   fail "the log does not say that the WAL write failed for lack of space"
-curl -sf "http://127.0.0.1:$PORT/api/v1/targets" | grep -qi 'no space left on device' ||
+curl -sf "http://127.0.0.1:$PORT/api/v1/targets" | grep -i 'no space left on device' >/dev/null ||
   fail "the targets page does not show the WAL error"
 
 rm -f "$WORK/data/filler"

@@ -51,7 +51,7 @@ START=$(date +%s)
 # Petrel's own endpoints.
 [ "$(curl -s "http://127.0.0.1:$PORT/-/healthy")" = "Prometheus Agent is Healthy." ] ||
   fail "/-/healthy"
-curl -sf "http://127.0.0.1:$PORT/-/ready" | grep -q "Ready" || fail "/-/ready"
+curl -sf "http://127.0.0.1:$PORT/-/ready" | grep "Ready" >/dev/null || fail "/-/ready"
 
 for job in node receiver petrel; do
   q="up{job=\"$job\",cluster=\"edge-1\",env=\"ci\"} == 1"
@@ -83,7 +83,7 @@ metadata_sent() {
     awk '/^prometheus_remote_storage_metadata_total/ {s += $NF} END {exit !(s > 0)}'
 }
 wait_for 20 metadata_sent || fail "no metadata sent (prometheus_remote_storage_metadata_total)"
-curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q '^prometheus_remote_storage_metadata_failed_total{.*} 0$' ||
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep '^prometheus_remote_storage_metadata_failed_total{.*} 0$' >/dev/null ||
   fail "metadata requests failed at the receiver"
 echo "metadata sent: $(curl -sf "http://127.0.0.1:$PORT/metrics" | grep '^prometheus_remote_storage_metadata_total')"
 
@@ -92,7 +92,7 @@ kill -TERM "$PETREL_PID"
 for _ in $(seq 1 100); do kill -0 "$PETREL_PID" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$PETREL_PID" 2>/dev/null && fail "petrel did not exit within 20 s of SIGTERM"
 wait "$PETREL_PID" || fail "petrel exited with status $?"
-ls "$WORK/data/wal" | grep -qE '^[0-9]{8}$' || fail "no WAL segments in $WORK/data/wal"
+ls "$WORK/data/wal" | grep -E '^[0-9]{8}$' >/dev/null || fail "no WAL segments in $WORK/data/wal"
 
 promtool tsdb dump "$WORK/data" >"$WORK/dump.txt" 2>"$WORK/dump.err" ||
   { cat "$WORK/dump.err" >&2; fail "promtool tsdb dump failed"; }

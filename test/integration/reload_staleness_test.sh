@@ -63,7 +63,7 @@ SELF_JOB="  - job_name: self
       - targets: [\"127.0.0.1:$PORT\"]"
 STARTED=$(date +%s)
 
-metric_is() { curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q "^$1 $2\$"; }
+metric_is() { curl -sf "http://127.0.0.1:$PORT/metrics" | grep "^$1 $2\$" >/dev/null; }
 reload() { curl -s -o "$WORK/reload.out" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/-/reload"; }
 targets_of() { curl -sf "http://127.0.0.1:$PORT/api/v1/targets" | jq -r "[.data.activeTargets[] | select(.scrapePool == \"$1\")] | length"; }
 

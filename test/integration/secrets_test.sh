@@ -99,12 +99,12 @@ logged() { grep -q -- "$1" "$WORK/petrel.log"; }
 
 # --- 3. TLS verification on by default. (openssl s_server answers one connection at a time,
 # so a scrape may also time out now and then: wait for the certificate error itself.)
-tls_refused() { last_error tls-default | grep -qi "certificate"; }
+tls_refused() { last_error tls-default | grep -i "certificate" >/dev/null; }
 wait_for 20 health_is tls-with-ca up || fail "tls-with-ca is $(health tls-with-ca): $(last_error tls-with-ca)"
 wait_for 20 tls_refused || fail "tls-default's error names no certificate problem: $(last_error tls-default)"
 echo "ok: scrape of a self-signed https target fails by default (lastError: $(last_error tls-default))," \
   "and is up with its CA in tls_config.ca_file"
-rw_tls_refused() { grep 'remote_name=tls-untrusted' "$WORK/petrel.log" | grep -qi 'certificate'; }
+rw_tls_refused() { grep 'remote_name=tls-untrusted' "$WORK/petrel.log" | grep -i 'certificate' >/dev/null; }
 wait_for 20 rw_tls_refused || fail "no certificate error for the remote write to the self-signed receiver"
 echo "ok: remote write to a self-signed https receiver fails by default:" \
   "$(grep 'remote_name=tls-untrusted' "$WORK/petrel.log" | grep -i -m1 'certificate' | grep -o 'err=.*')"
