@@ -1,9 +1,11 @@
 #include "wal/series_store.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
+#include <cassert>
 #include <cstring>
-#include <mutex>
-#include <new>
+#include <random>
 #include <utility>
 
 namespace petrel::wal {
@@ -27,30 +29,45 @@ char* PutUvarintRaw(uint64_t v, char* p) {
   return p;
 }
 
-// Reads a uvarint written by PutUvarintRaw; the encoding is our own, so it is well formed.
-uint64_t GetUvarintRaw(const unsigned char*& p) {
-  uint64_t v = 0;
-  for (int shift = 0;; shift += 7) {
-    const unsigned char b = *p++;
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return v;
-  }
+size_t Slot(SeriesHash hash, int bits) {
+  return static_cast<size_t>((hash.lo * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-size_t Slot(uint64_t hash, int bits) {
-  return static_cast<size_t>((hash * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+// Drawn once per process; see SeriesHash.
+uint64_t ProcessSeed() {
+  static const uint64_t seed = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return seed;
+}
+
+// Encodes labels into a per-thread buffer and hashes them; the view is valid until the next
+// call on this thread.
+std::string_view EncodeForLookup(const Labels& labels, SeriesHash* hash) {
+  thread_local std::string buf;
+  buf.clear();
+  SeriesStore::EncodeLabels(labels, &buf);
+  *hash = SeriesHash::Of(buf);
+  return buf;
 }
 
 }  // namespace
 
-MemSeries* MemSeries::Create(SeriesRef ref, const Labels& labels, uint64_t hash) {
+SeriesHash SeriesHash::Of(std::string_view encoded_labels) {
+  const XXH128_hash_t h =
+      XXH3_128bits_withSeed(encoded_labels.data(), encoded_labels.size(), ProcessSeed());
+  return {.lo = h.low64, .hi = h.high64};
+}
+
+void SeriesStore::EncodeLabels(const Labels& labels, std::string* out) {
   size_t n = UvarintSize(labels.size());
   for (const auto& l : labels) {
     n += UvarintSize(l.name.size()) + l.name.size() + UvarintSize(l.value.size()) + l.value.size();
   }
-  void* mem = ::operator new(sizeof(MemSeries) + n);
-  auto* s = new (mem) MemSeries(ref, hash, static_cast<uint32_t>(n));
-  char* p = reinterpret_cast<char*>(s + 1);
+  const size_t start = out->size();
+  out->resize(start + n);
+  char* p = out->data() + start;
   p = PutUvarintRaw(labels.size(), p);
   for (const auto& l : labels) {
     p = PutUvarintRaw(l.name.size(), p);
@@ -60,41 +77,7 @@ MemSeries* MemSeries::Create(SeriesRef ref, const Labels& labels, uint64_t hash)
     std::memcpy(p, l.value.data(), l.value.size());
     p += l.value.size();
   }
-  return s;
-}
-
-void MemSeries::Destroy(MemSeries* s) {
-  s->~MemSeries();
-  ::operator delete(s);
-}
-
-Labels MemSeries::labels() const {
-  const auto* p = reinterpret_cast<const unsigned char*>(this + 1);
-  std::vector<Label> out(GetUvarintRaw(p));
-  for (Label& l : out) {
-    size_t len = GetUvarintRaw(p);
-    l.name.assign(reinterpret_cast<const char*>(p), len);
-    p += len;
-    len = GetUvarintRaw(p);
-    l.value.assign(reinterpret_cast<const char*>(p), len);
-    p += len;
-  }
-  return Labels::FromSorted(std::move(out));
-}
-
-bool MemSeries::HasLabels(const Labels& labels) const {
-  const auto* p = reinterpret_cast<const unsigned char*>(this + 1);
-  if (GetUvarintRaw(p) != labels.size()) return false;
-  auto same = [&p](std::string_view want) {
-    const size_t len = GetUvarintRaw(p);
-    if (len != want.size() || std::memcmp(p, want.data(), len) != 0) return false;
-    p += len;
-    return true;
-  };
-  for (const auto& l : labels) {
-    if (!same(l.name) || !same(l.value)) return false;
-  }
-  return true;
+  assert(p == out->data() + out->size());
 }
 
 SeriesStore::SeriesStore() : chunks_(new std::atomic<Chunk*>[kMaxChunks]) {
@@ -102,9 +85,7 @@ SeriesStore::SeriesStore() : chunks_(new std::atomic<Chunk*>[kMaxChunks]) {
 }
 
 SeriesStore::~SeriesStore() {
-  for (MemSeries* s : by_hash_) {
-    if (s != nullptr) MemSeries::Destroy(s);
-  }
+  for (MemSeries* s : by_hash_) delete s;
 }
 
 MemSeries* SeriesStore::FindRefLocked(SeriesRef ref) const {
@@ -117,13 +98,13 @@ MemSeries* SeriesStore::FindRefLocked(SeriesRef ref) const {
   return it == sparse_.end() ? nullptr : it->second;
 }
 
-MemSeries* SeriesStore::FindLabelsLocked(const Labels& labels, uint64_t hash) const {
+MemSeries* SeriesStore::FindLabelsLocked(SeriesHash hash) const {
   if (by_hash_.empty()) return nullptr;
   const size_t mask = by_hash_.size() - 1;
   for (size_t i = Slot(hash, hash_bits_);; i = (i + 1) & mask) {
     MemSeries* s = by_hash_[i];
     if (s == nullptr) return nullptr;
-    if (s->hash == hash && s->HasLabels(labels)) return s;
+    if (s->hash == hash) return s;
   }
 }
 
@@ -160,9 +141,15 @@ void SeriesStore::SetRefLocked(SeriesRef ref, MemSeries* s) {
   }
 }
 
-MemSeries* SeriesStore::InsertLocked(SeriesRef ref, const Labels& labels, uint64_t hash) {
-  MemSeries* s = MemSeries::Create(ref, labels, hash);
-  SetRefLocked(ref, s);
+MemSeries* SeriesStore::InsertLocked(SeriesRef ref, SeriesHash hash, std::string_view pending) {
+  auto owned = std::make_unique<MemSeries>(ref, hash);
+  MemSeries* s = owned.get();
+  // The labels are in place before any other thread can reach the series.
+  if (!pending.empty()) {
+    std::lock_guard lock(pending_mu_);
+    pending_.emplace(s, pending);
+  }
+  SetRefLocked(ref, owned.release());
   IndexLocked(s);
   ++size_;
   next_ref_ = std::max(next_ref_, ref + 1);
@@ -175,33 +162,66 @@ MemSeries* SeriesStore::GetByRef(SeriesRef ref) const {
   return FindRefLocked(ref);
 }
 
-MemSeries* SeriesStore::GetByLabels(const Labels& labels, uint64_t hash) const {
+MemSeries* SeriesStore::GetByLabels(const Labels& labels) const {
+  SeriesHash hash;
+  EncodeForLookup(labels, &hash);
   std::shared_lock lock(mu_);
-  return FindLabelsLocked(labels, hash);
+  return FindLabelsLocked(hash);
 }
 
-MemSeries* SeriesStore::GetOrCreate(const Labels& labels, uint64_t hash, bool* created) {
+MemSeries* SeriesStore::GetOrCreate(const Labels& labels, bool* created) {
   *created = false;
-  if (MemSeries* s = GetByLabels(labels, hash)) return s;
+  SeriesHash hash;
+  const std::string_view encoded = EncodeForLookup(labels, &hash);
+  {
+    std::shared_lock lock(mu_);
+    if (MemSeries* s = FindLabelsLocked(hash)) return s;
+  }
   std::unique_lock lock(mu_);
-  if (MemSeries* s = FindLabelsLocked(labels, hash)) return s;  // lost a race
+  if (MemSeries* s = FindLabelsLocked(hash)) return s;  // lost a race
   *created = true;
-  return InsertLocked(next_ref_, labels, hash);
+  return InsertLocked(next_ref_, hash, encoded);
 }
 
 MemSeries* SeriesStore::AddReplayed(SeriesRef ref, const Labels& labels) {
-  const uint64_t hash = labels.Hash();
+  SeriesHash hash;
+  EncodeForLookup(labels, &hash);
   std::unique_lock lock(mu_);
   next_ref_ = std::max(next_ref_, ref + 1);
-  if (MemSeries* s = FindLabelsLocked(labels, hash)) return s;
+  if (MemSeries* s = FindLabelsLocked(hash)) return s;
   if (MemSeries* s = FindRefLocked(ref)) return s;
-  MemSeries* s = InsertLocked(ref, labels, hash);
+  MemSeries* s = InsertLocked(ref, hash, {});
   s->logged.store(true, std::memory_order_relaxed);
   return s;
 }
 
+std::string_view SeriesStore::PendingLabels(const MemSeries* s) const {
+  std::lock_guard lock(pending_mu_);
+  auto it = pending_.find(s);
+  return it == pending_.end() ? std::string_view() : std::string_view(it->second);
+}
+
+void SeriesStore::ReleasePending(std::span<MemSeries* const> series) {
+  if (series.empty()) return;
+  std::lock_guard lock(pending_mu_);
+  for (const MemSeries* s : series) pending_.erase(s);
+  // The first scrape of many targets creates every series at once; give the buckets back.
+  if (pending_.bucket_count() > 64 && pending_.size() * 8 < pending_.bucket_count()) {
+    pending_.rehash(0);
+  }
+}
+
+size_t SeriesStore::pending() const {
+  std::lock_guard lock(pending_mu_);
+  return pending_.size();
+}
+
 void SeriesStore::GC(int64_t mint, std::vector<SeriesRef>* removed) {
   std::unique_lock lock(mu_);
+  if (!graveyard_.empty()) {
+    std::lock_guard pending_lock(pending_mu_);
+    for (const auto& s : graveyard_) pending_.erase(s.get());
+  }
   graveyard_.clear();
   std::vector<MemSeries*> keep;
   keep.reserve(size_);

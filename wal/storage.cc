@@ -7,6 +7,7 @@
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <stop_token>
@@ -203,7 +204,8 @@ class StorageImpl final : public Storage {
   std::unordered_map<SeriesRef, RefExemplar> last_exemplar_;
 
   // Guards writer_, closed_segment_, series_record_, to_log_, and every MemSeries::logged
-  // transition. Taken after (never while holding) the series store's lock.
+  // transition (hence every read and release of a series' pending labels). Taken after (never
+  // while holding) the series store's lock; the store's pending-labels lock is taken under it.
   mutable std::mutex writer_mu_;
   std::unique_ptr<SegmentWriter> writer_;
   uint32_t closed_segment_ = 0;
@@ -533,7 +535,17 @@ Status StorageImpl::Write(std::initializer_list<std::span<MemSeries* const>> ser
   if (!to_log_.empty()) {
     series_record_.clear();
     series_record_.push_back(static_cast<char>(RecordType::kSeries));
-    for (MemSeries* s : to_log_) EncodeSeriesEntry(s->ref, s->encoded_labels(), &series_record_);
+    for (MemSeries* s : to_log_) {
+      // A series is unlogged only from its creation until a write of its record succeeds, and
+      // the store keeps its labels until ReleasePending below. Without them the entry would be
+      // a corrupt record, and replay would cut the WAL there: stop instead.
+      const std::string_view labels = store_.PendingLabels(s);
+      if (labels.empty()) {
+        spdlog::critical("wal: series ref {} is not logged and has no labels", s->ref);
+        std::abort();
+      }
+      EncodeSeriesEntry(s->ref, labels, &series_record_);
+    }
     all[n++] = series_record_;
   }
   for (std::string_view r : records) all[n++] = r;
@@ -545,6 +557,8 @@ Status StorageImpl::Write(std::initializer_list<std::span<MemSeries* const>> ser
     return s;
   }
   NoteWriteSuccess();
+  // In the WAL now: the store keeps no label bytes for them any more.
+  store_.ReleasePending(to_log_);
   if (n_samples > 0) {
     // The sample records are the last ones logged, so they are in the writer's current segment.
     SegmentStats& st = seg_stats_[writer_->segment()];
@@ -735,7 +749,7 @@ Result<MemSeries*> AppenderImpl::Create(const Labels& labels) {
     }
   }
   bool created = false;
-  MemSeries* series = storage_.store_.GetOrCreate(labels, labels.Hash(), &created);
+  MemSeries* series = storage_.store_.GetOrCreate(labels, &created);
   if (created) {
     created_.push_back(series);
     storage_.active_series_->Set(static_cast<double>(storage_.store_.size()));

@@ -1,5 +1,5 @@
 // Storage: the agent's WAL-only store (Prometheus tsdb/agent). Owns <dir>/wal, the series store
-// (one interned label set per ref, with its last timestamp) and the segment writer.
+// (a 128-bit label-set hash per ref, with its last timestamp) and the segment writer.
 //
 // Open replays the newest checkpoint and the segments after it (series records rebuild the
 // store and the next ref; float and histogram samples restore each series' last timestamp;

@@ -1,30 +1,82 @@
 #include "wal/series_store.h"
 
 #include <catch2/catch.hpp>
+#include <string>
+
+#include "wal/records.h"
 
 namespace petrel::wal {
 namespace {
 
-TEST_CASE("series store keeps label sets with colliding hashes apart", "[wal]") {
+std::string Encoded(const Labels& labels) {
+  std::string out;
+  SeriesStore::EncodeLabels(labels, &out);
+  return out;
+}
+
+TEST_CASE("series store finds a series by its label set", "[wal]") {
   SeriesStore store;
-  const Labels a{{"__name__", "a"}};
-  const Labels b{{"__name__", "b"}};
+  // Same bytes when names and values are concatenated: the encoding must tell them apart.
+  const Labels a{{"ab", "c"}};
+  const Labels b{{"a", "bc"}};
   bool created = false;
-  // Same (fake) hash for both: the chain must tell them apart.
-  MemSeries* sa = store.GetOrCreate(a, 42, &created);
+  MemSeries* sa = store.GetOrCreate(a, &created);
   CHECK(created);
-  MemSeries* sb = store.GetOrCreate(b, 42, &created);
+  MemSeries* sb = store.GetOrCreate(b, &created);
   CHECK(created);
   CHECK(sa != sb);
+  CHECK_FALSE(sa->hash == sb->hash);
   CHECK(sa->ref == 1);
   CHECK(sb->ref == 2);
-  CHECK(store.GetOrCreate(a, 42, &created) == sa);
+  CHECK(store.GetOrCreate(a, &created) == sa);
   CHECK_FALSE(created);
-  CHECK(store.GetByLabels(b, 42) == sb);
-  CHECK(store.GetByLabels(b, 43) == nullptr);
+  CHECK(store.GetByLabels(b) == sb);
+  CHECK(store.GetByLabels(Labels{{"a", "b"}}) == nullptr);
   CHECK(store.GetByRef(2) == sb);
   CHECK(store.GetByRef(3) == nullptr);
   CHECK(store.size() == 2);
+}
+
+TEST_CASE("series store tells many label sets apart through index growth", "[wal]") {
+  SeriesStore store;
+  bool created = false;
+  for (int i = 0; i < 20000; ++i) {
+    MemSeries* s = store.GetOrCreate(Labels{{"i", std::to_string(i)}}, &created);
+    REQUIRE(created);
+    REQUIRE(s->ref == static_cast<SeriesRef>(i + 1));
+  }
+  for (int i = 0; i < 20000; ++i) {
+    REQUIRE(store.GetByLabels(Labels{{"i", std::to_string(i)}})->ref ==
+            static_cast<SeriesRef>(i + 1));
+  }
+  CHECK(store.size() == 20000);
+}
+
+TEST_CASE("a logged series keeps no label bytes and is still found by its labels", "[wal]") {
+  SeriesStore store;
+  const Labels l{{"__name__", "node_cpu_seconds_total"}, {"cpu", "0"}, {"mode", "idle"}};
+  bool created = false;
+  MemSeries* s = store.GetOrCreate(l, &created);
+  REQUIRE(created);
+  CHECK_FALSE(s->logged);
+  // Until logged, the store holds exactly what the Series record needs.
+  CHECK(store.PendingLabels(s) == Encoded(l));
+  std::string entry, want;
+  EncodeSeriesEntry(s->ref, store.PendingLabels(s), &entry);
+  EncodeSeriesEntry(s->ref, l, &want);
+  CHECK(entry == want);
+  CHECK(store.pending() == 1);
+
+  MemSeries* const logged[] = {s};
+  s->logged = true;
+  store.ReleasePending(logged);
+  CHECK(store.pending() == 0);
+  CHECK(store.PendingLabels(s).empty());
+  CHECK(sizeof(MemSeries) <= 40);
+  CHECK(store.GetByLabels(l) == s);
+  CHECK(store.GetOrCreate(l, &created) == s);
+  CHECK_FALSE(created);
+  CHECK(store.pending() == 0);  // a lookup keeps nothing either
 }
 
 TEST_CASE("series store handles sparse and huge refs from replay", "[wal]") {
@@ -47,6 +99,22 @@ TEST_CASE("series store handles sparse and huge refs from replay", "[wal]") {
   for (uint64_t r = 10; r < 3000; ++r) REQUIRE(store.GetByRef(r)->ref == r);
   CHECK(store.GetByRef(huge) == h);
   CHECK(store.size() == 2 + 2990);
+  CHECK(store.pending() == 0);  // replayed series are in the WAL already
+}
+
+TEST_CASE("replayed labels under a second ref map onto the first ref", "[wal]") {
+  SeriesStore store;
+  const Labels l{{"job", "node"}};
+  MemSeries* first = store.AddReplayed(3, l);
+  CHECK(store.AddReplayed(2, l) == first);
+  CHECK(store.AddReplayed(8, l) == first);
+  CHECK(store.GetByRef(2) == nullptr);
+  CHECK(store.GetByRef(8) == nullptr);
+  CHECK(store.next_ref() == 9);
+  bool created = false;
+  CHECK(store.GetOrCreate(l, &created) == first);
+  CHECK_FALSE(created);
+  CHECK(store.size() == 1);
 }
 
 }  // namespace
@@ -59,10 +127,12 @@ TEST_CASE("series store GC drops old series and spares unlogged ones once", "[wa
   SeriesStore store;
   bool created = false;
   const Labels old_l{{"a", "old"}}, new_l{{"a", "new"}}, pending_l{{"a", "pending"}};
-  MemSeries* old_s = store.GetOrCreate(old_l, old_l.Hash(), &created);
-  MemSeries* new_s = store.GetOrCreate(new_l, new_l.Hash(), &created);
-  MemSeries* pending = store.GetOrCreate(pending_l, pending_l.Hash(), &created);
+  MemSeries* old_s = store.GetOrCreate(old_l, &created);
+  MemSeries* new_s = store.GetOrCreate(new_l, &created);
+  MemSeries* pending = store.GetOrCreate(pending_l, &created);
   old_s->logged = new_s->logged = true;
+  MemSeries* const logged[] = {old_s, new_s};
+  store.ReleasePending(logged);
   old_s->last_ts = 10;
   new_s->last_ts = 100;
 
@@ -70,18 +140,27 @@ TEST_CASE("series store GC drops old series and spares unlogged ones once", "[wa
   store.GC(50, &removed);
   CHECK(removed == std::vector<SeriesRef>{old_s->ref});
   CHECK(store.GetByRef(old_s->ref) == nullptr);
-  CHECK(store.GetByLabels(old_l, old_l.Hash()) == nullptr);
-  CHECK(old_s->labels() == old_l);  // unlinked, not yet freed: in-flight pointers stay valid
+  CHECK(store.GetByLabels(old_l) == nullptr);
+  CHECK(old_s->ref == 1);  // unlinked, not yet freed: in-flight pointers stay valid
   CHECK(store.size() == 2);
 
   removed.clear();
   store.GC(50, &removed);  // the pending series' batch never committed
   CHECK(removed == std::vector<SeriesRef>{pending->ref});
   CHECK(store.size() == 1);
+  // Unlinked but not freed: a batch still in flight may log it, so its labels stay.
+  CHECK(store.PendingLabels(pending) == Encoded(pending_l));
   // Refs are never reused.
-  MemSeries* again = store.GetOrCreate(old_l, old_l.Hash(), &created);
+  MemSeries* again = store.GetOrCreate(old_l, &created);
   CHECK(created);
   CHECK(again->ref == 4);
+  CHECK(store.pending() == 2);
+
+  removed.clear();
+  store.GC(0, &removed);  // frees the pending series, and its labels with it
+  CHECK(removed.empty());
+  CHECK(store.pending() == 1);
+  CHECK(store.PendingLabels(again) == Encoded(old_l));
 }
 
 }  // namespace
