@@ -45,6 +45,8 @@ struct Exemplar {
 // The scrape cache as a parser sees it. Its keys must be Series() bytes of samples that a
 // parser of the same format (and strictness) accepted before: such bytes are a well-formed
 // series, so a sample whose series bytes are known skips label parsing and validation.
+// ("Known" is decided by a 128-bit hash of the bytes with a per-process random secret, see
+// scrape/scrape_cache.h: equal bytes always match, other bytes with negligible probability.)
 class KnownSeries {
  public:
   virtual ~KnownSeries() = default;

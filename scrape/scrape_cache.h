@@ -5,7 +5,9 @@
 // Why a hash may stand for the bytes: XXH3-128 spreads distinct inputs uniformly, so among the n
 // series of one target some two collide with probability about n^2 / 2^129 (~6e-29 at 200,000
 // series). The cache is per target, so a series can only ever collide with a series of the
-// same target; a collision would merge two of its series into one ref.
+// same target; a collision would merge two of its series into one ref. XXH3 does not resist
+// inputs crafted against a known secret, so the secret is drawn at random once per process
+// (the cache is never persisted): a target cannot compute colliding series offline.
 //
 // It also remembers the order in which the last scrape met its entries: targets write their
 // series in the same order every time, so Find tries the entry after the previous match first,

@@ -195,7 +195,9 @@ Status ScrapeLoop::AppendBody(wal::Appender& app, const FetchResult& fetch, Coun
     if (cached == nullptr) {
       const std::string_view series = parser->Series();
       // A series the parser just failed to find (same bytes of the body) is not looked up again.
-      const bool missed = series.data() == last_miss_.data() && series.size() == last_miss_.size();
+      // (A null view never counts as the last miss: last_miss_ starts each scrape null.)
+      const bool missed = series.data() != nullptr && series.data() == last_miss_.data() &&
+                          series.size() == last_miss_.size();
       const ScrapeCache::Hash hash = missed ? last_miss_hash_ : ScrapeCache::HashOf(series);
       if (!missed) cached = cache_.Find(hash);
       if (cached == nullptr) {
