@@ -78,7 +78,7 @@ void BM_RemoteWriteRequest(benchmark::State& state) {
   std::vector<std::string> encoded(all.size());
   for (size_t i = 0; i < all.size(); ++i) remotewrite::EncodeLabels(all[i], &encoded[i]);
   remotewrite::RequestEncoder enc;
-  std::string compressed;
+  std::string compressed_buf;
   size_t offset = 0, raw_bytes = 0, snappy_bytes = 0;
   int64_t t = 1700000000000;
   for (auto _ : state) {
@@ -89,7 +89,7 @@ void BM_RemoteWriteRequest(benchmark::State& state) {
       enc.AddSample(encoded[k], t, static_cast<double>(k % 7));
     }
     offset = (offset + kPerRequest) % encoded.size();
-    remotewrite::SnappyCompress(enc.bytes(), &compressed);
+    const std::string_view compressed = remotewrite::SnappyCompress(enc.bytes(), &compressed_buf);
     raw_bytes += enc.bytes().size();
     snappy_bytes += compressed.size();
     benchmark::DoNotOptimize(compressed.data());
@@ -105,7 +105,7 @@ void BM_RemoteWriteRequestV2(benchmark::State& state) {
     remotewrite::EncodeLabels(ksm.labels[i], &encoded[i]);
   }
   remotewrite::V2RequestEncoder enc;
-  std::string compressed;
+  std::string compressed_buf;
   size_t offset = 0, raw_bytes = 0, snappy_bytes = 0;
   int64_t t = 1700000000000;
   for (auto _ : state) {
@@ -117,7 +117,7 @@ void BM_RemoteWriteRequestV2(benchmark::State& state) {
     }
     offset = (offset + kPerRequest) % encoded.size();
     std::string_view bytes = enc.bytes();
-    remotewrite::SnappyCompress(bytes, &compressed);
+    const std::string_view compressed = remotewrite::SnappyCompress(bytes, &compressed_buf);
     raw_bytes += bytes.size();
     snappy_bytes += compressed.size();
     benchmark::DoNotOptimize(compressed.data());
@@ -158,7 +158,7 @@ void BM_RemoteWriteRequestInterned(benchmark::State& state) {
   const InternedKsm& interned = KsmInterned();
   remotewrite::RequestEncoder v1;
   remotewrite::V2RequestEncoder v2;
-  std::string compressed;
+  std::string compressed_buf;
   size_t offset = 0, raw_bytes = 0, snappy_bytes = 0;
   int64_t t = 1700000000000;
   for (auto _ : state) {
@@ -176,7 +176,7 @@ void BM_RemoteWriteRequestInterned(benchmark::State& state) {
     }
     offset = (offset + kPerRequest) % interned.ids.size();
     std::string_view bytes = kV2 ? v2.bytes() : v1.bytes();
-    remotewrite::SnappyCompress(bytes, &compressed);
+    const std::string_view compressed = remotewrite::SnappyCompress(bytes, &compressed_buf);
     raw_bytes += bytes.size();
     snappy_bytes += compressed.size();
     benchmark::DoNotOptimize(compressed.data());
@@ -215,7 +215,7 @@ void BM_RemoteWriteHistograms(benchmark::State& state) {
                                          "Latency of HTTP requests.", "seconds"};
   remotewrite::RequestEncoder v1;
   remotewrite::V2RequestEncoder v2;
-  std::string compressed;
+  std::string compressed_buf;
   size_t offset = 0, raw_bytes = 0, snappy_bytes = 0;
   int64_t t = 1700000000000;
   for (auto _ : state) {
@@ -233,7 +233,7 @@ void BM_RemoteWriteHistograms(benchmark::State& state) {
     }
     offset = (offset + kPerRequest) % encoded.size();
     std::string_view bytes = kV2 ? v2.bytes() : v1.bytes();
-    remotewrite::SnappyCompress(bytes, &compressed);
+    const std::string_view compressed = remotewrite::SnappyCompress(bytes, &compressed_buf);
     raw_bytes += bytes.size();
     snappy_bytes += compressed.size();
     benchmark::DoNotOptimize(compressed.data());

@@ -76,8 +76,8 @@ void FuzzEncoder(Input& in) {
     enc.AddSample(encoded, s.t, s.v);
     series.push_back(std::move(s));
   }
-  std::string compressed;
-  remotewrite::SnappyCompress(enc.bytes(), &compressed);
+  std::string buf;
+  const std::string_view compressed = remotewrite::SnappyCompress(enc.bytes(), &buf);
   std::string raw;
   FUZZ_CHECK(snappy::Uncompress(compressed.data(), compressed.size(), &raw));
   FUZZ_CHECK(raw == enc.bytes());

@@ -457,11 +457,12 @@ std::string_view V2RequestEncoder::bytes() {
   return out_;
 }
 
-void SnappyCompress(std::string_view input, std::string* out) {
-  out->resize(snappy::MaxCompressedLength(input.size()));
+std::string_view SnappyCompress(std::string_view input, std::string* buf) {
+  const size_t bound = snappy::MaxCompressedLength(input.size());
+  if (buf->size() < bound) buf->resize(bound);
   size_t n = 0;
-  snappy::RawCompress(input.data(), input.size(), out->data(), &n);
-  out->resize(n);
+  snappy::RawCompress(input.data(), input.size(), buf->data(), &n);
+  return std::string_view(*buf).substr(0, n);
 }
 
 }  // namespace petrel::remotewrite

@@ -166,9 +166,12 @@ class V2RequestEncoder {
   const MetricMetadata* open_metadata_ = nullptr;
 };
 
-// Snappy block format (not the framed/stream format) of input into *out, replacing its contents
-// and reusing its capacity.
-void SnappyCompress(std::string_view input, std::string* out);
+// Snappy block format (not the framed/stream format) of input, written at the start of *buf;
+// returns the compressed bytes (a view into *buf). *buf only grows, and keeps its size: bytes
+// past the returned view are left over from earlier calls. Growing once instead of resizing up
+// and down on every call saves zero-filling the whole bound each time (a memset of about the
+// uncompressed size per request, 1.2% of petrel's CPU in a 200k-series profile).
+std::string_view SnappyCompress(std::string_view input, std::string* buf);
 
 template <typename Fn>
 bool ForEachEncodedLabel(std::string_view in, Fn fn) {

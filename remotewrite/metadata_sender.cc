@@ -49,7 +49,7 @@ void MetadataSender::Collect(SteadyTime now) {
     size_t n = 0;
     for (; it != all.end() && n < per_request; ++it, ++n) encoder_.AddMetadata(*it);
     Request& r = pending_.emplace_back(Request{.body = {}, .entries = n});
-    SnappyCompress(encoder_.bytes(), &r.body);
+    r.body.resize(SnappyCompress(encoder_.bytes(), &r.body).size());
   }
   attempt_ = 0;
   backoff_ = queue_.min_backoff;

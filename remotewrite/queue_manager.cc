@@ -913,7 +913,7 @@ bool QueueManager::Impl::EncodeBatch(Shard& shard, SteadyTime now) {
     FinishBatch(shard, now);
     return false;
   }
-  SnappyCompress(v2_ ? v2_encoder_.bytes() : encoder_.bytes(), &shard.body);
+  shard.body = SnappyCompress(v2_ ? v2_encoder_.bytes() : encoder_.bytes(), &shard.body_buf);
   shard.batch_min_t = min_t;
   shard.batch_max_t = max_t;
   return true;

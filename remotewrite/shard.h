@@ -119,7 +119,8 @@ struct Shard {
   SteadyTime wait_started{};  // batch_send_deadline runs from here for a partial batch
 
   std::unique_ptr<HttpClient> client;  // this shard's connection; one request at a time
-  std::string body;                    // compressed request of the current batch, for retries
+  std::string body_buf;                // holds body (and leftovers past it)
+  std::string_view body;               // compressed request of the current batch, for retries
   size_t batch = 0;                    // items in the current batch; 0 = none
   size_t sent = 0;                     // of those, in the request (the rest were too old)
   std::array<size_t, kItemKinds> batch_kinds{};  // the batch's items by ItemKind

@@ -157,7 +157,8 @@ class SegmentReader::Impl {
   const uint64_t padded_end_;  // strict only: file size rounded up to a whole page
   uint64_t pos_ = 0;           // next fragment (or padding) to read
   uint64_t record_end_ = 0;    // just past the last record returned
-  std::string buf_;            // cached bytes of the file starting at buf_off_
+  std::string buf_;            // cached bytes of the file starting at buf_off_: buf_len_ of them
+  size_t buf_len_ = 0;
   uint64_t buf_off_ = 0;
   // The record being assembled; survives an incomplete read in live mode.
   std::string rec_;
@@ -168,26 +169,26 @@ class SegmentReader::Impl {
 };
 
 Result<std::string_view> SegmentReader::Impl::Bytes(uint64_t off, size_t n) {
-  if (off >= buf_off_ && off + n <= buf_off_ + buf_.size()) {
-    return std::string_view(buf_).substr(off - buf_off_, n);
+  if (off >= buf_off_ && off + n <= buf_off_ + buf_len_) {
+    return std::string_view(buf_.data() + (off - buf_off_), n);
   }
-  buf_.resize(std::max(n, kReadChunk));
-  auto got = file_->ReadAt(off, buf_.data(), buf_.size());
-  if (!got.ok()) {
-    buf_.clear();
-    return got.status();
-  }
+  // buf_ only grows and keeps its size (buf_len_ bytes of it are valid): resizing it down and
+  // up again on every read zero-filled each chunk before reading over it.
+  const size_t want = std::max(n, kReadChunk);
+  if (buf_.size() < want) buf_.resize(want);
+  buf_len_ = 0;
+  auto got = file_->ReadAt(off, buf_.data(), want);
+  if (!got.ok()) return got.status();
   size_t have = *got;
-  if (mode_ == Mode::kStrict && have < buf_.size() && off + have < padded_end_) {
+  if (mode_ == Mode::kStrict && have < want && off + have < padded_end_) {
     // The file ends inside its last page: the rest of that page reads as zero padding.
-    size_t zeros =
-        static_cast<size_t>(std::min<uint64_t>(padded_end_ - off - have, buf_.size() - have));
+    size_t zeros = static_cast<size_t>(std::min<uint64_t>(padded_end_ - off - have, want - have));
     std::fill_n(buf_.data() + have, zeros, '\0');
     have += zeros;
   }
-  buf_.resize(have);
+  buf_len_ = have;
   buf_off_ = off;
-  return std::string_view(buf_).substr(0, std::min(n, have));
+  return std::string_view(buf_.data(), std::min(n, have));
 }
 
 Status SegmentReader::Impl::Finish(std::string* record) {

@@ -24,9 +24,8 @@ std::string Body() {
   EncodeLabels(Labels{{"__name__", "up"}, {"job", "node"}}, &labels);
   RequestEncoder enc;
   enc.AddSample(labels, 1700000000000, 1.0);
-  std::string out;
-  SnappyCompress(enc.bytes(), &out);
-  return out;
+  std::string buf;
+  return std::string(SnappyCompress(enc.bytes(), &buf));
 }
 
 config::RemoteWriteConfig Config(const std::string& url, bool retry_429 = false) {
