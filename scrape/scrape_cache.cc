@@ -1,13 +1,10 @@
 #include "scrape/scrape_cache.h"
 
-#define XXH_STATIC_LINKING_ONLY  // XXH3_generateSecret (exported by libxxhash 0.8)
-#include <xxhash.h>
-
 #include <algorithm>
-#include <array>
 #include <cassert>
-#include <random>
 #include <utility>
+
+#include "common/hash128.h"
 
 namespace petrel::scrape {
 namespace {
@@ -26,28 +23,15 @@ constexpr size_t kMinCapacity = 16;
 
 bool OverMaxLoad(size_t size, size_t capacity) { return size * 8 > capacity * 7; }
 
-// The process's XXH3 secret, derived from 32 random bytes at startup (see scrape_cache.h).
-using Secret = std::array<unsigned char, XXH3_SECRET_DEFAULT_SIZE>;
-Secret NewSecret() {
-  std::random_device rd;
-  std::array<uint32_t, 8> seed{};
-  for (uint32_t& w : seed) w = rd();
-  Secret s{};
-  XXH3_generateSecret(s.data(), s.size(), seed.data(), sizeof seed);
-  return s;
-}
-const Secret kSecret = NewSecret();
-
 }  // namespace
 
 static_assert(sizeof(ScrapeCache::Entry) == 32, "an entry is 32 bytes");
 
 ScrapeCache::Hash ScrapeCache::HashOf(std::string_view series) {
-  const XXH128_hash_t h =
-      XXH3_128bits_withSecret(series.data(), series.size(), kSecret.data(), kSecret.size());
+  const Hash128 h = Hash128Of(series);
   // {0, 0} marks an empty slot; the one input hashing to it shares {1, 0} (a 2^-128 chance).
-  if (h.low64 == 0 && h.high64 == 0) return {1, 0};
-  return {h.low64, h.high64};
+  if (h.lo == 0 && h.hi == 0) return {1, 0};
+  return {h.lo, h.hi};
 }
 
 size_t ScrapeCache::MemoryBytes() const {

@@ -1,12 +1,11 @@
 #include "wal/series_store.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cassert>
 #include <cstring>
-#include <random>
 #include <utility>
+
+#include "common/hash128.h"
 
 namespace petrel::wal {
 namespace {
@@ -33,15 +32,6 @@ size_t Slot(SeriesHash hash, int bits) {
   return static_cast<size_t>((hash.lo * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-// Drawn once per process; see SeriesHash.
-uint64_t ProcessSeed() {
-  static const uint64_t seed = [] {
-    std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }();
-  return seed;
-}
-
 // Encodes labels into a per-thread buffer and hashes them; the view is valid until the next
 // call on this thread.
 std::string_view EncodeForLookup(const Labels& labels, SeriesHash* hash) {
@@ -55,9 +45,8 @@ std::string_view EncodeForLookup(const Labels& labels, SeriesHash* hash) {
 }  // namespace
 
 SeriesHash SeriesHash::Of(std::string_view encoded_labels) {
-  const XXH128_hash_t h =
-      XXH3_128bits_withSeed(encoded_labels.data(), encoded_labels.size(), ProcessSeed());
-  return {.lo = h.low64, .hi = h.high64};
+  const Hash128 h = Hash128Of(encoded_labels);
+  return {.lo = h.lo, .hi = h.hi};
 }
 
 void SeriesStore::EncodeLabels(const Labels& labels, std::string* out) {

@@ -37,11 +37,11 @@
 
 namespace petrel::wal {
 
-// XXH3-128 of a label set's WAL encoding, seeded once per process from std::random_device.
-// Two label sets are taken to be equal when their hashes are. For n distinct series the chance
-// that any two collide is about n^2 / 2^129 (1e-27 at a million series), and since the seed is
-// secret and fresh per process, a target cannot choose label sets that collide. The store is
-// in memory only and replay recomputes every hash, so the seed never needs to be persisted.
+// Hash128Of (common/hash128.h: XXH3-128 under a secret drawn once per process) of a label set's
+// WAL encoding. Two label sets are taken to be equal when their hashes are. For n distinct
+// series the chance that any two collide is about n^2 / 2^129 (1e-27 at a million series), and
+// since the secret is fresh per process, a target cannot choose label sets that collide. The
+// store is in memory only and replay recomputes every hash, so nothing needs persisting.
 struct SeriesHash {
   uint64_t lo = 0;
   uint64_t hi = 0;
