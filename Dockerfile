@@ -12,7 +12,7 @@ RUN apt-get update \
       build-essential cmake pkg-config git ca-certificates \
       libcurl4-openssl-dev libprotobuf-dev protobuf-compiler libsnappy-dev libyaml-cpp-dev \
       libfmt-dev libspdlog-dev libre2-dev libcpp-httplib-dev nlohmann-json3-dev libabsl-dev \
-      libssl-dev zlib1g-dev libzstd-dev libxxhash-dev \
+      libssl-dev zlib1g-dev libzstd-dev libxxhash-dev libdeflate-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -26,7 +26,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libprotobuf32 libsnappy1v5 libyaml-cpp0.7 libfmt9 \
       libspdlog1.10 libre2-9 libcpp-httplib0.11 libabsl20220623 libssl3 zlib1g libzstd1 \
-      libxxhash0 \
+      libxxhash0 libdeflate0 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 petrel \
  && useradd --system --uid 10001 --gid petrel --home-dir /data --no-create-home \

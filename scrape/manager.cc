@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "config/curl_options.h"
+#include "scrape/gzip_body.h"
 #include "scrape/http_options.h"
 #include "scrape/parser.h"
 #include "scrape/worker_pool.h"
@@ -41,12 +42,16 @@ struct Entry {
   curl_slist* connect_to = nullptr;
   std::string url;                          // as requested (may name tls_config.server_name)
   std::vector<std::string> static_headers;  // Accept, timeout, Host
-  // The body being received. It is handed to the parser when the transfer ends, so a target
-  // between scrapes holds no buffer; the next one reserves the last body's size up front.
+  // The body being received, as sent (compressed or not). It is handed to the parser when the
+  // transfer ends, so a target between scrapes holds no buffer; the next one reserves the last
+  // body's size up front.
   std::string body;
   size_t last_body_size = 0;
   int64_t body_limit = 0;  // 0: unlimited
   bool body_limit_hit = false;
+  // The reply's Content-Encoding, read when its first body bytes arrive.
+  std::optional<ContentEncoding> encoding;
+  std::string encoding_header;  // its value, for the error when unsupported
   SteadyTime due;
   WallTime due_wall;  // the ideal tick, used to snap timestamps
   SteadyTime started;
@@ -61,12 +66,34 @@ struct Entry {
   }
 };
 
+// Compressed bytes are bounded while downloading too, so a never-ending or huge compressed
+// body cannot grow memory: at most the limit plus this margin (1/64 + 4 KiB, well above the
+// framing an honest gzip body adds to data it cannot shrink). Decoding checks the limit itself.
+int64_t RawBodyLimit(int64_t limit) { return limit + limit / 64 + 4096; }
+
+void ReadContentEncoding(Entry* e) {
+  curl_header* h = nullptr;
+  e->encoding_header.clear();
+  // -1: the last request's reply, after any redirects. A repeated header is read as a list.
+  for (size_t i = 0;
+       curl_easy_header(e->easy, "Content-Encoding", i, CURLH_HEADER, -1, &h) == CURLHE_OK; ++i) {
+    if (i > 0) e->encoding_header += ", ";
+    e->encoding_header += h->value;
+    if (i + 1 >= h->amount) break;
+  }
+  e->encoding = ParseContentEncoding(e->encoding_header);
+}
+
 size_t WriteBody(char* data, size_t size, size_t n, void* user) {
   auto* e = static_cast<Entry*>(user);
   const size_t bytes = size * n;
-  // body_size_limit counts uncompressed bytes (curl hands us decoded data); reaching it
-  // aborts the transfer, so a never-ending body cannot grow memory.
-  if (e->body_limit > 0 && static_cast<int64_t>(e->body.size() + bytes) >= e->body_limit) {
+  if (!e->encoding) ReadContentEncoding(e);
+  if (!e->encoding->supported) return 0;  // CollectDone names it
+  // body_size_limit counts decoded bytes. An identity body reaching it aborts the transfer
+  // here, so a never-ending body cannot grow memory; a compressed one is checked when decoded.
+  int64_t limit = e->body_limit;
+  if (limit > 0 && !e->encoding->identity()) limit = RawBodyLimit(limit);
+  if (limit > 0 && static_cast<int64_t>(e->body.size() + bytes) >= limit) {
     e->body_limit_hit = true;
     return 0;
   }
@@ -529,9 +556,11 @@ class Manager::Impl {
     config::ApplyHttpClient(e->easy, job.http_client);
     curl_easy_setopt(e->easy, CURLOPT_URL, e->url.c_str());
     curl_easy_setopt(e->easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    // curl decodes gzip itself; "identity" asks the target not to compress.
+    // "identity" asks the target not to compress. curl hands over the bytes as sent: the parse
+    // worker decodes them (BodyDecoder, libdeflate; see SubmitProcess).
     curl_easy_setopt(e->easy, CURLOPT_ACCEPT_ENCODING,
                      job.enable_compression ? "gzip" : "identity");
+    curl_easy_setopt(e->easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
     curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, static_cast<long>(target.timeout.count()));
     curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, &WriteBody);
@@ -592,6 +621,7 @@ class Manager::Impl {
         e->started = now;
         e->body.clear();
         e->body_limit_hit = false;
+        e->encoding.reset();
         curl_multi_add_handle(multi_, e->easy);
       }
       Reschedule(e, interval, now);
@@ -619,13 +649,33 @@ class Manager::Impl {
     return Status::Ok();
   }
 
-  void SubmitProcess(Entry* e, FetchResult r) {
-    pool_.Submit([this, e, r = std::move(r)] {
+  // A compressed body is decoded here, on the parse worker, rather than on the curl thread:
+  // that one thread drives every target's transfer, so decoding there would serialise all
+  // decoding and delay the other scrapes, while the workers run in parallel and parse the
+  // decoded bytes right after, still in cache. r.body holds the bytes as sent until then.
+  void SubmitProcess(Entry* e, FetchResult r, ContentEncoding encoding = {}) {
+    pool_.Submit([this, e, r = std::move(r), encoding]() mutable {
+      // One per worker thread: libdeflate's decompressor and the decoded-body buffer are
+      // reused from scrape to scrape instead of allocated each time.
+      thread_local BodyDecoder decoder;
+      if (!encoding.identity()) {
+        // Decoding is part of scrape_duration_seconds, as in Prometheus (which gunzips while
+        // reading the body) and as when curl decoded.
+        const SteadyTime start = clock_.Monotonic();
+        Status d = decoder.Decode(encoding, static_cast<size_t>(e->body_limit), &r.body);
+        r.duration += clock_.Monotonic() - start;
+        if (!d.ok()) {
+          if (d.code() == Code::kUnavailable) exceeded_body_limit_->Inc();
+          r.status = std::move(d);
+          r.body.clear();
+        }
+      }
       Status s = e->loop->Process(r);
       if (!s.ok()) {
         spdlog::debug("msg=\"Scrape failed\" target={} err=\"{}\"", e->loop->target().url,
                       s.message());
       }
+      if (!encoding.identity()) decoder.Recycle(std::move(r.body));
       e->busy.store(false);
       if (multi_ != nullptr) curl_multi_wakeup(multi_);
     });
@@ -646,14 +696,20 @@ class Manager::Impl {
       r.duration = clock_.Monotonic() - e->started;
       long http_status = 0;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
+      const ContentEncoding encoding = e->encoding.value_or(ContentEncoding());
+      const bool bad_encoding = code == CURLE_WRITE_ERROR && !encoding.supported;
+      bool decode = false;
       if (code == CURLE_WRITE_ERROR && e->body_limit_hit) {
         exceeded_body_limit_->Inc();
-        r.status =
-            Status::Unavailable(fmt::format("body size limit exceeded ({} bytes)", e->body_limit));
-      } else if (code != CURLE_OK) {
+        r.status = Status::Unavailable(BodyLimitMessage(static_cast<size_t>(e->body_limit)));
+      } else if (code != CURLE_OK && !bad_encoding) {
         r.status = Status::Unavailable(curl_easy_strerror(code));
       } else if (http_status != 200) {
         r.status = Status::Unavailable(fmt::format("server returned HTTP status {}", http_status));
+      } else if (bad_encoding) {
+        r.status = Status::Unavailable(
+            fmt::format("unsupported Content-Encoding \"{}\" (petrel decodes gzip and deflate)",
+                        e->encoding_header));
       } else {
         char* ct = nullptr;
         curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct);
@@ -661,9 +717,10 @@ class Manager::Impl {
         r.status = ResolveContentType(*e->loop->target().job_config, &r.content_type);
         e->last_body_size = e->body.size();
         r.body = std::move(e->body);
+        decode = !encoding.identity();
       }
-      e->body = std::string();
-      SubmitProcess(e, std::move(r));
+      std::string().swap(e->body);  // frees it: assigning "" would keep the memory
+      SubmitProcess(e, std::move(r), decode ? encoding : ContentEncoding());
     }
   }
 

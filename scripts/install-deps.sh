@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libcurl4-openssl-dev libprotobuf-dev protobuf-compiler libsnappy-dev libyaml-cpp-dev
   libfmt-dev libspdlog-dev libre2-dev libcpp-httplib-dev nlohmann-json3-dev libabsl-dev
-  libssl-dev zlib1g-dev libzstd-dev libxxhash-dev
+  libssl-dev zlib1g-dev libzstd-dev libxxhash-dev libdeflate-dev
   # tests and benchmarks
   catch2 libbenchmark-dev curl jq ca-certificates procps bc unzip
   # fault tests (test/faults): test CA, accounting and a recording receiver
