@@ -457,13 +457,22 @@ int Run(const Flags& flags) {
 }  // namespace
 }  // namespace petrel::agent
 
-// glibc malloc tuned for a long-running agent whose big allocations are transient (scrape
-// bodies, remote-write requests): without this, the dynamic mmap threshold climbs after the
-// first large free and later bodies come from the heap arenas, where freed space is rarely
-// returned; and every worker thread gets its own arena. Both showed up as RSS (tens of MiB at
-// 200k series) that no data structure accounted for.
+// glibc malloc tuned for a long-running agent whose big allocations are transient:
+// - a fixed mmap threshold: with the default dynamic one, the threshold climbs after the first
+//   large free, and later multi-MiB bodies come from the heap arenas, where freed space is
+//   rarely returned (tens of MiB of RSS at 200k series that no data structure accounted for);
+// - at 256 KiB, not lower: snappy allocates ~172 KiB of working memory per compression of a
+//   remote-write request, and a 64 KiB threshold mmapped, faulted in and unmapped it every time
+//   (with the scrape bodies, page faults and munmap were ~9% of petrel's CPU at 200k series;
+//   the decoded bodies are now reused by the parse workers);
+// - a trim threshold of 1 MiB, so such a chunk freed at the top of an arena is kept for the
+//   next request instead of being given back and faulted in again;
+// - two arenas: otherwise every worker thread gets its own.
+// Measured at 200k series: RSS unchanged (58.4 vs 58.7 MiB), kernel time 24.5% -> 15.9% of
+// petrel's CPU samples.
 void TuneMalloc() {
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024);  // fixed: a scrape body is mmapped, and unmapped after
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
   mallopt(M_ARENA_MAX, 2);
 }
 
