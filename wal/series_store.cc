@@ -3,7 +3,26 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <new>
+#include <type_traits>
 #include <utility>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PETREL_SERIES_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define PETREL_SERIES_ASAN 1
+#endif
+#ifdef PETREL_SERIES_ASAN
+#include <sanitizer/asan_interface.h>
+#define PETREL_ASAN_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define PETREL_ASAN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define PETREL_ASAN_POISON(p, n) ((void)(p), (void)(n))
+#define PETREL_ASAN_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 #include "common/hash128.h"
 
@@ -73,8 +92,33 @@ SeriesStore::SeriesStore() : chunks_(new std::atomic<Chunk*>[kMaxChunks]) {
   for (size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
 }
 
-SeriesStore::~SeriesStore() {
-  for (MemSeries* s : by_hash_) delete s;
+// The slab frees its blocks without running destructors.
+static_assert(std::is_trivially_destructible_v<MemSeries>);
+
+SeriesStore::~SeriesStore() = default;
+
+MemSeries* SeriesStore::NewSeriesLocked(SeriesRef ref, SeriesHash hash) {
+  SlabSlot* slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    PETREL_ASAN_UNPOISON(slot, sizeof(SlabSlot));
+  } else {
+    if (slab_used_ == kSlabBlock) {
+      slab_.push_back(std::make_unique_for_overwrite<SlabSlot[]>(kSlabBlock));
+      slab_used_ = 0;
+    }
+    slot = &slab_.back()[slab_used_++];
+  }
+  return new (slot->bytes) MemSeries(ref, hash);
+}
+
+void SeriesStore::FreeSeriesLocked(MemSeries* s) {
+  s->~MemSeries();
+  SlabSlot* slot = reinterpret_cast<SlabSlot*>(s);
+  // Under ASan a freed series is poisoned, so a use after GC freed it still reports.
+  PETREL_ASAN_POISON(slot, sizeof(SlabSlot));
+  free_slots_.push_back(slot);
 }
 
 MemSeries* SeriesStore::FindRefLocked(SeriesRef ref) const {
@@ -131,14 +175,13 @@ void SeriesStore::SetRefLocked(SeriesRef ref, MemSeries* s) {
 }
 
 MemSeries* SeriesStore::InsertLocked(SeriesRef ref, SeriesHash hash, std::string_view pending) {
-  auto owned = std::make_unique<MemSeries>(ref, hash);
-  MemSeries* s = owned.get();
+  MemSeries* s = NewSeriesLocked(ref, hash);
   // The labels are in place before any other thread can reach the series.
   if (!pending.empty()) {
     std::lock_guard lock(pending_mu_);
     pending_.emplace(s, pending);
   }
-  SetRefLocked(ref, owned.release());
+  SetRefLocked(ref, s);
   IndexLocked(s);
   ++size_;
   next_ref_ = std::max(next_ref_, ref + 1);
@@ -209,8 +252,9 @@ void SeriesStore::GC(int64_t mint, std::vector<SeriesRef>* removed) {
   std::unique_lock lock(mu_);
   if (!graveyard_.empty()) {
     std::lock_guard pending_lock(pending_mu_);
-    for (const auto& s : graveyard_) pending_.erase(s.get());
+    for (MemSeries* s : graveyard_) pending_.erase(s);
   }
+  for (MemSeries* s : graveyard_) FreeSeriesLocked(s);
   graveyard_.clear();
   std::vector<MemSeries*> keep;
   keep.reserve(size_);
@@ -229,7 +273,7 @@ void SeriesStore::GC(int64_t mint, std::vector<SeriesRef>* removed) {
     }
     SetRefLocked(s->ref, nullptr);
     removed->push_back(s->ref);
-    graveyard_.emplace_back(s);
+    graveyard_.push_back(s);
   }
   // Rebuild the index from the survivors, shrinking it when most of it emptied.
   size_ = 0;

@@ -1,6 +1,7 @@
 #include "wal/series_store.h"
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
 
 #include "wal/records.h"
@@ -161,6 +162,47 @@ TEST_CASE("series store GC drops old series and spares unlogged ones once", "[wa
   CHECK(removed.empty());
   CHECK(store.pending() == 1);
   CHECK(store.PendingLabels(again) == Encoded(old_l));
+}
+
+TEST_CASE("series store keeps series created together side by side and reuses freed slots",
+          "[wal]") {
+  SeriesStore store;
+  bool created = false;
+  // More than one slab block (1024 series), as a first scrape of a big target creates them.
+  constexpr int kN = 2500;
+  std::vector<MemSeries*> made;
+  for (int i = 0; i < kN; ++i) {
+    made.push_back(store.GetOrCreate(Labels{{"i", std::to_string(i)}}, &created));
+    REQUIRE(created);
+  }
+  int adjacent = 0;
+  for (int i = 1; i < kN; ++i) adjacent += made[i] == made[i - 1] + 1;
+  CHECK(adjacent >= kN - 3);  // only block boundaries break the run
+  for (int i = 0; i < kN; ++i) {
+    CHECK(made[i]->ref == static_cast<SeriesRef>(i + 1));
+    made[i]->logged = true;
+    made[i]->last_ts = i < 1000 ? 10 : 100;  // the first 1000 go stale
+  }
+  store.ReleasePending(made);
+
+  std::vector<SeriesRef> removed;
+  store.GC(50, &removed);  // unlinks the stale ones
+  CHECK(removed.size() == 1000);
+  store.GC(50, &removed);  // frees them
+  std::set<MemSeries*> freed(made.begin(), made.begin() + 1000);
+  // New series take the freed slots before any new block, each constructed afresh.
+  for (int i = 0; i < 1000; ++i) {
+    MemSeries* s = store.GetOrCreate(Labels{{"j", std::to_string(i)}}, &created);
+    REQUIRE(created);
+    CHECK(freed.count(s) == 1);
+    CHECK(s->ref == static_cast<SeriesRef>(kN + 1 + i));
+    CHECK(s->last_ts.load() == std::numeric_limits<int64_t>::min());
+    CHECK_FALSE(s->logged.load());
+    CHECK(store.GetByRef(s->ref) == s);
+  }
+  // The survivors are untouched.
+  for (int i = 1000; i < kN; ++i) CHECK(store.GetByRef(made[i]->ref) == made[i]);
+  CHECK(store.size() == kN);
 }
 
 }  // namespace
