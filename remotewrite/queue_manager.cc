@@ -659,7 +659,7 @@ size_t QueueManager::Impl::Enqueue(std::span<const T> items, ItemKind kind) {
       tuner_.SamplesDropped(1);
       continue;
     }
-    Shard& shard = shards_[s.ref % routed_];
+    Shard& shard = shards_[routed_ == 1 ? 0 : s.ref % routed_];  // 1 shard: no division
     if (shard.queue.full()) {
       // The watcher keeps the rest and offers it again: the WAL is the buffer.
       enqueue_retries_->Inc();

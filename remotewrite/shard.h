@@ -68,8 +68,8 @@ class SampleRing {
   size_t capacity() const { return ring_.size(); }
   bool full() const { return size_ == ring_.size(); }
   // The i-th oldest sample; i < size().
-  const QueuedSample& at(size_t i) const { return ring_[(head_ + i) % ring_.size()]; }
-  ItemKind kind(size_t i) const { return kinds_[(head_ + i) % ring_.size()]; }
+  const QueuedSample& at(size_t i) const { return ring_[Wrap(head_ + i)]; }
+  ItemKind kind(size_t i) const { return kinds_[Wrap(head_ + i)]; }
   // The extra part of the j-th oldest item that is not a float sample; j < extras().
   const ItemExtra& extra(size_t j) const { return extras_[j]; }
   size_t extras() const { return extras_.size(); }
@@ -77,7 +77,7 @@ class SampleRing {
   void Push(const QueuedSample& s, ItemKind kind = ItemKind::kSample, ItemExtra* extra = nullptr) {
     assert(!full());
     assert((kind == ItemKind::kSample) == (extra == nullptr));
-    const size_t slot = (head_ + size_) % ring_.size();
+    const size_t slot = Wrap(head_ + size_);
     ring_[slot] = s;
     kinds_[slot] = kind;
     if (extra != nullptr) extras_.push_back(std::move(*extra));
@@ -92,7 +92,7 @@ class SampleRing {
       for (size_t i = 0; i < n; ++i) with_extra += kind(i) != ItemKind::kSample;
       extras_.erase(extras_.begin(), extras_.begin() + static_cast<ptrdiff_t>(with_extra));
     }
-    head_ = (head_ + n) % ring_.size();
+    head_ = Wrap(head_ + n);
     size_ -= n;
     popped_ += n;
   }
@@ -101,6 +101,10 @@ class SampleRing {
   uint64_t popped() const { return popped_; }
 
  private:
+  // i mod capacity for i < 2 * capacity (every caller's case): a compare instead of a 64-bit
+  // division, which was a third of the remote-write Append's time at 200k series.
+  size_t Wrap(size_t i) const { return i >= ring_.size() ? i - ring_.size() : i; }
+
   std::vector<QueuedSample> ring_;
   std::vector<ItemKind> kinds_;  // beside ring_, so a float sample costs one byte more, not eight
   std::deque<ItemExtra> extras_;

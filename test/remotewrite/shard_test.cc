@@ -15,7 +15,9 @@ TEST_CASE("sample ring keeps FIFO order across wraparound", "[remotewrite]") {
     while (!ring.full()) ring.Push({nullptr, next_in++, 0, {}});
     CHECK(ring.size() == 4);
     const size_t take = 1 + round % 3;
-    for (size_t i = 0; i < take; ++i) CHECK(ring.at(i).t == next_out + static_cast<int64_t>(i));
+    for (size_t i = 0; i < ring.size(); ++i) {
+      CHECK(ring.at(i).t == next_out + static_cast<int64_t>(i));
+    }
     ring.Pop(take);
     next_out += static_cast<int64_t>(take);
     CHECK(ring.at(0).t == next_out);
