@@ -1,29 +1,15 @@
 #include "scrape/gzip_body.h"
 
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <catch2/catch.hpp>
+
+#include "test/scrape/zlib_compress.h"
 
 namespace petrel::scrape {
 namespace {
 
-// Compresses with zlib, an encoder independent of the decoder under test. window_bits: 31 for
-// gzip, 15 for a zlib stream, -15 for raw DEFLATE.
-std::string Compress(const std::string& in, int window_bits = 31) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8,
-                       Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using testing::ZlibCompress;
 
 // A node_exporter-like exposition of about `bytes` bytes.
 std::string Exposition(size_t bytes) {
@@ -62,7 +48,7 @@ TEST_CASE("Content-Encoding values parse to the codings applied, in order", "[sc
 TEST_CASE("a gzip body decodes whole, into a recycled buffer when there is one", "[scrape][gzip]") {
   const std::string text = Exposition(200 << 10);
   BodyDecoder decoder;
-  std::string body = Compress(text);
+  std::string body = ZlibCompress(text);
   REQUIRE(body.size() < text.size() / 4);
   REQUIRE(decoder.Decode(Gzip(), 0, &body).ok());
   CHECK(body == text);
@@ -70,14 +56,14 @@ TEST_CASE("a gzip body decodes whole, into a recycled buffer when there is one",
   SECTION("the next body reuses the last one's memory") {
     const char* memory = body.data();
     decoder.Recycle(std::move(body));
-    std::string next = Compress(text);
+    std::string next = ZlibCompress(text);
     REQUIRE(decoder.Decode(Gzip(), 0, &next).ok());
     CHECK(next == text);
     CHECK(static_cast<const void*>(next.data()) == static_cast<const void*>(memory));
   }
   SECTION("a buffer past kMaxSpareBytes is not kept") {
     decoder.Recycle(std::string(BodyDecoder::kMaxSpareBytes + 1, 'x'));
-    std::string next = Compress(text);
+    std::string next = ZlibCompress(text);
     REQUIRE(decoder.Decode(Gzip(), 0, &next).ok());
     CHECK(next.capacity() <= BodyDecoder::kMaxSpareBytes);
   }
@@ -92,12 +78,12 @@ TEST_CASE("a multi-member gzip body decodes every member in order", "[scrape][gz
   const std::string a = Exposition(100 << 10), b = "last_member 1\n";
   BodyDecoder decoder;
   SECTION("a small last member: its ISIZE undersizes the buffer, which grows") {
-    std::string body = Compress(a) + Compress("") + Compress(b);
+    std::string body = ZlibCompress(a) + ZlibCompress("") + ZlibCompress(b);
     REQUIRE(decoder.Decode(Gzip(), 0, &body).ok());
     CHECK(body == a + b);
   }
   SECTION("a big last member") {
-    std::string body = Compress(b) + Compress(a);
+    std::string body = ZlibCompress(b) + ZlibCompress(a);
     REQUIRE(decoder.Decode(Gzip(), 0, &body).ok());
     CHECK(body == b + a);
   }
@@ -105,7 +91,7 @@ TEST_CASE("a multi-member gzip body decodes every member in order", "[scrape][gz
     std::string body, want;
     for (int i = 0; i < 50; ++i) {
       std::string line = "m" + std::to_string(i) + " " + std::to_string(i) + "\n";
-      body += Compress(line);
+      body += ZlibCompress(line);
       want += line;
     }
     REQUIRE(decoder.Decode(Gzip(), 0, &body).ok());
@@ -117,11 +103,11 @@ TEST_CASE("a gzip trailer lying about the size fails the body without a big allo
           "[scrape][gzip]") {
   const std::string text = Exposition(64 << 10);
   BodyDecoder decoder;
-  std::string body = Compress(text);
+  std::string body = ZlibCompress(text);
   SECTION("smaller than real") { SetIsize(&body, 100); }
   SECTION("larger than real") { SetIsize(&body, static_cast<uint32_t>(text.size() + 1)); }
   SECTION("4 GiB for a few bytes") {
-    body = Compress("x 1\n");
+    body = ZlibCompress("x 1\n");
     SetIsize(&body, 0xffffffff);
   }
   Status s = decoder.Decode(Gzip(), 0, &body);
@@ -133,7 +119,7 @@ TEST_CASE("a gzip trailer lying about the size fails the body without a big allo
 TEST_CASE("a corrupt or truncated gzip body fails with an error naming the coding",
           "[scrape][gzip]") {
   const std::string text = Exposition(32 << 10);
-  const std::string good = Compress(text);
+  const std::string good = ZlibCompress(text);
   BodyDecoder decoder;
   std::string body = good;
   std::string want = "gzip Content-Encoding: member 0 at byte 0 of";
@@ -160,7 +146,7 @@ TEST_CASE("damaged gzip bodies fail cleanly or decode, never overrunning", "[scr
   // Deterministic damage to a two-member body, decoded with and without a limit: run under
   // ASan this checks the grow-and-retry loop, whatever libdeflate reports.
   const std::string text = Exposition(16 << 10);
-  const std::string good = Compress(text.substr(0, 5000)) + Compress(text.substr(5000));
+  const std::string good = ZlibCompress(text.substr(0, 5000)) + ZlibCompress(text.substr(5000));
   BodyDecoder decoder;
   uint32_t x = 12345;
   auto next = [&x] { return x = x * 1103515245 + 12345; };
@@ -194,7 +180,7 @@ TEST_CASE("damaged gzip bodies fail cleanly or decode, never overrunning", "[scr
 TEST_CASE("body_size_limit counts decoded bytes", "[scrape][gzip]") {
   const std::string text = Exposition(256 << 10);
   BodyDecoder decoder;
-  std::string body = Compress(text);
+  std::string body = ZlibCompress(text);
   REQUIRE(body.size() < (64 << 10));  // the compressed body is well under every limit below
   SECTION("under the limit") {
     REQUIRE(decoder.Decode(Gzip(), text.size() + 1, &body).ok());
@@ -211,7 +197,7 @@ TEST_CASE("body_size_limit counts decoded bytes", "[scrape][gzip]") {
     CHECK(s.message() == "body size limit exceeded (65536 bytes)");
   }
   SECTION("over it in a later member") {
-    body = Compress(text.substr(0, 1000)) + Compress(text);
+    body = ZlibCompress(text.substr(0, 1000)) + ZlibCompress(text);
     Status s = decoder.Decode(Gzip(), text.size(), &body);
     CHECK(s.message() == BodyLimitMessage(text.size()));
   }
@@ -222,23 +208,23 @@ TEST_CASE("a deflate body decodes from a zlib stream or raw DEFLATE", "[scrape][
   const auto deflate = ParseContentEncoding("deflate");
   BodyDecoder decoder;
   SECTION("zlib") {
-    std::string body = Compress(text, 15);
+    std::string body = ZlibCompress(text, 15);
     REQUIRE(decoder.Decode(deflate, 0, &body).ok());
     CHECK(body == text);
   }
   SECTION("raw") {
-    std::string body = Compress(text, -15);
+    std::string body = ZlibCompress(text, -15);
     REQUIRE(decoder.Decode(deflate, 0, &body).ok());
     CHECK(body == text);
   }
   SECTION("trailing bytes") {
-    std::string body = Compress(text, 15) + "junk";
+    std::string body = ZlibCompress(text, 15) + "junk";
     Status s = decoder.Decode(deflate, 0, &body);
     CHECK(s.code() == Code::kCorruption);
     CHECK(s.message() == "deflate Content-Encoding: 4 bytes after the stream");
   }
   SECTION("corrupt") {
-    std::string body = Compress(text, 15);
+    std::string body = ZlibCompress(text, 15);
     body[body.size() / 2] ^= 0x55;
     Status s = decoder.Decode(deflate, 0, &body);
     CHECK(s.code() == Code::kCorruption);
@@ -248,7 +234,7 @@ TEST_CASE("a deflate body decodes from a zlib stream or raw DEFLATE", "[scrape][
 
 TEST_CASE("stacked codings are undone last first", "[scrape][gzip]") {
   const std::string text = Exposition(20 << 10);
-  std::string body = Compress(Compress(text, 15));
+  std::string body = ZlibCompress(ZlibCompress(text, 15));
   BodyDecoder decoder;
   REQUIRE(decoder.Decode(ParseContentEncoding("deflate, gzip"), 0, &body).ok());
   CHECK(body == text);

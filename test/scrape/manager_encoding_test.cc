@@ -1,16 +1,18 @@
 // The manager's handling of compressed scrape bodies, end to end over HTTP: curl fetches the
 // bytes as sent and the parse workers decode them (scrape/gzip_body.h).
 #include <httplib.h>
-#include <zlib.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
 
 #include "scrape/manager.h"
 #include "test/scrape/fake_wal.h"
+#include "test/scrape/zlib_compress.h"
 
 namespace petrel::scrape {
 namespace {
+
+using testing::ZlibCompress;
 
 using testing::FakeAppender;
 using testing::FakeWal;
@@ -18,22 +20,6 @@ using testing::FakeWal;
 // OpenMetrics: cpp-httplib compresses text/* replies itself when asked for gzip, but not this
 // type, so every route sends exactly the bytes and Content-Encoding it sets.
 constexpr const char* kOpenMetrics = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-// window_bits: 31 for gzip, 15 for a zlib stream.
-std::string Compress(const std::string& in, int window_bits = 31) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8,
-                       Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
 
 // Pseudo-random bytes: gzip cannot shrink them.
 std::string Noise(size_t n) {
@@ -104,14 +90,14 @@ TEST_CASE("the manager decodes gzip and deflate replies and fails bad ones by na
     return s;
   }();
   EncodingServer target;
-  target.Route("/multi", "gzip", Compress("m_a 1\n") + Compress("m_b 2\n# EOF\n"));
-  target.Route("/deflate", "deflate", Compress("m_d 3\n# EOF\n", 15));
+  target.Route("/multi", "gzip", ZlibCompress("m_a 1\n") + ZlibCompress("m_b 2\n# EOF\n"));
+  target.Route("/deflate", "deflate", ZlibCompress("m_d 3\n# EOF\n", 15));
   target.Route("/identity", "", "m_i 4\n# EOF\n");
-  target.Route("/small", "gzip", Compress("m_s 5\n# EOF\n"));  // under its limit
-  target.Route("/bomb", "gzip", Compress(big));                // small, decoding to 1 MiB
-  target.Route("/noise", "gzip", Compress(Noise(256 << 10)));  // 256 KiB even compressed
+  target.Route("/small", "gzip", ZlibCompress("m_s 5\n# EOF\n"));  // under its limit
+  target.Route("/bomb", "gzip", ZlibCompress(big));                // small, decoding to 1 MiB
+  target.Route("/noise", "gzip", ZlibCompress(Noise(256 << 10)));  // 256 KiB even compressed
   target.Route("/corrupt", "gzip", "m_c 1\n# EOF\n");
-  target.Route("/truncated", "gzip", Compress("m_t 1\n# EOF\n").substr(0, 15));
+  target.Route("/truncated", "gzip", ZlibCompress("m_t 1\n# EOF\n").substr(0, 15));
   target.Route("/br", "br", "m_br 1\n# EOF\n");
   target.Route("/br503", "br", "m_br 1\n# EOF\n", 503);
   target.Start();

@@ -1,7 +1,6 @@
 #include "scrape/manager.h"
 
 #include <httplib.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -10,26 +9,15 @@
 #include <thread>
 
 #include "test/scrape/fake_wal.h"
+#include "test/scrape/zlib_compress.h"
 
 namespace petrel::scrape {
 namespace {
 
+using testing::ZlibCompress;
+
 using testing::FakeAppender;
 using testing::FakeWal;
-
-std::string Gzip(const std::string& in) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(in.size() + 128, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
 
 // A target server on 127.0.0.1:0 that records the request headers it saw.
 struct TargetServer {
@@ -54,7 +42,7 @@ struct TargetServer {
     });
     server.Get("/gz", [](const httplib::Request&, httplib::Response& res) {
       res.set_header("Content-Encoding", "gzip");
-      res.set_content(Gzip("zipped 42\n"), "text/plain; version=0.0.4");
+      res.set_content(ZlibCompress("zipped 42\n"), "text/plain; version=0.0.4");
     });
     server.Get("/broken",
                [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
