@@ -22,13 +22,6 @@
 namespace petrel::scrape {
 namespace {
 
-// Prometheus 3.x's default Accept header (exposition-format.md §1): OpenMetrics first.
-constexpr const char* kAcceptHeader =
-    "Accept: application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
-    "application/openmetrics-text;version=0.0.1;q=0.5,"
-    "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
-    "text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
-
 using SteadyTime = std::chrono::steady_clock::time_point;
 using WallTime = std::chrono::system_clock::time_point;
 
