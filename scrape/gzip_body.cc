@@ -166,6 +166,9 @@ Status BodyDecoder::Decode(const ContentEncoding& encoding, size_t limit, std::s
 Status BodyDecoder::DecodeOne(Coding coding, size_t limit, std::string* body) {
   const std::string_view in = *body;
   const Framing& f = coding == Coding::kGzip ? kGzip : HasZlibHeader(in) ? kZlib : kRawDeflate;
+  // Prometheus's gzip reader fails on an empty body (EOF before the header): so does petrel.
+  if (in.empty())
+    return Status::Corruption(fmt::format("{} Content-Encoding: empty body", f.encoding));
   // Room for the whole body at once when the trailer tells its size; otherwise a guess at
   // text's usual ratio. A spare buffer already bigger is used whole (resize keeps its bytes,
   // so only growth is zero-filled).

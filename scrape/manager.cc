@@ -60,9 +60,14 @@ struct Entry {
 };
 
 // Compressed bytes are bounded while downloading too, so a never-ending or huge compressed
-// body cannot grow memory: at most the limit plus this margin (1/64 + 4 KiB, well above the
-// framing an honest gzip body adds to data it cannot shrink). Decoding checks the limit itself.
-int64_t RawBodyLimit(int64_t limit) { return limit + limit / 64 + 4096; }
+// body cannot grow memory: at most the limit plus 1/8 + 4 KiB (DEFLATE's worst honest
+// expansion is fixed Huffman codes on bytes it cannot shrink, 9 bits for 8, plus framing).
+// Decoding checks the limit itself. Saturates instead of overflowing for huge limits.
+int64_t RawBodyLimit(int64_t limit) {
+  const uint64_t l = static_cast<uint64_t>(limit);
+  const uint64_t raw = l + l / 8 + 4096;  // < 2^64 for any limit <= INT64_MAX
+  return raw > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(raw);
+}
 
 void ReadContentEncoding(Entry* e) {
   curl_header* h = nullptr;
@@ -689,8 +694,14 @@ class Manager::Impl {
       r.duration = clock_.Monotonic() - e->started;
       long http_status = 0;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http_status);
+      // No body at all: WriteBody never ran, so the header is read here (an empty reply
+      // marked gzip fails like any other undecodable gzip body, as in Prometheus).
+      if (!e->encoding && code == CURLE_OK) ReadContentEncoding(e);
       const ContentEncoding encoding = e->encoding.value_or(ContentEncoding());
-      const bool bad_encoding = code == CURLE_WRITE_ERROR && !encoding.supported;
+      // WriteBody refuses an unsupported coding; curl may also end with CURLE_OK when the
+      // body it refused was empty.
+      const bool bad_encoding =
+          (code == CURLE_OK || code == CURLE_WRITE_ERROR) && !encoding.supported;
       bool decode = false;
       if (code == CURLE_WRITE_ERROR && e->body_limit_hit) {
         exceeded_body_limit_->Inc();
@@ -710,7 +721,8 @@ class Manager::Impl {
         r.status = ResolveContentType(*e->loop->target().job_config, &r.content_type);
         e->last_body_size = e->body.size();
         r.body = std::move(e->body);
-        decode = !encoding.identity();
+        // Not for a content type already refused: that body is dropped unparsed.
+        decode = r.status.ok() && !encoding.identity();
       }
       std::string().swap(e->body);  // frees it: assigning "" would keep the memory
       SubmitProcess(e, std::move(r), decode ? encoding : ContentEncoding());

@@ -100,8 +100,8 @@ SeriesStore::~SeriesStore() = default;
 MemSeries* SeriesStore::NewSeriesLocked(SeriesRef ref, SeriesHash hash) {
   SlabSlot* slot;
   if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
+    slot = free_slots_.front();
+    free_slots_.pop_front();
     PETREL_ASAN_UNPOISON(slot, sizeof(SlabSlot));
   } else {
     if (slab_used_ == kSlabBlock) {

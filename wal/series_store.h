@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -133,14 +134,16 @@ class SeriesStore {
   std::vector<std::unique_ptr<Chunk>> chunk_owner_;
   std::vector<MemSeries*> graveyard_;  // unlinked by last GC
   // The slab: every MemSeries lives in one of these blocks, which never move or shrink; the
-  // index (with sparse_) and graveyard_ say which slots hold one. Freed slots are reused first.
+  // index (with sparse_) and graveyard_ say which slots hold one. Freed slots are reused before
+  // new ones, oldest first: a freed slot stays free (and poisoned under ASan, so a use of a
+  // freed series reports) for as long as possible.
   static constexpr size_t kSlabBlock = 1024;
   struct SlabSlot {
     alignas(MemSeries) std::byte bytes[sizeof(MemSeries)];
   };
   std::vector<std::unique_ptr<SlabSlot[]>> slab_;
   size_t slab_used_ = kSlabBlock;  // slots handed out from slab_.back()
-  std::vector<SlabSlot*> free_slots_;
+  std::deque<SlabSlot*> free_slots_;
   size_t size_ = 0;                                   // linked series
   std::unordered_map<SeriesRef, MemSeries*> sparse_;  // refs past the chunks
   // The label index: linear probing over a power-of-two table, slot = Fibonacci hash of the

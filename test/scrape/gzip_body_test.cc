@@ -67,10 +67,11 @@ TEST_CASE("a gzip body decodes whole, into a recycled buffer when there is one",
     REQUIRE(decoder.Decode(Gzip(), 0, &next).ok());
     CHECK(next.capacity() <= BodyDecoder::kMaxSpareBytes);
   }
-  SECTION("an empty body is an empty body") {
+  SECTION("an empty body is an error, as in Prometheus (EOF before the gzip header)") {
     std::string empty;
-    REQUIRE(decoder.Decode(Gzip(), 0, &empty).ok());
-    CHECK(empty.empty());
+    const Status s = decoder.Decode(Gzip(), 0, &empty);
+    CHECK(s.code() == Code::kCorruption);
+    CHECK(s.message() == "gzip Content-Encoding: empty body");
   }
 }
 

@@ -100,6 +100,9 @@ TEST_CASE("the manager decodes gzip and deflate replies and fails bad ones by na
   target.Route("/truncated", "gzip", ZlibCompress("m_t 1\n# EOF\n").substr(0, 15));
   target.Route("/br", "br", "m_br 1\n# EOF\n");
   target.Route("/br503", "br", "m_br 1\n# EOF\n", 503);
+  // No body bytes at all: curl never calls the write callback.
+  target.Route("/emptygz", "gzip", "");
+  target.Route("/emptybr", "br", "");
   target.Start();
   REQUIRE(target.port > 0);
 
@@ -108,7 +111,8 @@ TEST_CASE("the manager decodes gzip and deflate replies and fails bad ones by na
   Registry registry;
   Manager manager(clock, registry, [&wal] { return std::make_unique<FakeAppender>(wal); }, {});
   const std::vector<std::string> good = {"multi", "deflate", "identity", "small"};
-  const std::vector<std::string> bad = {"bomb", "noise", "corrupt", "truncated", "br", "br503"};
+  const std::vector<std::string> bad = {"bomb", "noise", "corrupt", "truncated",
+                                        "br",   "br503", "emptygz", "emptybr"};
   config::Config cfg;
   for (const auto& job : good) cfg.scrape_configs.push_back(Job(job, target.port));
   for (const auto& job : bad) cfg.scrape_configs.push_back(Job(job, target.port));
@@ -162,6 +166,9 @@ TEST_CASE("the manager decodes gzip and deflate replies and fails bad ones by na
   CHECK_THAT(errors["truncated"], Catch::StartsWith("gzip Content-Encoding: member 0 at byte 0"));
   CHECK(errors["br"] == "unsupported Content-Encoding \"br\" (petrel decodes gzip and deflate)");
   CHECK(errors["br503"] == "server returned HTTP status 503");
+  CHECK(errors["emptygz"] == "gzip Content-Encoding: empty body");
+  CHECK(errors["emptybr"] ==
+        "unsupported Content-Encoding \"br\" (petrel decodes gzip and deflate)");
 
   std::lock_guard server_lock(target.mu);
   CHECK(target.accept_encoding["/multi"] == "gzip");
