@@ -11,19 +11,10 @@
 #include <cstring>
 #include <limits>
 
+#include "common/ascii.h"
+
 namespace petrel::scrape::parse {
 namespace {
-
-// Whether s equals lower (all lower-case ASCII) ignoring ASCII case.
-bool EqualFold(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
 
 // The decimal syntax Go's ParseFloat accepts once underscores and hex are out:
 // [+-]digits[.digits][(e|E)[+-]digits] with at least one mantissa digit. Also collects up to

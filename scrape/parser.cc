@@ -1,21 +1,14 @@
 #include "scrape/parser.h"
 
+#include "common/ascii.h"
+
 namespace petrel::scrape {
 
 bool ContentTypeIsOpenMetrics(std::string_view content_type) {
   // The media type is what precedes the first ';', without surrounding blanks (RFC 9110);
   // type and subtype are case-insensitive.
-  std::string_view media = content_type.substr(0, content_type.find(';'));
-  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
-  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
-  constexpr std::string_view kOpenMetrics = "application/openmetrics-text";
-  if (media.size() != kOpenMetrics.size()) return false;
-  for (size_t i = 0; i < media.size(); ++i) {
-    char c = media[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kOpenMetrics[i]) return false;
-  }
-  return true;
+  return EqualFold(TrimOws(content_type.substr(0, content_type.find(';'))),
+                   "application/openmetrics-text");
 }
 
 namespace {
@@ -64,16 +57,6 @@ bool ValidParameters(std::string_view rest) {
       return false;
     }
   }
-}
-
-bool EqualFold(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
 }
 
 }  // namespace
